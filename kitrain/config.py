@@ -1,0 +1,147 @@
+"""Typed, validated configuration of each stage.
+
+Every config is a frozen dataclass: it validates itself in ``__post_init__`` (so a bad value fails
+before Spark starts), round-trips through ``to_dict``/``from_dict`` (the DAG passes configs as JSON
+and every stage writes the config it ran with next to its output), and carries the one ``seed`` that
+feeds every random choice of the stage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from typing import Any, ClassVar, TypeVar
+
+from kitrain.languages import validate_language
+
+SNAPSHOT_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: A run-directory path segment chosen by the user (``--prefix``).
+SEGMENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+MODES = ("train", "test")
+SOURCES = ("hive", "parquet")
+
+#: Per-mode defaults of the original collection commands (README of the original repository):
+#: ``-m train -f1 0 -f2 0 -n 300000 -p all_users`` and ``-m test -f1 0 -f2 1 -n 100000 -p full_test``.
+MODE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "train": {"filter_rw": False, "max_records": 300_000, "prefix": "all_users"},
+    "test": {"filter_rw": True, "max_records": 100_000, "prefix": "full_test"},
+}
+
+C = TypeVar("C", bound="_Config")
+
+
+class ConfigError(ValueError):
+    """A configuration value that fails validation; the message names the field and the value."""
+
+
+def check_snapshot(field: str, value: object) -> str:
+    if not isinstance(value, str) or not SNAPSHOT_PATTERN.fullmatch(value):
+        raise ConfigError(f"{field} must look like YYYY-MM (e.g. 2022-07), got {value!r}")
+    return value
+
+
+def check_date(field: str, value: object) -> dt.date:
+    if isinstance(value, str) and DATE_PATTERN.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(f"{field} must be a date YYYY-MM-DD, got {value!r}")
+
+
+def check_window(name: str, start: str, end: str) -> None:
+    if check_date(f"{name}_end", end) <= check_date(f"{name}_start", start):
+        raise ConfigError(f"{name} window end {end} must be after its start {start}")
+
+
+class _Config:
+    """``to_dict``/``from_dict`` shared by every stage config."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[C], data: dict[str, Any]) -> C:
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
+@dataclasses.dataclass(frozen=True)
+class CollectConfig(_Config):
+    """Collection of one language's labelled revisions in one mode.
+
+    Defaults reproduce the paper: history snapshot 2022-07, wikitext snapshot 2022-11, train window
+    2022-01-01..2022-08-01, test (hold-out) window 2022-07-01..2022-07-08. ``filter_rw``,
+    ``max_records`` and ``prefix`` left as ``None`` take the mode's default from :data:`MODE_DEFAULTS`.
+    """
+
+    lang: str
+    mode: str = "train"
+    source: str = "hive"
+    source_dir: str | None = None
+    snapshot: str = "2022-07"
+    wikitext_snapshot: str = "2022-11"
+    train_start: str = "2022-01-01"
+    train_end: str = "2022-08-01"
+    test_start: str = "2022-07-01"
+    test_end: str = "2022-07-08"
+    filter_anon: bool = False
+    filter_rw: bool | None = None
+    max_records: int | None = None
+    use_cache: bool = False
+    prefix: str | None = None
+    seed: int = 42
+    #: Parquet files per published language (rows are sorted by revision_id within them).
+    output_files: int = 4
+    #: Partitions the edit diff runs in; 0 = Spark's default parallelism times four.
+    diff_partitions: int = 0
+
+    FIELDS_BY_MODE: ClassVar[tuple[str, ...]] = ("filter_rw", "max_records", "prefix")
+
+    def __post_init__(self) -> None:
+        validate_language(self.lang)
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
+        for name in self.FIELDS_BY_MODE:
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, MODE_DEFAULTS[self.mode][name])
+        if self.source not in SOURCES:
+            raise ConfigError(f"source must be one of {SOURCES}, got {self.source!r}")
+        if self.source == "parquet" and not self.source_dir:
+            raise ConfigError("source 'parquet' needs source_dir (--source-dir DIR)")
+        check_snapshot("snapshot", self.snapshot)
+        check_snapshot("wikitext_snapshot", self.wikitext_snapshot)
+        check_window("train", self.train_start, self.train_end)
+        check_window("test", self.test_start, self.test_end)
+        for name in ("filter_anon", "filter_rw", "use_cache"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be a boolean, got {getattr(self, name)!r}")
+        for name, minimum in (("max_records", 1), ("output_files", 1), ("diff_partitions", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        if not isinstance(self.prefix, str) or not SEGMENT_PATTERN.fullmatch(self.prefix):
+            raise ConfigError(
+                f"prefix must be letters, digits, '_', '.' or '-' (a directory name), "
+                f"got {self.prefix!r}"
+            )
+
+    @property
+    def window(self) -> tuple[str, str]:
+        """The mode's time window ``[start, end)`` as dates."""
+        if self.mode == "train":
+            return self.train_start, self.train_end
+        return self.test_start, self.test_end
+
+    @property
+    def extract_window(self) -> tuple[str, str]:
+        """The window the cached history extract covers: both modes', so one extract serves both."""
+        return min(self.train_start, self.test_start), max(self.train_end, self.test_end)

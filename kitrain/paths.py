@@ -1,0 +1,66 @@
+"""Every path of a run directory, built in one place.
+
+A run directory holds one training run: its collected data, prepared data, models, report. Stages
+never assemble these paths themselves; they ask :class:`RunPaths`, so the layout changes here only.
+
+Layout (the parts built so far)::
+
+    RUN_DIR/
+      collected/<prefix>/<mode>/<lang>/            parquet part files of one language (only parquet,
+                                                   so any reader can glob collected/<prefix>/<mode>/*)
+      quality/collect/<prefix>/<mode>/<lang>/quality.json
+                                                   row counts after each step, errors, the config
+      cache/history/<snapshot>/<lang>/             cached history extract (``--use-cache 1``)
+      tmp/                                         scratch space of Spark (warehouse of local tables)
+
+Data and its report live in separate trees because Spark, pyarrow and pandas all try to read every
+file of a parquet directory that does not start with ``_`` or ``.``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from kitrain.config import MODES, SEGMENT_PATTERN
+from kitrain.languages import validate_language
+
+
+def _segment(kind: str, value: str) -> str:
+    if not SEGMENT_PATTERN.fullmatch(value):
+        raise ValueError(f"{kind} {value!r} is not a valid directory name")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPaths:
+    """Paths of one run directory (a local path or a ``scheme://`` URI understood by Hadoop)."""
+
+    run_dir: str
+
+    def __post_init__(self) -> None:
+        if not self.run_dir:
+            raise ValueError("run directory must not be empty")
+        if "://" not in self.run_dir:
+            object.__setattr__(self, "run_dir", str(Path(self.run_dir).absolute()))
+
+    def _join(self, *parts: str) -> str:
+        return "/".join([self.run_dir.rstrip("/"), *parts])
+
+    def collected_mode(self, prefix: str, mode: str) -> str:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        return self._join("collected", _segment("prefix", prefix), mode)
+
+    def collected(self, prefix: str, mode: str, lang: str) -> str:
+        return self.collected_mode(prefix, mode) + "/" + validate_language(lang)
+
+    def collect_quality(self, prefix: str, mode: str, lang: str) -> str:
+        self.collected(prefix, mode, lang)  # validates the parts
+        return self._join("quality", "collect", prefix, mode, lang, "quality.json")
+
+    def history_cache(self, snapshot: str, lang: str) -> str:
+        return self._join("cache", "history", _segment("snapshot", snapshot), validate_language(lang))
+
+    def scratch(self) -> str:
+        return self._join("tmp")

@@ -1,0 +1,171 @@
+"""One feature schema: every column name that more than one stage reads is defined here.
+
+Source tables (``wmf.mediawiki_history`` and ``wmf.mediawiki_wikitext_history``), the collected
+output, the action-count keys of the edit diff, the tag flags and the user-group flags. Training,
+evaluation and scoring import these names instead of spelling them again, so a rename happens once.
+"""
+
+from __future__ import annotations
+
+#: ``wmf.mediawiki_history`` in column order: (name, Spark SQL type). The public TSV dumps share it.
+HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("wiki_db", "string"), ("event_entity", "string"), ("event_type", "string"),
+    ("event_timestamp", "string"), ("event_comment", "string"),
+    ("event_user_id", "bigint"), ("event_user_text_historical", "string"),
+    ("event_user_text", "string"), ("event_user_blocks_historical", "array<string>"),
+    ("event_user_blocks", "array<string>"), ("event_user_groups_historical", "array<string>"),
+    ("event_user_groups", "array<string>"), ("event_user_is_bot_by_historical", "array<string>"),
+    ("event_user_is_bot_by", "array<string>"), ("event_user_is_created_by_self", "boolean"),
+    ("event_user_is_created_by_system", "boolean"), ("event_user_is_created_by_peer", "boolean"),
+    ("event_user_is_anonymous", "boolean"), ("event_user_registration_timestamp", "string"),
+    ("event_user_creation_timestamp", "string"), ("event_user_first_edit_timestamp", "string"),
+    ("event_user_revision_count", "bigint"), ("event_user_seconds_since_previous_revision", "bigint"),
+    ("page_id", "bigint"), ("page_title_historical", "string"), ("page_title", "string"),
+    ("page_namespace_historical", "int"), ("page_namespace_is_content_historical", "boolean"),
+    ("page_namespace", "int"), ("page_namespace_is_content", "boolean"),
+    ("page_is_redirect", "boolean"), ("page_is_deleted", "boolean"),
+    ("page_creation_timestamp", "string"), ("page_first_edit_timestamp", "string"),
+    ("page_revision_count", "bigint"), ("page_seconds_since_previous_revision", "bigint"),
+    ("user_id", "bigint"), ("user_text_historical", "string"), ("user_text", "string"),
+    ("user_blocks_historical", "array<string>"), ("user_blocks", "array<string>"),
+    ("user_groups_historical", "array<string>"), ("user_groups", "array<string>"),
+    ("user_is_bot_by_historical", "array<string>"), ("user_is_bot_by", "array<string>"),
+    ("user_is_created_by_self", "boolean"), ("user_is_created_by_system", "boolean"),
+    ("user_is_created_by_peer", "boolean"), ("user_is_anonymous", "boolean"),
+    ("user_registration_timestamp", "string"), ("user_creation_timestamp", "string"),
+    ("user_first_edit_timestamp", "string"),
+    ("revision_id", "bigint"), ("revision_parent_id", "bigint"), ("revision_minor_edit", "boolean"),
+    ("revision_deleted_parts", "array<string>"),
+    ("revision_deleted_parts_are_suppressed", "boolean"), ("revision_text_bytes", "bigint"),
+    ("revision_text_bytes_diff", "bigint"), ("revision_text_sha1", "string"),
+    ("revision_content_model", "string"), ("revision_content_format", "string"),
+    ("revision_is_deleted_by_page_deletion", "boolean"),
+    ("revision_deleted_by_page_deletion_timestamp", "string"),
+    ("revision_is_identity_reverted", "boolean"),
+    ("revision_first_identity_reverting_revision_id", "bigint"),
+    ("revision_seconds_to_identity_revert", "bigint"), ("revision_is_identity_revert", "boolean"),
+    ("revision_is_from_before_page_creation", "boolean"), ("revision_tags", "array<string>"),
+)  # fmt: skip
+
+#: The four columns newer dumps append (74-column layout).
+HISTORY_EXTRA_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("event_user_is_temporary", "boolean"), ("event_user_is_permanent", "boolean"),
+    ("user_is_temporary", "boolean"), ("user_is_permanent", "boolean"),
+)  # fmt: skip
+
+#: ``wmf.mediawiki_wikitext_history`` columns kitrain writes in demo copies and reads.
+WIKITEXT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("page_id", "bigint"), ("page_namespace", "int"), ("page_title", "string"),
+    ("page_redirect_title", "string"), ("page_restrictions", "array<string>"),
+    ("user_id", "bigint"), ("user_text", "string"), ("revision_id", "bigint"),
+    ("revision_parent_id", "bigint"), ("revision_timestamp", "string"),
+    ("revision_minor_edit", "boolean"), ("revision_comment", "string"),
+    ("revision_text_bytes", "bigint"), ("revision_text_sha1", "string"),
+    ("revision_text", "string"), ("revision_content_model", "string"),
+    ("revision_content_format", "string"),
+)  # fmt: skip
+
+#: Partition columns: the Hive tables are partitioned by these (directory ``name=value`` in copies).
+HISTORY_PARTITIONS: tuple[str, ...] = ("snapshot",)
+WIKITEXT_PARTITIONS: tuple[str, ...] = ("snapshot", "wiki_db")
+
+# --- labels, tags, groups ---------------------------------------------------------------------
+
+LABEL = "revision_is_identity_reverted"
+
+#: ``revision_tags`` value -> output flag column, in the original's order.
+TAG_FLAGS: tuple[tuple[str, str], ...] = (
+    ("mobile edit", "is_mobile_edit"),
+    ("mobile web edit", "is_mobile_web_edit"),
+    ("visualeditor", "is_visualeditor"),
+    ("wikieditor", "is_wikieditor"),
+    ("mobile app edit", "is_mobile_app_edit"),
+    ("android app edit", "is_android_app_edit"),
+    ("ios app edit", "is_ios_app_edit"),
+)
+
+#: Groups of the reverting user that make a revert a "good" one.
+GOOD_REVERTER_GROUPS: tuple[str, ...] = (
+    "sysop", "oversight", "editor", "rollbacker", "checkuser", "abusefilter", "bureaucrat",
+)  # fmt: skip
+
+#: User groups that become one 0/1 flag each.
+USER_GROUPS: tuple[str, ...] = (
+    "editor", "trusted", "ipblock-exempt", "interface-admin", "sysop", "autoreview", "bureaucrat",
+    "autopatrolled", "patroller", "rollbacker", "reviewer", "extendedconfirmed", "templateeditor",
+    "uploader", "autoreviewer", "suppressredirect",
+)  # fmt: skip
+
+
+def group_flag(group: str) -> str:
+    """Column name of a user-group flag: ``ipblock-exempt`` -> ``is_ipblock_exempt``."""
+    return "is_" + group.replace("-", "_")
+
+
+USER_GROUP_FLAGS: tuple[str, ...] = tuple(group_flag(g) for g in USER_GROUPS)
+USER_ANONYMOUS = "event_user_is_anonymous"
+
+# --- edit actions -----------------------------------------------------------------------------
+
+#: The 22 content types of the original plus ``Character``, which mwedittypes 3 counts instead of
+#: ``Word`` for languages written without spaces (ja, zh, th ...).
+CONTENT_TYPES: tuple[str, ...] = (
+    "Argument", "Category", "Comment", "ExternalLink", "Gallery", "HTMLEntity", "Heading", "List",
+    "Media", "Paragraph", "Punctuation", "Reference", "Section", "Sentence", "Table",
+    "Table Element", "Template", "Text", "Text Formatting", "Whitespace", "Wikilink", "Word",
+    "Character",
+)  # fmt: skip
+ACTION_TYPES: tuple[str, ...] = ("change", "insert", "move", "remove")
+
+
+def action_key(action: str, content_type: str) -> str:
+    """Key of one action count, as the original wrote it: ``insert_Text``, ``remove_Table Element``."""
+    return f"{action}_{content_type}"
+
+
+#: All 92 keys of the ``actions`` map, always present, in a fixed order.
+ACTION_KEYS: tuple[str, ...] = tuple(
+    action_key(a, t) for t in CONTENT_TYPES for a in ACTION_TYPES
+)
+
+# --- collected output -------------------------------------------------------------------------
+
+#: Columns of ``collected/<prefix>/<mode>/<lang>/`` (besides the edit-diff columns), in order.
+COLLECTED_BASE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("wiki_db", "string"),
+    ("event_comment", "string"),
+    ("event_user_text_historical", "string"),
+    ("event_user_seconds_since_previous_revision", "bigint"),
+    ("revision_id", "bigint"),
+    ("page_title", "string"),
+    ("page_revision_count", "bigint"),
+    ("revision_text_bytes_diff", "bigint"),
+    (LABEL, "int"),
+    ("event_timestamp", "string"),
+    ("revision_parent_id", "bigint"),
+    ("revision_first_identity_reverting_revision_id", "bigint"),
+    ("reverting_revision_is_reverted_revision", "boolean"),
+    ("is_reverted_by_good_user", "int"),
+    *((flag, "int") for _, flag in TAG_FLAGS),
+    (USER_ANONYMOUS, "int"),
+    *((flag, "int") for flag in USER_GROUP_FLAGS),
+)
+
+#: The edit-diff columns computed on the executors.
+DIFF_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("texts_removed", "array<string>"),
+    ("texts_insert", "array<string>"),
+    ("texts_change", "array<struct<before:string,after:string>>"),
+    ("actions", "map<string,int>"),
+)
+
+COLLECTED_COLUMNS: tuple[tuple[str, str], ...] = COLLECTED_BASE_COLUMNS + DIFF_COLUMNS
+
+
+def ddl(columns: tuple[tuple[str, str], ...]) -> str:
+    """Spark DDL schema string for a column list (names quoted, so spaces and hyphens are safe)."""
+    return ", ".join(f"`{name}` {dtype}" for name, dtype in columns)
+
+
+def names(columns: tuple[tuple[str, str], ...]) -> list[str]:
+    return [name for name, _ in columns]

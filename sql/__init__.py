@@ -1,0 +1,1 @@
+"""SQL files of kitrain, installed as the package ``kitrain.sql`` (see pyproject.toml)."""

@@ -1,0 +1,57 @@
+-- One language's revisions of main-namespace pages inside a time window, with what the label needs
+-- from the revision that reverted each of them.
+--
+-- Parameters (named, bound by Spark; never formatted into this text):
+--   :snapshot   history snapshot, YYYY-MM
+--   :wiki_db    e.g. ukwiki
+--   :start_ts   window start, inclusive (YYYY-MM-DD; compared as a string with event_timestamp)
+--   :end_ts     window end, exclusive
+--
+-- The reverting revision is looked up in the whole snapshot of the wiki, not only in the window, so a
+-- revision reverted after the window ends still learns whether its revert was itself reverted.
+-- A reverting revision missing from the table gives NULLs: "not reverted" and "no groups".
+WITH revisions AS (
+    SELECT
+        wiki_db,
+        event_comment,
+        event_user_text_historical,
+        event_user_is_bot_by,
+        event_user_is_anonymous,
+        event_user_groups,
+        event_user_seconds_since_previous_revision,
+        revision_id,
+        page_title,
+        page_revision_count,
+        revision_text_bytes_diff,
+        revision_is_identity_reverted,
+        event_timestamp,
+        revision_tags,
+        revision_parent_id,
+        revision_first_identity_reverting_revision_id
+    FROM wmf.mediawiki_history
+    WHERE snapshot = :snapshot
+      AND wiki_db = :wiki_db
+      AND event_entity = 'revision'
+      AND page_namespace = 0
+      AND event_timestamp >= :start_ts
+      AND event_timestamp < :end_ts
+),
+reverting AS (
+    -- one row per revision id, so that a duplicated reverting revision cannot duplicate rows
+    SELECT
+        revision_id,
+        MAX(revision_is_identity_reverted) AS revision_is_identity_reverted,
+        MAX(event_user_groups) AS event_user_groups
+    FROM wmf.mediawiki_history
+    WHERE snapshot = :snapshot
+      AND wiki_db = :wiki_db
+      AND event_entity = 'revision'
+    GROUP BY revision_id
+)
+SELECT
+    r.*,
+    v.revision_is_identity_reverted AS reverting_revision_is_reverted_revision,
+    v.event_user_groups AS reverting_revision_event_user_groups
+FROM revisions r
+LEFT JOIN reverting v
+    ON r.revision_first_identity_reverting_revision_id = v.revision_id
