@@ -1,0 +1,352 @@
+"""Collection of one language's labelled revisions with their edit diffs (``kitrain collect``).
+
+``run_collect`` is the edge: it queries the source tables with the SQL files, publishes parquet and
+writes ``quality.json``. The steps between are DataFrame-in/DataFrame-out functions that the unit
+tests call on tiny frames. Every filter's effect is counted; nothing is dropped without a count.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+
+from kitrain import __version__
+from kitrain import diff as diffmod
+from kitrain.config import CollectConfig
+from kitrain.languages import wiki_db
+from kitrain.paths import RunPaths
+from kitrain.schema import (
+    COLLECTED_BASE_COLUMNS,
+    COLLECTED_COLUMNS,
+    GOOD_REVERTER_GROUPS,
+    LABEL,
+    TAG_FLAGS,
+    USER_ANONYMOUS,
+    USER_GROUPS,
+    ddl,
+    group_flag,
+    names,
+)
+from kitrain.spark import HadoopFS, register_sources, run_sql
+
+logger = logging.getLogger(__name__)
+
+#: Name of the column holding the error class of a failed diff (null when the diff succeeded).
+DIFF_ERROR = "diff_error"
+CACHE_META = "_kitrain_cache.json"
+
+
+# --- pure DataFrame steps -----------------------------------------------------------------------
+
+
+def _F() -> Any:
+    from pyspark.sql import functions as F
+
+    return F
+
+
+def _array_size(col: Any) -> Any:
+    F = _F()
+    return F.when(col.isNull(), F.lit(0)).otherwise(F.size(col))
+
+
+def _contains(array_col: Any, value: str) -> Any:
+    """0/1 flag: the array holds ``value`` (a null array holds nothing)."""
+    F = _F()
+    return F.coalesce(F.array_contains(array_col, F.lit(value)), F.lit(False)).cast("int")
+
+
+def in_window(df: Any, start: str, end: str) -> Any:
+    """Revisions with ``start <= event_timestamp < end`` (timestamps are ISO strings)."""
+    F = _F()
+    return df.where((F.col("event_timestamp") >= F.lit(start)) & (F.col("event_timestamp") < F.lit(end)))
+
+
+def add_labels_and_flags(df: Any) -> Any:
+    """Label, reverting-revision facts, tag flags and user flags, as 0/1 integers.
+
+    * the label ``revision_is_identity_reverted`` becomes 0/1;
+    * ``reverting_revision_is_reverted_revision``: a missing reverting revision counts as not reverted;
+    * ``is_reverted_by_good_user``: the reverting user is in one of ``GOOD_REVERTER_GROUPS``;
+    * a flag per tag of ``TAG_FLAGS`` and per group of ``USER_GROUPS``; anonymity as 0/1.
+    """
+    F = _F()
+    reverter_groups = F.col("reverting_revision_event_user_groups")
+    good = F.lit(0)
+    for group in GOOD_REVERTER_GROUPS:
+        good = F.greatest(good, _contains(reverter_groups, group))
+    out = (
+        df.withColumn(LABEL, F.coalesce(F.col(LABEL), F.lit(False)).cast("int"))
+        .withColumn(
+            "reverting_revision_is_reverted_revision",
+            F.coalesce(F.col("reverting_revision_is_reverted_revision"), F.lit(False)),
+        )
+        .withColumn("is_reverted_by_good_user", good)
+    )
+    for tag, flag in TAG_FLAGS:
+        out = out.withColumn(flag, _contains(F.col("revision_tags"), tag))
+    out = out.withColumn(USER_ANONYMOUS, F.coalesce(F.col(USER_ANONYMOUS), F.lit(False)).cast("int"))
+    for group in USER_GROUPS:
+        out = out.withColumn(group_flag(group), _contains(F.col("event_user_groups"), group))
+    return out
+
+
+def drop_revision_wars(df: Any) -> Any:
+    """Revisions whose reverting revision was itself reverted (a revision war) are dropped."""
+    return df.where(~_F().col("reverting_revision_is_reverted_revision"))
+
+
+def drop_bots(df: Any) -> Any:
+    """Edits by users flagged as bots by any means (non-empty ``event_user_is_bot_by``)."""
+    return df.where(_array_size(_F().col("event_user_is_bot_by")) == 0)
+
+
+def drop_creations(df: Any) -> Any:
+    """Page creations (parent 0, or no parent at all) have nothing to diff against."""
+    F = _F()
+    return df.where(F.col("revision_parent_id").isNotNull() & (F.col("revision_parent_id") != 0))
+
+
+def keep_anonymous(df: Any) -> Any:
+    return df.where(_F().col(USER_ANONYMOUS) == 1)
+
+
+def sample_down(df: Any, rows: int, max_records: int, seed: int) -> Any:
+    """About ``max_records`` rows by seeded Bernoulli sampling when there are more than that."""
+    if rows <= max_records:
+        return df
+    return df.sample(withReplacement=False, fraction=max_records / rows, seed=seed)
+
+
+def attach_texts(df: Any, texts: Any) -> Any:
+    """Add ``revision_text`` and ``parent_text`` (null where the wikitext table has none).
+
+    The wikitext table is first cut down to the ids needed (revisions and their parents), then
+    reduced to one text per id, so a duplicated row cannot duplicate revisions.
+    """
+    F = _F()
+    needed = (
+        df.select(F.col("revision_id").alias("id"))
+        .union(df.select(F.col("revision_parent_id").alias("id")))
+        .distinct()
+    )
+    one_text = (
+        texts.join(needed, texts["revision_id"] == needed["id"], "left_semi")
+        .groupBy("revision_id")
+        .agg(F.max("revision_text").alias("text"))
+    )
+    own = one_text.select(F.col("revision_id").alias("_own_id"), F.col("text").alias("revision_text"))
+    parent = one_text.select(F.col("revision_id").alias("_parent_id"), F.col("text").alias("parent_text"))
+    return (
+        df.join(own, df["revision_id"] == own["_own_id"], "left")
+        .join(parent, df["revision_parent_id"] == parent["_parent_id"], "left")
+        .drop("_own_id", "_parent_id")
+    )
+
+
+def diff_pandas(batches: Iterator[pd.DataFrame], lang: str) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` body: diff each revision against its parent, batch by batch (Arrow).
+
+    A failed diff keeps its row with the error class in ``diff_error``; the driver counts and
+    drops those rows, so no failure is silent.
+    """
+    diffmod.self_check()
+    for batch in batches:
+        inserts, removes, changes, actions, errors = [], [], [], [], []
+        for prev, curr in zip(batch["parent_text"], batch["revision_text"]):
+            try:
+                result = diffmod.edit_diff(prev, curr, lang)
+            except Exception as exc:  # counted by class on the driver, never swallowed
+                inserts.append(None)
+                removes.append(None)
+                changes.append(None)
+                actions.append(None)
+                errors.append(type(exc).__name__)
+                continue
+            inserts.append(result.texts_insert)
+            removes.append(result.texts_removed)
+            changes.append([{"before": b, "after": a} for b, a in result.texts_change])
+            actions.append(result.actions)
+            errors.append(None)
+        out = batch.drop(columns=["parent_text", "revision_text"])
+        out["texts_removed"] = removes
+        out["texts_insert"] = inserts
+        out["texts_change"] = changes
+        out["actions"] = actions
+        out[DIFF_ERROR] = errors
+        yield out
+
+
+def compute_diffs(df: Any, lang: str, partitions: int) -> Any:
+    """Run :func:`diff_pandas` on the executors; rows keep every column but the two texts."""
+    kept = [f for f in df.schema.fields if f.name not in ("revision_text", "parent_text")]
+    out_schema = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in kept)
+    out_schema += ", " + ddl(COLLECTED_COLUMNS[len(COLLECTED_BASE_COLUMNS):])
+    out_schema += f", `{DIFF_ERROR}` string"
+    return df.repartition(partitions, "revision_id").mapInPandas(
+        functools.partial(diff_pandas, lang=lang), out_schema
+    )
+
+
+def to_output(df: Any) -> Any:
+    """The published columns, in order, with their schema types."""
+    F = _F()
+    return df.select(*[F.col(f"`{name}`").cast(dtype).alias(name) for name, dtype in COLLECTED_COLUMNS])
+
+
+# --- edge ---------------------------------------------------------------------------------------
+
+
+class _Steps:
+    """Row counts after each step, in order, for quality.json."""
+
+    def __init__(self) -> None:
+        self.steps: list[dict[str, Any]] = []
+
+    def add(self, step: str, rows: int, enabled: bool = True, **extra: Any) -> None:
+        previous = self.steps[-1]["rows"] if self.steps else rows
+        entry = {"step": step, "enabled": enabled, "rows": rows, "dropped": previous - rows, **extra}
+        self.steps.append(entry)
+        logger.info("%-16s %8d rows (%d dropped)", step, rows, previous - rows)
+
+
+def history_extract(spark: Any, cfg: CollectConfig, paths: RunPaths, fs: HadoopFS) -> Any:
+    """The SQL extract of the language's revisions over both modes' windows, cached per snapshot.
+
+    Always written to the cache; read back from it instead of querying when ``use_cache`` is set and
+    a cache covering the window exists.
+    """
+    cache_dir = paths.history_cache(cfg.snapshot, cfg.lang)
+    start, end = cfg.extract_window
+    meta = {"snapshot": cfg.snapshot, "wiki_db": wiki_db(cfg.lang), "start": start, "end": end,
+            "source": cfg.source}
+    if cfg.use_cache:
+        if fs.exists(f"{cache_dir}/{CACHE_META}"):
+            cached = json.loads(fs.read_text(f"{cache_dir}/{CACHE_META}"))
+            if cached.get("start", "9") <= start and cached.get("end", "0") >= end:
+                logger.info("reusing cached history extract %s", cache_dir)
+                return spark.read.parquet(cache_dir)
+            logger.warning("cached extract %s covers %s..%s, not %s..%s: querying again",
+                           cache_dir, cached.get("start"), cached.get("end"), start, end)
+        else:
+            logger.warning("no cached history extract at %s: querying the source", cache_dir)
+    extract = run_sql(spark, "history_extract", snapshot=cfg.snapshot, wiki_db=wiki_db(cfg.lang),
+                      start_ts=start, end_ts=end)
+    tmp = f"{cache_dir.rsplit('/', 1)[0]}/.{cfg.lang}.tmp-{uuid.uuid4().hex}"
+    extract.write.mode("overwrite").parquet(tmp)
+    fs.write_text(f"{tmp}/{CACHE_META}", json.dumps(meta, sort_keys=True))
+    fs.publish_dir(tmp, cache_dir)
+    return spark.read.parquet(cache_dir)
+
+
+def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
+    """Collect one language in one mode into ``run_dir``; return the quality report.
+
+    Publishes ``collected/<prefix>/<mode>/<lang>/`` atomically (a rerun replaces it whole) and
+    writes ``quality/collect/<prefix>/<mode>/<lang>/quality.json``.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    diffmod.self_check()
+    paths = RunPaths(run_dir)
+    fs = HadoopFS(spark, paths.run_dir)
+    register_sources(spark, cfg.source, cfg.source_dir)
+    steps = _Steps()
+
+    start, end = cfg.window
+    base = add_labels_and_flags(in_window(history_extract(spark, cfg, paths, fs), start, end))
+    base = base.persist(StorageLevel.MEMORY_AND_DISK)
+    df = base
+    steps.add("read", df.count())
+
+    if cfg.filter_rw:
+        df = drop_revision_wars(df)
+    steps.add("revision_wars", df.count(), enabled=cfg.filter_rw)
+    df = drop_bots(df)
+    steps.add("bots", df.count())
+    df = drop_creations(df)
+    steps.add("creations", df.count())
+    if cfg.filter_anon:
+        df = keep_anonymous(df)
+    rows = df.count()
+    steps.add("anonymous_filter", rows, enabled=cfg.filter_anon)
+    df = sample_down(df, rows, cfg.max_records, cfg.seed)
+    steps.add("sampling", df.count(), enabled=rows > cfg.max_records, max_records=cfg.max_records)
+
+    keep = [c for c in names(COLLECTED_BASE_COLUMNS)]
+    texts = run_sql(spark, "wikitext", wikitext_snapshot=cfg.wikitext_snapshot,
+                    wiki_db=wiki_db(cfg.lang))
+    with_text = attach_texts(df.select(*keep), texts).persist(StorageLevel.MEMORY_AND_DISK)
+    missing = with_text.select(
+        F.sum(F.col("revision_text").isNull().cast("int")).alias("revision"),
+        F.sum(F.col("parent_text").isNull().cast("int")).alias("parent"),
+        F.sum((F.col("revision_text").isNull() | F.col("parent_text").isNull()).cast("int")).alias("any"),
+    ).first()
+    with_text_ok = with_text.where(F.col("revision_text").isNotNull() & F.col("parent_text").isNotNull())
+    steps.add("missing_text", with_text.count() - int(missing["any"] or 0),
+              missing_revision_text=int(missing["revision"] or 0),
+              missing_parent_text=int(missing["parent"] or 0))
+
+    partitions = cfg.diff_partitions or spark.sparkContext.defaultParallelism * 4
+    diffed = compute_diffs(with_text_ok, cfg.lang, partitions).persist(StorageLevel.MEMORY_AND_DISK)
+    errors = {
+        row[DIFF_ERROR]: int(row["count"])
+        for row in diffed.where(F.col(DIFF_ERROR).isNotNull()).groupBy(DIFF_ERROR).count().collect()
+    }
+    good = diffed.where(F.col(DIFF_ERROR).isNull())
+    written = good.count()
+    steps.add("diff_failures", written, errors=dict(sorted(errors.items())))
+    out = to_output(good).repartition(cfg.output_files, "revision_id").sortWithinPartitions("revision_id")
+
+    final = paths.collected(cfg.prefix, cfg.mode, cfg.lang)
+    # a hidden name: readers globbing collected/<prefix>/<mode>/* never see unfinished output
+    tmp = f"{paths.collected_mode(cfg.prefix, cfg.mode)}/.{cfg.lang}.tmp-{uuid.uuid4().hex}"
+    out.write.mode("overwrite").parquet(tmp)
+    if sum(errors.values()):
+        logger.warning("%s: %d revision(s) failed to diff: %s", cfg.lang, sum(errors.values()), errors)
+    fs.publish_dir(tmp, final)
+
+    report = {
+        "lang": cfg.lang,
+        "wiki_db": wiki_db(cfg.lang),
+        "mode": cfg.mode,
+        "window": {"start": start, "end": end},
+        "output": final,
+        "rows": written,
+        "revert_rate": _revert_rate(spark, final),
+        "steps": steps.steps,
+        "config": cfg.to_dict(),
+        "versions": _versions(spark),
+    }
+    fs.write_text(paths.collect_quality(cfg.prefix, cfg.mode, cfg.lang),
+                  json.dumps(report, indent=2, sort_keys=False) + "\n")
+    for frame in (base, with_text, diffed):
+        frame.unpersist()
+    logger.info("%s %s: %d revisions published to %s", cfg.lang, cfg.mode, written, final)
+    return report
+
+
+def _revert_rate(spark: Any, path: str) -> float | None:
+    from pyspark.sql import functions as F
+
+    row = spark.read.parquet(path).select(F.avg(LABEL).alias("rate")).first()
+    return None if row["rate"] is None else round(float(row["rate"]), 6)
+
+
+def _versions(spark: Any) -> dict[str, str]:
+    import mwedittypes
+    import mwparserfromhell
+
+    return {
+        "kitrain": __version__,
+        "spark": spark.version,
+        "mwedittypes": mwedittypes.__version__,
+        "mwparserfromhell": mwparserfromhell.__version__,
+    }

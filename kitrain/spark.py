@@ -1,0 +1,252 @@
+"""Spark at the edge: the session, the source tables, the SQL files and the run directory's file system.
+
+Stages receive a ``SparkSession``; this module makes one for the CLI (``local[*]`` unless told
+otherwise or already configured by ``spark-submit``) and registers the source tables under the names
+the SQL files use, whichever source the run reads.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+import os
+import re
+import shutil
+import sys
+import uuid
+from typing import Any
+
+from kitrain.schema import HISTORY_PARTITIONS, WIKITEXT_PARTITIONS
+
+logger = logging.getLogger(__name__)
+
+HISTORY_TABLE = "wmf.mediawiki_history"
+WIKITEXT_TABLE = "wmf.mediawiki_wikitext_history"
+#: Sub-directories of ``--source-dir`` holding the parquet copies.
+SOURCE_SUBDIRS = {HISTORY_TABLE: "mediawiki_history", WIKITEXT_TABLE: "mediawiki_wikitext_history"}
+
+_DROP_STATEMENTS = {
+    HISTORY_TABLE: "DROP TABLE IF EXISTS wmf.mediawiki_history",
+    WIKITEXT_TABLE: "DROP TABLE IF EXISTS wmf.mediawiki_wikitext_history",
+}
+
+_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+JAVA_HINT = (
+    "Java 17 is required by Spark but no `java` was found: install it "
+    "(Debian/Ubuntu: `sudo apt-get install openjdk-17-jre-headless`; macOS: `brew install openjdk@17`) "
+    "or set JAVA_HOME"
+)
+
+
+class JavaMissingError(RuntimeError):
+    pass
+
+
+class SourceError(ValueError):
+    """The source tables cannot be found or read."""
+
+
+def require_java() -> None:
+    """Raise one clear line when Java is missing, instead of Spark's gateway traceback."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and os.path.exists(os.path.join(java_home, "bin", "java")):
+        return
+    if shutil.which("java") is None:
+        raise JavaMissingError(JAVA_HINT)
+
+
+def get_spark(
+    app_name: str,
+    master: str | None = None,
+    hive: bool = False,
+    scratch_dir: str | None = None,
+    conf: dict[str, str] | None = None,
+) -> Any:
+    """Get or create the session.
+
+    ``master`` wins when given; otherwise a master set by ``spark-submit`` (``spark.master``) is kept,
+    and plain ``python -m kitrain`` runs on ``local[*]``. ``hive`` enables the Hive metastore (the
+    Wikimedia cluster's ``wmf`` database); without it, tables live in an in-memory catalog whose
+    warehouse is ``scratch_dir``, so nothing is written into the working directory.
+    """
+    require_java()
+    # Python workers must run this interpreter (the one with pyarrow and mwedittypes), not the
+    # first python3 on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    elif "spark.master" not in _submitted_conf():
+        builder = builder.master("local[*]")
+    builder = builder.config("spark.sql.session.timeZone", "UTC")
+    builder = builder.config("spark.ui.showConsoleProgress", "false")
+    if scratch_dir and not hive:
+        builder = builder.config("spark.sql.warehouse.dir", scratch_dir)
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    if hive:
+        builder = builder.enableHiveSupport()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def _submitted_conf() -> dict[str, str]:
+    """Settings that ``spark-submit`` passes to the driver through the environment, if any."""
+    from pyspark import SparkConf
+
+    return dict(SparkConf().getAll())
+
+
+def load_sql(name: str) -> str:
+    """Text of ``sql/<name>.sql`` from the installed package."""
+    resource = importlib.resources.files("kitrain.sql").joinpath(f"{name}.sql")
+    if not resource.is_file():
+        raise FileNotFoundError(f"kitrain ships no SQL file {name}.sql")
+    return resource.read_text(encoding="utf-8")
+
+
+def sql_parameters(text: str) -> set[str]:
+    """Named parameters (``:name``) a SQL text uses, comments excluded."""
+    code = "\n".join(line.split("--", 1)[0] for line in text.splitlines())
+    return set(_PARAM.findall(code))
+
+
+def run_sql(spark: Any, name: str, **params: Any) -> Any:
+    """Run a SQL file with named parameters bound by Spark (never formatted into the text).
+
+    Every parameter the file uses must be given and every given one must be used, so a renamed
+    parameter fails here rather than silently matching nothing.
+    """
+    text = load_sql(name)
+    wanted = sql_parameters(text)
+    if wanted != set(params):
+        raise ValueError(
+            f"{name}.sql takes parameters {sorted(wanted)}, got {sorted(params)}"
+        )
+    return spark.sql(text, args=params)
+
+
+def register_parquet_sources(spark: Any, source_dir: str) -> None:
+    """Register parquet copies of the two source tables as ``wmf.mediawiki_history`` and
+    ``wmf.mediawiki_wikitext_history`` in the session's (in-memory) catalog.
+
+    The copies may be partitioned by directory (``snapshot=2022-07/``) or hold the partition columns
+    inside the files; either way the tables expose the same columns as on the cluster.
+    """
+    spark.sql("CREATE DATABASE IF NOT EXISTS wmf")
+    for table, subdir in SOURCE_SUBDIRS.items():
+        path = source_dir.rstrip("/") + "/" + subdir
+        if "://" not in path and not os.path.isdir(path):
+            raise SourceError(f"parquet source table {table} not found: no directory {path}")
+        spark.sql(_DROP_STATEMENTS[table])
+        spark.catalog.createTable(table, path=os.path.abspath(path) if "://" not in path else path,
+                                  source="parquet")
+        if any(c.isPartition for c in spark.catalog.listColumns(table)):
+            spark.catalog.recoverPartitions(table)  # find the snapshot=... directories
+        columns = set(spark.table(table).columns)
+        partitions = HISTORY_PARTITIONS if table == HISTORY_TABLE else WIKITEXT_PARTITIONS
+        missing = [c for c in partitions if c not in columns]
+        if missing:
+            raise SourceError(
+                f"parquet source {path} has no column(s) {missing}: partition it by directory "
+                f"({'/'.join(p + '=...' for p in partitions)}) or store them in the files"
+            )
+        if spark.table(table).isEmpty():
+            raise SourceError(f"parquet source {path} holds no rows")
+        logger.info("registered %s from %s", table, path)
+
+
+def register_sources(spark: Any, source: str, source_dir: str | None) -> None:
+    """Make the two source tables available under their ``wmf.`` names."""
+    if source == "parquet":
+        if not source_dir:
+            raise SourceError("source 'parquet' needs --source-dir")
+        register_parquet_sources(spark, source_dir)
+    elif source == "hive":
+        for table in (HISTORY_TABLE, WIKITEXT_TABLE):
+            if not spark.catalog.tableExists(table):
+                raise SourceError(
+                    f"Hive table {table} not found: run on the analytics cluster with Hive support, "
+                    "or use --source parquet --source-dir DIR"
+                )
+    else:
+        raise SourceError(f"unknown source {source!r}")
+
+
+class HadoopFS:
+    """The run directory's file system (local, HDFS, S3 ...) through Spark's Hadoop client.
+
+    Collection writes where its executors can write, so publishing (rename into place) and the small
+    JSON reports go through the same file system API.
+    """
+
+    def __init__(self, spark: Any, path: str) -> None:
+        jvm = spark.sparkContext._jvm
+        self._jvm = jvm
+        conf = spark.sparkContext._jsc.hadoopConfiguration()
+        self._fs = jvm.org.apache.hadoop.fs.Path(path).getFileSystem(conf)
+        self._fs.setWriteChecksum(False)  # no .crc companions beside the reports
+
+    def _p(self, path: str) -> Any:
+        return self._jvm.org.apache.hadoop.fs.Path(path)
+
+    def exists(self, path: str) -> bool:
+        return bool(self._fs.exists(self._p(path)))
+
+    def delete(self, path: str) -> None:
+        self._fs.delete(self._p(path), True)
+
+    def mkdirs(self, path: str) -> None:
+        self._fs.mkdirs(self._p(path))
+
+    def rename(self, src: str, dst: str) -> None:
+        if not self._fs.rename(self._p(src), self._p(dst)):
+            raise OSError(f"could not rename {src} to {dst}")
+
+    def write_text(self, path: str, text: str) -> None:
+        """Write a small text file atomically (temp file, then rename over the target)."""
+        parent = path.rsplit("/", 1)[0]
+        self.mkdirs(parent)
+        tmp = f"{parent}/.{path.rsplit('/', 1)[1]}.{uuid.uuid4().hex}.tmp"
+        stream = self._fs.create(self._p(tmp), True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+        if self.exists(path):
+            self.delete(path)
+        self.rename(tmp, path)
+
+    def read_text(self, path: str) -> str:
+        stream = self._fs.open(self._p(path))
+        try:
+            reader = self._jvm.java.io.BufferedReader(
+                self._jvm.java.io.InputStreamReader(stream, "UTF-8")
+            )
+            lines = []
+            line = reader.readLine()
+            while line is not None:
+                lines.append(line)
+                line = reader.readLine()
+            return "\n".join(lines)
+        finally:
+            stream.close()
+
+    def publish_dir(self, tmp: str, final: str) -> None:
+        """Move a finished output directory into place, replacing an older one.
+
+        Readers see either the old complete output or the new complete output, never a partial one;
+        an interrupted publish leaves at most a hidden ``.old`` directory, removed by the next run.
+        """
+        parent = final.rsplit("/", 1)[0]
+        self.mkdirs(parent)
+        old = f"{parent}/.{final.rsplit('/', 1)[1]}.old-{uuid.uuid4().hex}"
+        if self.exists(final):
+            self.rename(final, old)
+        self.rename(tmp, final)
+        if self.exists(old):
+            self.delete(old)

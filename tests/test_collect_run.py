@@ -1,0 +1,190 @@
+"""``kitrain collect`` end to end on demo data: two languages, both modes, local Spark.
+
+Expected counts are computed here independently with pandas from the demo parquet files, so every
+filter's effect in quality.json is checked against a second implementation of the rules.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from kitrain import cli
+from kitrain.collect import run_collect
+from kitrain.config import CollectConfig
+from kitrain.demo import generate_demo
+from kitrain.paths import RunPaths
+from kitrain.schema import ACTION_KEYS, COLLECTED_COLUMNS, LABEL
+
+pytestmark = pytest.mark.spark
+
+LANGS = ("uk", "ja")
+WINDOWS = {"train": ("2022-01-01", "2022-08-01"), "test": ("2022-07-01", "2022-07-08")}
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    out = tmp_path_factory.mktemp("source")
+    generate_demo(out, languages=LANGS, revisions_per_language=160, seed=7)
+    return out
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("run")
+
+
+@pytest.fixture(scope="module")
+def collected(spark, source, run_dir):
+    """Collect both languages in both modes once; the tests below read the results."""
+    reports = {}
+    for lang in LANGS:
+        for mode in ("train", "test"):
+            cfg = CollectConfig(lang=lang, mode=mode, source="parquet", source_dir=str(source))
+            reports[lang, mode] = run_collect(spark, cfg, str(run_dir))
+    return reports
+
+
+def history(source: Path, lang: str) -> pd.DataFrame:
+    files = sorted((source / "mediawiki_history").glob("snapshot=2022-07/*.parquet"))
+    frame = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+    return frame[frame["wiki_db"] == f"{lang}wiki"]
+
+
+def text_ids(source: Path, lang: str) -> set[int]:
+    files = sorted((source / "mediawiki_wikitext_history").glob(f"snapshot=2022-11/wiki_db={lang}wiki/*.parquet"))
+    frame = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+    return set(frame.loc[frame["page_namespace"] == 0, "revision_id"])
+
+
+def expected_counts(source: Path, lang: str, mode: str) -> dict[str, int]:
+    """The collection rules, re-implemented in pandas."""
+    h = history(source, lang)
+    start, end = WINDOWS[mode]
+    revs = h[(h.event_entity == "revision") & (h.page_namespace == 0)]
+    rows = revs[(revs.event_timestamp >= start) & (revs.event_timestamp < end)].copy()
+    reverted_reverts = set(h.loc[(h.event_entity == "revision") & h.revision_is_identity_reverted.eq(True), "revision_id"])
+    counts = {"read": len(rows)}
+    if mode == "test":  # -f2 defaults to 1 in test mode
+        war = rows.revision_first_identity_reverting_revision_id.isin(reverted_reverts)
+        rows = rows[~war]
+    counts["revision_wars"] = len(rows)
+    rows = rows[rows.event_user_is_bot_by.map(lambda a: a is None or len(a) == 0)]
+    counts["bots"] = len(rows)
+    rows = rows[rows.revision_parent_id.notna() & (rows.revision_parent_id != 0)]
+    counts["creations"] = len(rows)
+    counts["anonymous_filter"] = counts["sampling"] = len(rows)
+    have = text_ids(source, lang)
+    rows = rows[rows.revision_id.isin(have) & rows.revision_parent_id.isin(have)]
+    counts["missing_text"] = len(rows)
+    return counts
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("mode", ["train", "test"])
+def test_every_filter_matches_the_rules(collected, source, lang, mode):
+    report = collected[lang, mode]
+    got = {s["step"]: s["rows"] for s in report["steps"]}
+    want = expected_counts(source, lang, mode)
+    assert {k: got[k] for k in want} == want
+    # over the training window the demo data exercises each filter
+    dropped = {s["step"]: s["dropped"] for s in report["steps"]}
+    if mode == "train":
+        assert dropped["bots"] > 0 and dropped["creations"] > 0 and dropped["missing_text"] > 0
+    else:
+        assert report["config"]["filter_rw"] is True
+    # no diff failed on demo data, and the published rows are what is left
+    assert dropped["diff_failures"] == 0 and got["diff_failures"] == report["rows"] > 0
+
+
+def test_revision_wars_are_dropped_when_asked(spark, source, tmp_path):
+    # train mode with -f2 1 drops the revisions whose revert was itself reverted
+    cfg = CollectConfig(lang="uk", source="parquet", source_dir=str(source), filter_rw=True)
+    report = run_collect(spark, cfg, str(tmp_path))
+    step = next(s for s in report["steps"] if s["step"] == "revision_wars")
+    assert step["enabled"] and step["dropped"] > 0
+    out = spark.read.parquet(report["output"])
+    assert out.where("reverting_revision_is_reverted_revision").count() == 0
+
+
+def test_quality_json_is_written_with_config(collected, run_dir):
+    path = Path(RunPaths(str(run_dir)).collect_quality("full_test", "test", "ja"))
+    report = json.loads(path.read_text())
+    assert report["config"]["lang"] == "ja" and report["config"]["prefix"] == "full_test"
+    assert [s["step"] for s in report["steps"]] == [
+        "read", "revision_wars", "bots", "creations", "anonymous_filter", "sampling",
+        "missing_text", "diff_failures",
+    ]
+    assert report["versions"]["mwedittypes"].startswith("3.")
+
+
+def test_schema_and_content(spark, collected):
+    out = spark.read.parquet(collected["uk", "train"]["output"])
+    assert [(f.name, f.dataType.simpleString()) for f in out.schema.fields] == [
+        (name, dtype.replace(" ", "")) for name, dtype in COLLECTED_COLUMNS
+    ]
+    rows = out.collect()
+    # every row has all 92 action counts; labels of both classes are present
+    assert all(tuple(r["actions"]) == ACTION_KEYS or set(r["actions"]) == set(ACTION_KEYS) for r in rows)
+    assert {r[LABEL] for r in rows} == {0, 1}
+    # the diff found something in almost every edit, and texts of reverted (vandal) edits
+    assert sum(any(r["actions"].values()) for r in rows) >= 0.9 * len(rows)
+    assert sum(bool(r["texts_insert"] or r["texts_removed"] or r["texts_change"]) for r in rows) >= 0.5 * len(rows)
+    # filters held: no bots' groups flagged as creations, parent ids set
+    assert all(r["revision_parent_id"] for r in rows)
+    assert len({r["revision_id"] for r in rows}) == len(rows)
+
+
+def test_test_mode_stays_in_the_hold_out_week(spark, collected):
+    out = spark.read.parquet(collected["ja", "test"]["output"]).select("event_timestamp").collect()
+    assert out and all("2022-07-01" <= r[0] < "2022-07-08" for r in out)
+
+
+def test_rerun_and_cache_give_identical_output(spark, source, collected, run_dir):
+    def rows(path):
+        frame = spark.read.parquet(path).toPandas().sort_values("revision_id")
+        return frame.to_json(orient="records", force_ascii=False)
+
+    first = rows(collected["uk", "train"]["output"])
+    cfg = CollectConfig(lang="uk", source="parquet", source_dir=str(source), use_cache=True)
+    report = run_collect(spark, cfg, str(run_dir))
+    assert report["output"] == collected["uk", "train"]["output"]
+    assert rows(report["output"]) == first
+    # the publish left no temporary or old directories behind
+    mode_dir = Path(report["output"]).parent
+    assert sorted(p.name for p in mode_dir.iterdir()) == ["ja", "uk"]
+
+
+def test_anonymous_filter_and_sampling_via_cli(spark, source, tmp_path):
+    # the command line in-process (reusing the test session): -f1 1 and a small -n
+    code = cli.main([
+        "collect", "-l", "uk", "-m", "train", "-f1", "1", "-n", "20", "-p", "anon",
+        "--source", "parquet", "--source-dir", str(source), "--run-dir", str(tmp_path),
+    ])
+    assert code == 0
+    report = json.loads(Path(RunPaths(str(tmp_path)).collect_quality("anon", "train", "uk")).read_text())
+    steps = {s["step"]: s for s in report["steps"]}
+    assert steps["anonymous_filter"]["enabled"] and steps["anonymous_filter"]["dropped"] > 0
+    assert steps["sampling"]["enabled"] and 5 <= steps["sampling"]["rows"] <= 40
+    out = spark.read.parquet(report["output"])
+    assert out.where("event_user_is_anonymous = 0").count() == 0
+
+
+def test_cli_rejects_bad_language_before_spark(capsys, tmp_path):
+    code = cli.main(["collect", "-l", "en'; DROP TABLE x; --", "--source-dir", str(tmp_path),
+                     "--run-dir", str(tmp_path)])
+    assert code == 2
+    assert "invalid language code" in capsys.readouterr().err
+    assert not (tmp_path / "collected").exists()
+
+
+def test_missing_parquet_source_is_named(spark, tmp_path):
+    from kitrain.spark import SourceError
+
+    cfg = CollectConfig(lang="uk", source="parquet", source_dir=str(tmp_path / "nowhere"))
+    with pytest.raises(SourceError, match="mediawiki_history"):
+        run_collect(spark, cfg, str(tmp_path / "run"))

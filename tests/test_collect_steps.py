@@ -1,0 +1,164 @@
+"""The collection's DataFrame steps on tiny frames: labels, flags and every filter."""
+
+from __future__ import annotations
+
+import pytest
+
+from kitrain import collect
+from kitrain.schema import HISTORY_COLUMNS, ddl
+
+pytestmark = pytest.mark.spark
+
+EXTRACT_COLUMNS = (
+    "wiki_db", "event_comment", "event_user_text_historical", "event_user_is_bot_by",
+    "event_user_is_anonymous", "event_user_groups", "event_user_seconds_since_previous_revision",
+    "revision_id", "page_title", "page_revision_count", "revision_text_bytes_diff",
+    "revision_is_identity_reverted", "event_timestamp", "revision_tags", "revision_parent_id",
+    "revision_first_identity_reverting_revision_id",
+)  # fmt: skip
+EXTRACT_SCHEMA = ddl(
+    tuple((n, t) for n, t in HISTORY_COLUMNS if n in EXTRACT_COLUMNS)
+    + (("reverting_revision_is_reverted_revision", "boolean"),
+       ("reverting_revision_event_user_groups", "array<string>"))
+)
+
+
+def extract_row(**overrides):
+    """A plain registered, non-bot edit of ukwiki; overrides change one aspect per test row."""
+    row = {
+        "wiki_db": "ukwiki", "event_comment": "", "event_user_text_historical": "Editor",
+        "event_user_is_bot_by": [], "event_user_is_anonymous": False, "event_user_groups": [],
+        "event_user_seconds_since_previous_revision": 60, "revision_id": 10, "page_title": "Kyiv",
+        "page_revision_count": 3, "revision_text_bytes_diff": 12,
+        "revision_is_identity_reverted": False, "event_timestamp": "2022-03-01 10:00:00.0",
+        "revision_tags": [], "revision_parent_id": 9,
+        "revision_first_identity_reverting_revision_id": None,
+        "reverting_revision_is_reverted_revision": None,
+        "reverting_revision_event_user_groups": None,
+    }
+    row.update(overrides)
+    return row
+
+
+def frame(spark, rows):
+    columns = [c.split("`")[1] for c in EXTRACT_SCHEMA.split(", ")]
+    return spark.createDataFrame([tuple(r[c] for c in columns) for r in rows], EXTRACT_SCHEMA)
+
+
+def ids(df):
+    return sorted(r["revision_id"] for r in df.select("revision_id").collect())
+
+
+def test_labels_and_reverting_facts(spark):
+    rows = [
+        # reverted by a rollbacker whose revert stood
+        extract_row(revision_id=1, revision_is_identity_reverted=True,
+                    revision_first_identity_reverting_revision_id=2,
+                    reverting_revision_is_reverted_revision=False,
+                    reverting_revision_event_user_groups=["rollbacker", "autoconfirmed"]),
+        # reverted by a plain user whose revert was itself reverted (a revision war)
+        extract_row(revision_id=3, revision_is_identity_reverted=True,
+                    revision_first_identity_reverting_revision_id=4,
+                    reverting_revision_is_reverted_revision=True,
+                    reverting_revision_event_user_groups=["autoconfirmed"]),
+        # reverting revision missing from the table: not a war, not a good user
+        extract_row(revision_id=5, revision_is_identity_reverted=True,
+                    revision_first_identity_reverting_revision_id=99),
+        # never reverted
+        extract_row(revision_id=6),
+    ]
+    out = {r["revision_id"]: r for r in collect.add_labels_and_flags(frame(spark, rows)).collect()}
+    assert [out[i]["revision_is_identity_reverted"] for i in (1, 3, 5, 6)] == [1, 1, 1, 0]
+    assert [out[i]["reverting_revision_is_reverted_revision"] for i in (1, 3, 5, 6)] == [
+        False, True, False, False]
+    assert [out[i]["is_reverted_by_good_user"] for i in (1, 3, 5, 6)] == [1, 0, 0, 0]
+
+
+def test_tag_and_user_flags(spark):
+    rows = [
+        # mobile web edit by an anonymous user
+        extract_row(revision_id=1, event_user_is_anonymous=True,
+                    revision_tags=["mobile edit", "mobile web edit"]),
+        # visual editor edit by a sysop with a hyphenated group
+        extract_row(revision_id=2, revision_tags=["visualeditor"],
+                    event_user_groups=["sysop", "ipblock-exempt"]),
+        # null arrays are "no tags, no groups"
+        extract_row(revision_id=3, revision_tags=None, event_user_groups=None),
+    ]
+    out = {r["revision_id"]: r for r in collect.add_labels_and_flags(frame(spark, rows)).collect()}
+    assert (out[1]["is_mobile_edit"], out[1]["is_mobile_web_edit"], out[1]["is_visualeditor"]) == (1, 1, 0)
+    assert out[1]["event_user_is_anonymous"] == 1 and out[2]["event_user_is_anonymous"] == 0
+    assert (out[2]["is_sysop"], out[2]["is_ipblock_exempt"], out[2]["is_editor"]) == (1, 1, 0)
+    assert out[3]["is_mobile_edit"] == 0 and out[3]["is_sysop"] == 0
+
+
+def test_filters_drop_exactly_their_rows(spark):
+    rows = [
+        extract_row(revision_id=1),  # kept by every filter
+        extract_row(revision_id=2, event_user_is_bot_by=["group"]),  # bot by group
+        extract_row(revision_id=3, event_user_is_bot_by=None),  # null bot array: not a bot
+        extract_row(revision_id=4, revision_parent_id=0),  # page creation
+        extract_row(revision_id=5, revision_parent_id=None),  # no parent: nothing to diff
+        extract_row(revision_id=6, event_user_is_anonymous=True),  # anonymous editor
+        extract_row(revision_id=7, revision_is_identity_reverted=True,  # revision war
+                    revision_first_identity_reverting_revision_id=8,
+                    reverting_revision_is_reverted_revision=True),
+    ]
+    df = collect.add_labels_and_flags(frame(spark, rows))
+    assert ids(collect.drop_bots(df)) == [1, 3, 4, 5, 6, 7]
+    assert ids(collect.drop_creations(df)) == [1, 2, 3, 6, 7]
+    assert ids(collect.keep_anonymous(df)) == [6]
+    assert ids(collect.drop_revision_wars(df)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_window_is_half_open(spark):
+    rows = [
+        extract_row(revision_id=1, event_timestamp="2022-06-30 23:59:59.0"),  # before
+        extract_row(revision_id=2, event_timestamp="2022-07-01 00:00:00.0"),  # at start: in
+        extract_row(revision_id=3, event_timestamp="2022-07-07 23:59:59.0"),  # last second: in
+        extract_row(revision_id=4, event_timestamp="2022-07-08 00:00:00.0"),  # at end: out
+    ]
+    assert ids(collect.in_window(frame(spark, rows), "2022-07-01", "2022-07-08")) == [2, 3]
+
+
+def test_sampling_is_seeded_and_only_above_the_limit(spark):
+    df = spark.range(0, 2000).withColumnRenamed("id", "revision_id")
+    # at or under the limit nothing is sampled
+    assert collect.sample_down(df, 2000, 2000, seed=1) is df
+    first = ids(collect.sample_down(df, 2000, 500, seed=1))
+    again = ids(collect.sample_down(df, 2000, 500, seed=1))
+    other = ids(collect.sample_down(df, 2000, 500, seed=2))
+    assert first == again != other
+    assert 400 < len(first) < 600  # about the limit
+
+
+def test_attach_texts_marks_missing_and_ignores_duplicates(spark):
+    history = spark.createDataFrame([(10, 9), (11, 10), (12, 50)], "revision_id bigint, revision_parent_id bigint")
+    texts = spark.createDataFrame(
+        [(9, "v9"), (10, "v10"), (10, "v10"), (11, "v11"), (77, "unrelated")],
+        "revision_id bigint, revision_text string",
+    )
+    out = {r["revision_id"]: r for r in collect.attach_texts(history, texts).collect()}
+    # a duplicated text row does not duplicate the revision
+    assert len(out) == 3
+    assert (out[10]["revision_text"], out[10]["parent_text"]) == ("v10", "v9")
+    assert (out[11]["revision_text"], out[11]["parent_text"]) == ("v11", "v10")
+    # revision 12: no own text and no parent text
+    assert (out[12]["revision_text"], out[12]["parent_text"]) == (None, None)
+
+
+def test_failed_diffs_are_kept_with_their_error_class(spark, monkeypatch):
+    import pandas as pd
+
+    def boom(prev, curr, lang):
+        if curr == "bad":
+            raise RecursionError("too deep")
+        return real(prev, curr, lang)
+
+    real = collect.diffmod.edit_diff
+    monkeypatch.setattr(collect.diffmod, "edit_diff", boom)
+    batch = pd.DataFrame({"revision_id": [1, 2], "parent_text": ["A b.", "A b."],
+                          "revision_text": ["A b. C d.", "bad"]})
+    (out,) = list(collect.diff_pandas(iter([batch]), lang="en"))
+    assert list(out["diff_error"]) == [None, "RecursionError"]
+    assert out.loc[0, "texts_insert"] == ["C d"] and out.loc[1, "actions"] is None
