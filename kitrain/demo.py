@@ -75,9 +75,26 @@ _SCRIPT_OF = {"uk": "cyrillic", "ru": "cyrillic", "bg": "cyrillic", "sr": "cyril
               "hi": "devanagari"}
 _JUNK = ("lol", "hahaha", "!!!!!", "xD", "qwerty", "poop", "asdfgh", "LOOOL")
 
-_START = dt.datetime(2022, 1, 1)
-_HOLDOUT = (dt.datetime(2022, 7, 1), dt.datetime(2022, 7, 8))
-_END = dt.datetime(2022, 8, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Timeline:
+    """Where a snapshot's demo revisions fall, as the paper's windows relate to its snapshot:
+    six months before the snapshot month to its end, with the hold-out in its first week.
+    Snapshot 2022-07 gives 2022-01-01 .. 2022-08-01 with the hold-out 2022-07-01 .. 2022-07-08."""
+
+    start: dt.datetime
+    holdout: tuple[dt.datetime, dt.datetime]
+    end: dt.datetime
+
+    @classmethod
+    def of(cls, snapshot: str) -> _Timeline:
+        year, month = (int(x) for x in check_snapshot("snapshot", snapshot).split("-"))
+        index = year * 12 + month - 1
+        first = dt.datetime(year, month, 1)
+        start = dt.datetime((index - 6) // 12, (index - 6) % 12 + 1, 1)
+        end = dt.datetime((index + 1) // 12, (index + 1) % 12 + 1, 1)
+        return cls(start, (first, first + dt.timedelta(days=7)), end)
 
 
 def _ts(moment: dt.datetime) -> str:
@@ -206,11 +223,11 @@ def _vandal_edit(a: dict[str, Any], w: _Writer) -> tuple[dict[str, Any], str]:
         a["sections"].pop(int(w.rng.integers(0, len(a["sections"]))))
     elif kind == "blank_page":
         a["blank"] = "" if w.rng.random() < 0.5 else w.junk()
-    elif kind == "unref":
+    elif kind == "unref" and any("<ref>" in x for g in groups for x in g):
         for group in groups:
             for i, sentence in enumerate(group):
                 group[i] = sentence.split("<ref>")[0] if "<ref>" in sentence else sentence
-    else:
+    else:  # shouting (also the fallback when a page has no reference left to remove)
         target[int(w.rng.integers(0, len(target)))] = target[0].upper() + " " + w.junk().upper()
         kind = "caps"
     return a, kind
@@ -256,14 +273,14 @@ _VANDAL_RATE = {"anon": 0.35, "newcomer": 0.12, "experienced": 0.02, "patroller"
 _EDITOR_MIX = (("anon", 0.35), ("newcomer", 0.25), ("experienced", 0.35), ("bot", 0.05))
 
 
-def _draw_time(rng: np.random.Generator) -> dt.datetime:
+def _draw_time(rng: np.random.Generator, tl: _Timeline) -> dt.datetime:
     r = rng.random()
     if r < 0.3:
-        lo, hi = _HOLDOUT
+        lo, hi = tl.holdout
     elif r < 0.9:
-        lo, hi = _START, _HOLDOUT[0]
+        lo, hi = tl.start, tl.holdout[0]
     else:
-        lo, hi = _HOLDOUT[1], _END
+        lo, hi = tl.holdout[1], tl.end
     return lo + dt.timedelta(seconds=int(rng.integers(0, int((hi - lo).total_seconds()))))
 
 
@@ -302,8 +319,12 @@ def _page_history(w: _Writer, pools: dict[str, list[_User]], n_edits: int) -> li
             state = article
             for _ in range(1 + int(rng.random() < 0.2)):  # sometimes two bad edits in a row
                 state, how = _vandal_edit(state, w)
+                if _render(state, w) == (revs[bad[-1]]["text"] if bad else good_text):
+                    break  # an edit that changes nothing saves no revision
                 bad.append(add(_render(state, w), user, "" if rng.random() < 0.7 else w.junk(),
                                quick=bool(bad), vandal=how))
+            if not bad:
+                continue
             if state["blank"] is None and rng.random() >= 0.85 and not bad[1:]:
                 article, good_text = state, revs[bad[-1]]["text"]  # vandalism nobody reverted
                 continue
@@ -320,8 +341,10 @@ def _page_history(w: _Writer, pools: dict[str, list[_User]], n_edits: int) -> li
                 revs[again]["reverted_by"] = final
         else:
             new, how = _good_edit(article, w) if kind != "bot" else (copy.deepcopy(article), "bot")
-            if kind == "bot":
-                new["cats"] = sorted(new["cats"]) + ([w.title()] if rng.random() < 0.5 else [])
+            if kind == "bot":  # maintenance: sort the categories and add one
+                new["cats"] = sorted(new["cats"]) + [w.title()]
+            if _render(new, w) == good_text:
+                continue  # MediaWiki saves no revision for an edit that changes nothing
             previous = good_text
             idx = add(_render(new, w), user, f"/* {new['sections'][-1]['heading']} */ {how}"
                       if new["sections"] and rng.random() < 0.6 else "")
@@ -336,10 +359,13 @@ def _page_history(w: _Writer, pools: dict[str, list[_User]], n_edits: int) -> li
 def make_language_tables(
     lang: str, revisions: int, seed: int, snapshot: str = "2022-07"
 ) -> tuple[pa.Table, pa.Table]:
-    """(history, wikitext) tables of one language; pure, no I/O. ``snapshot`` is not a column
-    of the returned tables (it is the partition directory) but bounds nothing here."""
+    """(history, wikitext) tables of one language; pure, no I/O.
+
+    ``snapshot`` (the history snapshot, also the partition directory) places the revisions: from six
+    months before the snapshot month to its end, 30 % of them in its first week (the hold-out).
+    """
     (lang,) = validate_languages([lang])
-    check_snapshot("snapshot", snapshot)
+    tl = _Timeline.of(snapshot)
     if revisions < MIN_REVISIONS:
         raise ValueError(f"revisions per language must be at least {MIN_REVISIONS}, got {revisions}")
     rng = np.random.default_rng([seed, zlib.crc32(lang.encode("utf-8"))])
@@ -358,16 +384,16 @@ def make_language_tables(
     # timestamps: creation first, quick reverts minutes after the edit they undo
     events = []
     for page_no, (ns, revs) in enumerate([(0, p) for p in pages] + [(1, p) for p in talk]):
-        times = sorted(_draw_time(rng) for _ in revs)
+        times = sorted(_draw_time(rng, tl) for _ in revs)
         times[0] -= dt.timedelta(days=int(rng.integers(0, 20)) if ns == 0 else 0)
         if rng.random() < 0.7:  # most pages are created inside the window, some before it
-            times[0] = max(times[0], _START)
+            times[0] = max(times[0], tl.start)
         for i in range(1, len(revs)):
             gap = (times[i] - times[i - 1]).total_seconds()
             if revs[i]["quick"]:
                 gap = min(gap, float(rng.integers(30, 3600)))
             times[i] = times[i - 1] + dt.timedelta(seconds=max(1.0, gap))
-        times = [min(t, _END - dt.timedelta(seconds=len(revs) - i)) for i, t in enumerate(times)]
+        times = [min(t, tl.end - dt.timedelta(seconds=len(revs) - i)) for i, t in enumerate(times)]
         times = [max(t, times[i - 1] + dt.timedelta(seconds=1)) if i else t for i, t in enumerate(times)]
         for i, rev in enumerate(revs):
             events.append((times[i], page_no, i, ns, revs))
@@ -466,7 +492,7 @@ def make_language_tables(
         entity = "page" if k % 2 == 0 else "user"
         row.update({"wiki_db": wiki_db(lang), "event_entity": entity,
                     "event_type": "create" if entity == "page" else "rename",
-                    "event_timestamp": _ts(_draw_time(rng)), "event_comment": "",
+                    "event_timestamp": _ts(_draw_time(rng, tl)), "event_comment": "",
                     "page_namespace": 0 if entity == "page" else None,
                     "revision_tags": [], "event_user_is_bot_by": []})
         history.append(row)

@@ -77,10 +77,15 @@ def get_spark(
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
+    submitted = _submitted_conf()
     if master:
         builder = builder.master(master)
-    elif "spark.master" not in _submitted_conf():
+    elif "spark.master" not in submitted:
         builder = builder.master("local[*]")
+    effective_master = master or submitted.get("spark.master", "local[*]")
+    if effective_master.startswith("local") and "spark.sql.shuffle.partitions" not in submitted:
+        # 200 shuffle partitions (the cluster default) only add task overhead on one machine
+        builder = builder.config("spark.sql.shuffle.partitions", str(4 * (os.cpu_count() or 2)))
     builder = builder.config("spark.sql.session.timeZone", "UTC")
     builder = builder.config("spark.ui.showConsoleProgress", "false")
     if scratch_dir and not hive:

@@ -188,3 +188,43 @@ def test_missing_parquet_source_is_named(spark, tmp_path):
     cfg = CollectConfig(lang="uk", source="parquet", source_dir=str(tmp_path / "nowhere"))
     with pytest.raises(SourceError, match="mediawiki_history"):
         run_collect(spark, cfg, str(tmp_path / "run"))
+
+
+def test_use_cache_does_not_query_the_history(spark, source, collected, run_dir, monkeypatch):
+    # with -uc 1 and a cache covering the window, the history SQL never runs
+    import kitrain.collect as collect_module
+
+    real = collect_module.run_sql
+
+    def guarded(session, name, **params):
+        assert name != "history_extract", "history queried despite the cache"
+        return real(session, name, **params)
+
+    monkeypatch.setattr(collect_module, "run_sql", guarded)
+    cfg = CollectConfig(lang="ja", mode="test", source="parquet", source_dir=str(source),
+                        use_cache=True, prefix="cached")
+    report = run_collect(spark, cfg, str(run_dir))
+    assert report["rows"] == collected["ja", "test"]["rows"]
+
+
+def test_unpartitioned_parquet_copies_give_the_same_rows(spark, source, collected, tmp_path):
+    # copies that store snapshot / wiki_db inside the files instead of in directory names
+    import pyarrow as pa
+
+    flat = tmp_path / "flat"
+    for table, parts in (("mediawiki_history", ("snapshot",)),
+                         ("mediawiki_wikitext_history", ("snapshot", "wiki_db"))):
+        for i, path in enumerate(sorted((source / table).rglob("*.parquet"))):
+            data = pq.read_table(path)
+            values = dict(p.split("=", 1) for p in path.relative_to(source / table).parts[:-1])
+            for part in parts:
+                data = data.append_column(part, pa.array([values[part]] * data.num_rows))
+            (flat / table).mkdir(parents=True, exist_ok=True)
+            pq.write_table(data, flat / table / f"part-{i}.parquet")
+    cfg = CollectConfig(lang="ja", mode="test", source="parquet", source_dir=str(flat))
+    report = run_collect(spark, cfg, str(tmp_path / "run"))
+
+    def rows(path):
+        return spark.read.parquet(path).toPandas().sort_values("revision_id").to_json(orient="records")
+
+    assert rows(report["output"]) == rows(collected["ja", "test"]["output"])
