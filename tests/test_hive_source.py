@@ -37,9 +37,8 @@ CREATE_TABLES = textwrap.dedent(
 )
 
 
-def test_hive_source_gives_the_parquet_source_rows(spark, tmp_path):
-    source = tmp_path / "source"
-    generate_demo(source, languages=["uk"], revisions_per_language=100, seed=3)
+def metastore_env(tmp_path):
+    """Environment of a child process whose Spark uses a Derby metastore under ``tmp_path``."""
     conf = tmp_path / "conf"
     conf.mkdir()
     (conf / "spark-defaults.conf").write_text(
@@ -49,7 +48,13 @@ def test_hive_source_gives_the_parquet_source_rows(spark, tmp_path):
         f"spark.driver.extraJavaOptions -Dderby.system.home={tmp_path}\n"
         "spark.ui.enabled false\n"
     )
-    env = {**os.environ, "SPARK_CONF_DIR": str(conf), "PYSPARK_PYTHON": sys.executable}
+    return {**os.environ, "SPARK_CONF_DIR": str(conf), "PYSPARK_PYTHON": sys.executable}
+
+
+def test_hive_source_gives_the_parquet_source_rows(spark, tmp_path):
+    source = tmp_path / "source"
+    generate_demo(source, languages=["uk"], revisions_per_language=100, seed=3)
+    env = metastore_env(tmp_path)
     subprocess.run([sys.executable, "-c", CREATE_TABLES, str(source)], env=env, cwd=tmp_path,
                    check=True, capture_output=True)
     run = subprocess.run(
@@ -73,15 +78,7 @@ def test_hive_source_gives_the_parquet_source_rows(spark, tmp_path):
 
 def test_hive_source_without_tables_is_named(tmp_path):
     # no wmf tables in the metastore: one line saying what is missing and what to use instead
-    conf = tmp_path / "conf"
-    conf.mkdir()
-    (conf / "spark-defaults.conf").write_text(
-        f"spark.sql.warehouse.dir {tmp_path}/warehouse\n"
-        f"spark.hadoop.javax.jdo.option.ConnectionURL "
-        f"jdbc:derby:;databaseName={tmp_path}/metastore_db;create=true\n"
-        f"spark.driver.extraJavaOptions -Dderby.system.home={tmp_path}\n"
-    )
-    env = {**os.environ, "SPARK_CONF_DIR": str(conf), "PYSPARK_PYTHON": sys.executable}
+    env = metastore_env(tmp_path)
     run = subprocess.run(
         [sys.executable, "-m", "kitrain", "collect", "-l", "uk", "--source", "hive",
          "--run-dir", str(tmp_path / "run"), "--master", "local[1]"],
