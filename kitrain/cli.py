@@ -130,12 +130,136 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "prepare",
+        help="split every collected language into train, test and full_test",
+        description="Fan in every language collected in RUN_DIR into RUN_DIR/prepared/{train,test,"
+        "full_test}/ with the balance and fine-tuning keys.",
+    )
+    p.add_argument("--run-dir", required=True, help="run directory")
+    p.add_argument("--prefix", default="all_users", help="train-mode collection prefix (default all_users)")
+    p.add_argument("--test-prefix", default="full_test",
+                   help="test-mode collection prefix (default full_test)")
+    p.add_argument("--validation-date", default="2022-07-01",
+                   help="train rows before it, test rows from it on (default 2022-07-01)")
+    p.add_argument("--filter-rw", type=_flag, default=True, metavar="{0,1}",
+                   help="1: drop revisions whose revert was reverted (default 1)")
+    p.add_argument("--text-train-share", type=float, default=0.6,
+                   help="share of page titles for the language-model fine-tuning (default 0.6)")
+    p.add_argument("--seed", type=int, default=42, help="seed (default 42)")
+    p.set_defaults(func=_cmd_prepare)
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from kitrain.config import PrepareConfig
+    from kitrain.prepare import run_prepare
+
+    cfg = PrepareConfig(prefix=args.prefix, test_prefix=args.test_prefix,
+                        validation_date=args.validation_date, filter_rw=args.filter_rw,
+                        text_train_share=args.text_train_share, seed=args.seed)
+    summary = run_prepare(cfg, args.run_dir)
+    logger.info("prepared: %s", json.dumps(summary["totals"]))
+    return 0
+
+
+def _add_tiny_model(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tiny-model",
+        help="build a small BERT and WordPiece tokenizer from a corpus (tests and the demo)",
+        description="Train a WordPiece tokenizer on the texts of a prepared split and save a small, "
+        "randomly initialised BERT beside it, loadable by path like any hub model.",
+    )
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--corpus", required=True, help="prepared split directory, e.g. RUN_DIR/prepared/train")
+    p.add_argument("--vocab-size", type=_positive_int, default=4000, help="(default 4000)")
+    p.add_argument("--hidden-size", type=_positive_int, default=64, help="(default 64)")
+    p.add_argument("--layers", type=_positive_int, default=2, help="(default 2)")
+    p.add_argument("--seed", type=int, default=42, help="seed (default 42)")
+    p.set_defaults(func=_cmd_tiny_model)
+
+
+def _cmd_tiny_model(args: argparse.Namespace) -> int:
+    from kitrain.tinymodel import build_tiny_model, read_corpus
+
+    build_tiny_model(args.out, read_corpus(args.corpus), vocab_size=args.vocab_size,
+                     hidden_size=args.hidden_size, layers=args.layers, seed=args.seed)
+    return 0
+
+
+def _add_finetune(sub: argparse._SubParsersAction) -> None:
+    from kitrain.config import DEFAULT_BASE_MODEL, TARGETS
+
+    p = sub.add_parser(
+        "finetune",
+        help="fine-tune one of the four language models",
+        description="Fine-tune a multilingual base model for one target on the prepared train split "
+        "(is_text_train = 1) into RUN_DIR/mlm/<target>/. A killed run resumes when started again.",
+    )
+    p.add_argument("--run-dir", required=True, help="run directory")
+    p.add_argument("--target", required=True, choices=TARGETS, help="which model")
+    p.add_argument("--base-model", default=DEFAULT_BASE_MODEL,
+                   help=f"hub name or local directory (default {DEFAULT_BASE_MODEL})")
+    p.add_argument("--epochs", type=float, default=5, help="(default 5)")
+    p.add_argument("--learning-rate", type=float, default=2e-5, help="(default 2e-5)")
+    p.add_argument("--weight-decay", type=float, default=0.01, help="(default 0.01)")
+    p.add_argument("--batch-size", type=_positive_int, default=8, help="(default 8)")
+    p.add_argument("--max-length", type=_positive_int, default=512, help="(default 512)")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (default 0: epochs)")
+    p.add_argument("--save-steps", type=int, default=0,
+                   help="checkpoint and evaluate every N steps (default 0: every epoch)")
+    p.add_argument("--seed", type=int, default=42, help="seed (default 42)")
+    p.set_defaults(func=_cmd_finetune)
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    from kitrain.config import FinetuneConfig
+    from kitrain.finetune import run_finetune
+
+    cfg = FinetuneConfig(target=args.target, base_model=args.base_model, epochs=args.epochs,
+                         learning_rate=args.learning_rate, weight_decay=args.weight_decay,
+                         batch_size=args.batch_size, max_length=args.max_length,
+                         max_steps=args.max_steps, save_steps=args.save_steps, seed=args.seed)
+    result = run_finetune(cfg, args.run_dir)
+    logger.info("%s metrics: %s", args.target, json.dumps(result["metrics"], sort_keys=True))
+    return 0
+
+
+def _add_features(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "features",
+        help="score every text with the fine-tuned models and build the classifier features",
+        description="Build RUN_DIR/features/{train,test,full_test}/ from the prepared splits and the "
+        "four fine-tuned models.",
+    )
+    p.add_argument("--run-dir", required=True, help="run directory")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="(default 64)")
+    p.add_argument("--max-length", type=_positive_int, default=512, help="(default 512)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto: CUDA when present (default)")
+    p.set_defaults(func=_cmd_features)
+
+
+def _cmd_features(args: argparse.Namespace) -> int:
+    from kitrain.config import FeaturesConfig
+    from kitrain.features import run_features
+
+    cfg = FeaturesConfig(batch_size=args.batch_size, max_length=args.max_length, device=args.device)
+    summary = run_features(cfg, args.run_dir, progress=True)
+    logger.info("features: %s", json.dumps(summary["rows"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kitrain", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_collect(sub)
     _add_demo_data(sub)
+    _add_prepare(sub)
+    _add_tiny_model(sub)
+    _add_finetune(sub)
+    _add_features(sub)
     return parser
 
 
@@ -146,11 +270,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from kitrain.models import ModelLoadError
+    from kitrain.prepare import PrepareError
     from kitrain.spark import JavaMissingError, SourceError
+    from kitrain.textdata import NoExamplesError
 
     try:
         return int(args.func(args))
-    except (ConfigError, LanguageError, SourceError, JavaMissingError) as exc:
+    except (ConfigError, LanguageError, SourceError, JavaMissingError, PrepareError,
+            ModelLoadError, NoExamplesError) as exc:
         print(f"kitrain {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201 (CLI edge)
         return 2
 

@@ -145,3 +145,109 @@ class CollectConfig(_Config):
     def extract_window(self) -> tuple[str, str]:
         """The window the cached history extract covers: both modes', so one extract serves both."""
         return min(self.train_start, self.test_start), max(self.train_end, self.test_end)
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareConfig(_Config):
+    """Preparation of the collected languages into the train, test and hold-out splits.
+
+    Defaults follow the original ``data_prepareration.py``: split at 2022-07-01, revision wars
+    filtered, 60 % of each language's page titles for the language-model fine-tuning.
+    """
+
+    prefix: str = "all_users"
+    test_prefix: str = "full_test"
+    validation_date: str = "2022-07-01"
+    filter_rw: bool = True
+    text_train_share: float = 0.6
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        for name in ("prefix", "test_prefix"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not SEGMENT_PATTERN.fullmatch(value):
+                raise ConfigError(f"{name} must be a directory name, got {value!r}")
+        check_date("validation_date", self.validation_date)
+        if not isinstance(self.filter_rw, bool):
+            raise ConfigError(f"filter_rw must be a boolean, got {self.filter_rw!r}")
+        share = self.text_train_share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
+            raise ConfigError(f"text_train_share must be between 0 and 1 (exclusive), got {share!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+
+
+TARGETS = ("inserts", "removes", "changes", "title")
+DEFAULT_BASE_MODEL = "bert-base-multilingual-cased"
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_positive_float(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{name} must be a number > 0, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneConfig(_Config):
+    """Fine-tuning of one of the four language models; defaults are the paper's.
+
+    ``max_steps`` > 0 overrides ``epochs`` (short runs in tests and the demo); ``save_steps`` > 0
+    checkpoints (and evaluates) every that many steps instead of once per epoch.
+    """
+
+    target: str
+    base_model: str = DEFAULT_BASE_MODEL
+    epochs: float = 5
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.01
+    batch_size: int = 8
+    max_length: int = 512
+    max_steps: int = 0
+    save_steps: int = 0
+    eval_share: float = 0.05
+    min_title_revisions: int = 5
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ConfigError(f"target must be one of {TARGETS}, got {self.target!r}")
+        if not isinstance(self.base_model, str) or not self.base_model.strip():
+            raise ConfigError(f"base_model must name a model or a directory, got {self.base_model!r}")
+        _check_positive_float("epochs", self.epochs)
+        _check_positive_float("learning_rate", self.learning_rate)
+        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \
+                or self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("max_length", self.max_length, 8)
+        _check_int("max_steps", self.max_steps, 0)
+        _check_int("save_steps", self.save_steps, 0)
+        _check_int("min_title_revisions", self.min_title_revisions, 1)
+        _check_int("seed", self.seed, 0)
+        if isinstance(self.eval_share, bool) or not isinstance(self.eval_share, (int, float)) \
+                or not 0 < self.eval_share < 1:
+            raise ConfigError(f"eval_share must be between 0 and 1 (exclusive), got {self.eval_share!r}")
+
+    @property
+    def is_regression(self) -> bool:
+        return self.target == "title"
+
+
+@dataclasses.dataclass(frozen=True)
+class FeaturesConfig(_Config):
+    """Scoring of every distinct text by the four fine-tuned models into classifier features."""
+
+    batch_size: int = 64
+    max_length: int = 512
+    #: ``auto``: CUDA when present (bf16 where supported, else fp16), else CPU in fp32.
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("max_length", self.max_length, 8)
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")

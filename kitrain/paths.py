@@ -11,6 +11,14 @@ Layout (the parts built so far)::
       quality/collect/<prefix>/<mode>/<lang>/quality.json
                                                    row counts after each step, errors, the config
       cache/history/<snapshot>/<lang>/             cached history extract (``--use-cache 1``)
+      prepared/{train,test,full_test}/<lang>.parquet
+      prepared/summary.json                        per-language counts and revert rates
+      base-model/                                  the tiny base model of demo and test runs
+      mlm/<target>/                                fine-tuned model (safetensors), tokenizer,
+                                                   metrics.json, kitrain_finetune.json
+      work/mlm/<target>/checkpoint-N/              Trainer checkpoints (resume only; never read
+                                                   by later stages)
+      features/{train,test,full_test}/<lang>.parquet
       tmp/                                         scratch space of Spark (warehouse of local tables)
 
 Data and its report live in separate trees because Spark, pyarrow and pandas all try to read every
@@ -23,12 +31,23 @@ import dataclasses
 from pathlib import Path
 
 from kitrain.config import MODES, SEGMENT_PATTERN
+
+#: The three data splits of a run: before the validation date, from it on, and the hold-out week.
+SPLITS = ("train", "test", "full_test")
+#: The four fine-tuned language models.
+TARGETS = ("inserts", "removes", "changes", "title")
 from kitrain.languages import validate_language
 
 
 def _segment(kind: str, value: str) -> str:
     if not SEGMENT_PATTERN.fullmatch(value):
         raise ValueError(f"{kind} {value!r} is not a valid directory name")
+    return value
+
+
+def _choice(kind: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{kind} must be one of {allowed}, got {value!r}")
     return value
 
 
@@ -61,6 +80,24 @@ class RunPaths:
 
     def history_cache(self, snapshot: str, lang: str) -> str:
         return self._join("cache", "history", _segment("snapshot", snapshot), validate_language(lang))
+
+    def prepared(self, split: str) -> str:
+        return self._join("prepared", _choice("split", split, SPLITS))
+
+    def prepared_summary(self) -> str:
+        return self._join("prepared", "summary.json")
+
+    def base_model(self) -> str:
+        return self._join("base-model")
+
+    def mlm(self, target: str) -> str:
+        return self._join("mlm", _choice("target", target, TARGETS))
+
+    def mlm_work(self, target: str) -> str:
+        return self._join("work", "mlm", _choice("target", target, TARGETS))
+
+    def features(self, split: str) -> str:
+        return self._join("features", _choice("split", split, SPLITS))
 
     def scratch(self) -> str:
         return self._join("tmp")

@@ -169,3 +169,41 @@ def ddl(columns: tuple[tuple[str, str], ...]) -> str:
 
 def names(columns: tuple[tuple[str, str], ...]) -> list[str]:
     return [name for name, _ in columns]
+
+
+# --- classifier features ----------------------------------------------------------------------
+# Training, evaluation and scoring import these names; nothing renames a feature between stages.
+
+#: Prefix of each text model's features: insert_s_0_max ... change_p_1_mean (the published names).
+MLM_PREFIXES: dict[str, str] = {"inserts": "insert", "removes": "remove", "changes": "change"}
+#: Per text: raw scores s_0, s_1 and softmax probabilities p_0, p_1; aggregated by max then mean.
+TEXT_SCORE_STATS: tuple[str, ...] = ("s_0", "s_1", "p_0", "p_1")
+TEXT_AGGREGATES: tuple[str, ...] = ("max", "mean")
+#: Value of a text model's features for a revision without any text of that kind.
+MISSING_TEXT_SCORE = -1.0
+
+
+def text_feature_names(target: str) -> tuple[str, ...]:
+    prefix = MLM_PREFIXES[target]
+    return tuple(f"{prefix}_{s}_{a}" for a in TEXT_AGGREGATES for s in TEXT_SCORE_STATS)
+
+
+TITLE_FEATURES: tuple[str, ...] = ("title_s_0",)
+MLM_FEATURES: tuple[str, ...] = (
+    *text_feature_names("inserts"), *text_feature_names("removes"), *text_feature_names("changes"),
+    *TITLE_FEATURES,
+)
+ACTION_FEATURES: tuple[str, ...] = ACTION_KEYS
+TAG_FEATURES: tuple[str, ...] = tuple(flag for _, flag in TAG_FLAGS)
+#: The collected ``event_user_is_anonymous`` is the feature ``is_anonymous``.
+IS_ANONYMOUS = "is_anonymous"
+USER_FEATURES: tuple[str, ...] = (IS_ANONYMOUS, *USER_GROUP_FLAGS)
+#: Edit metadata and action counts: the paper's ``base`` feature set.
+BASE_FEATURES: tuple[str, ...] = ("wiki_db", "revision_text_bytes_diff", *TAG_FEATURES, *ACTION_FEATURES)
+#: Treated as categories by the classifier.
+CATEGORICAL_FEATURES: tuple[str, ...] = ("wiki_db", *TAG_FEATURES, *USER_FEATURES)
+#: Carried beside the features for evaluation and reports, never fed to the classifier.
+FEATURE_META_COLUMNS: tuple[str, ...] = (
+    "revision_id", "page_title", "event_timestamp", LABEL, "is_balanced", "is_text_train",
+)
+ALL_FEATURES: tuple[str, ...] = (*BASE_FEATURES, *USER_FEATURES, *MLM_FEATURES)

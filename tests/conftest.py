@@ -1,8 +1,21 @@
-"""Shared fixtures: one local Spark session for the whole test run (the JVM starts once)."""
+"""Shared fixtures: one local Spark session and one collected demo run for the whole test session.
+
+The JVM starts once, and the demo data of two languages (Cyrillic and CJK) is collected once in both
+modes; the collection tests check it and the later stages (prepare, fine-tuning, features) build on
+it, as they would in a real run.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# nothing in the tests may reach a model hub
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+DEMO_LANGS = ("uk", "ja")
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +31,28 @@ def spark(tmp_path_factory):
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_source(tmp_path_factory):
+    """Demo source tables for the two languages."""
+    from kitrain.demo import generate_demo
+
+    out = tmp_path_factory.mktemp("source")
+    generate_demo(out, languages=DEMO_LANGS, revisions_per_language=160, seed=7)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_run(spark, demo_source, tmp_path_factory):
+    """(run_dir, reports): both languages collected in both modes with the default settings."""
+    from kitrain.collect import run_collect
+    from kitrain.config import CollectConfig
+
+    run_dir = tmp_path_factory.mktemp("run")
+    reports = {}
+    for lang in DEMO_LANGS:
+        for mode in ("train", "test"):
+            cfg = CollectConfig(lang=lang, mode=mode, source="parquet", source_dir=str(demo_source))
+            reports[lang, mode] = run_collect(spark, cfg, str(run_dir))
+    return run_dir, reports

@@ -16,37 +16,29 @@ import pytest
 from kitrain import cli
 from kitrain.collect import run_collect
 from kitrain.config import CollectConfig
-from kitrain.demo import generate_demo
 from kitrain.paths import RunPaths
 from kitrain.schema import ACTION_KEYS, COLLECTED_COLUMNS, LABEL
 
 pytestmark = pytest.mark.spark
 
-LANGS = ("uk", "ja")
+from tests.conftest import DEMO_LANGS as LANGS
+
 WINDOWS = {"train": ("2022-01-01", "2022-08-01"), "test": ("2022-07-01", "2022-07-08")}
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory):
-    out = tmp_path_factory.mktemp("source")
-    generate_demo(out, languages=LANGS, revisions_per_language=160, seed=7)
-    return out
+def source(demo_source):
+    return demo_source
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("run")
+def run_dir(demo_run):
+    return demo_run[0]
 
 
 @pytest.fixture(scope="module")
-def collected(spark, source, run_dir):
-    """Collect both languages in both modes once; the tests below read the results."""
-    reports = {}
-    for lang in LANGS:
-        for mode in ("train", "test"):
-            cfg = CollectConfig(lang=lang, mode=mode, source="parquet", source_dir=str(source))
-            reports[lang, mode] = run_collect(spark, cfg, str(run_dir))
-    return reports
+def collected(demo_run):
+    return demo_run[1]
 
 
 def history(source: Path, lang: str) -> pd.DataFrame:

@@ -1,0 +1,195 @@
+"""Text features (``kitrain features``): the four fine-tuned models score the texts of every revision.
+
+Each model scores every distinct text once (deduplicated across revisions and splits), in
+length-sorted batches under ``torch.inference_mode()``, on CUDA in bf16/fp16 when present. Per
+revision and text kind, the raw scores (s_0, s_1) and softmax probabilities (p_0, p_1) of its texts
+are aggregated by max and mean (8 features per kind); a revision without a text of a kind gets -1.
+The title model gives ``title_s_0``. Beside them: the action counts, the edit metadata, the tag and
+user flags — every name from :mod:`kitrain.schema`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kitrain.atomic import atomic_dir
+from kitrain.config import FeaturesConfig
+from kitrain.languages import language_of
+from kitrain.models import ModelLoadError, load_classifier, load_tokenizer, select_device
+from kitrain.paths import SPLITS, TARGETS, RunPaths
+from kitrain.prepare import read_split
+from kitrain.schema import (
+    ACTION_FEATURES,
+    ALL_FEATURES,
+    FEATURE_META_COLUMNS,
+    IS_ANONYMOUS,
+    MISSING_TEXT_SCORE,
+    TAG_FEATURES,
+    TITLE_FEATURES,
+    USER_ANONYMOUS,
+    USER_GROUP_FLAGS,
+    text_feature_names,
+)
+from kitrain.textdata import title_text
+
+logger = logging.getLogger(__name__)
+
+TEXT_COLUMNS = {"inserts": "texts_insert", "removes": "texts_removed", "changes": "texts_change"}
+
+
+def text_keys(target: str, value: Any) -> list[Hashable]:
+    """The scorable texts of one revision for a target: strings, or (before, after) pairs."""
+    if value is None:
+        return []
+    if target == "changes":
+        return [(p["before"], p["after"]) for p in value if p["before"] != p["after"]]
+    return [t for t in value if t and str(t).strip()]
+
+
+def distinct(items: Sequence[Sequence[Hashable]]) -> list[Hashable]:
+    """Distinct texts in first-seen order (so scoring order never depends on hashing)."""
+    return list(dict.fromkeys(key for keys in items for key in keys))
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def aggregate(per_row: Sequence[Sequence[Hashable]], scores: dict[Hashable, np.ndarray]) -> np.ndarray:
+    """(rows, 8): max then mean of [s_0, s_1, p_0, p_1] over each row's texts; -1 without texts."""
+    out = np.full((len(per_row), 8), MISSING_TEXT_SCORE, dtype=np.float64)
+    for i, keys in enumerate(per_row):
+        if keys:
+            stats = np.stack([scores[k] for k in keys])
+            out[i, :4] = stats.max(axis=0)
+            out[i, 4:] = stats.mean(axis=0)
+    return out
+
+
+def score_texts(
+    model: Any, tokenizer: Any, items: Sequence[Hashable], batch_size: int, max_length: int,
+    device: Any, progress: bool = False,
+) -> np.ndarray:
+    """Raw model outputs (n, num_labels) in the items' order, computed in length-sorted batches."""
+    import torch
+    from tqdm.auto import tqdm
+
+    n_out = model.config.num_labels
+    out = np.zeros((len(items), n_out), dtype=np.float32)
+    if not items:
+        return out
+    lengths = [len(k[0]) + len(k[1]) if isinstance(k, tuple) else len(k) for k in items]
+    order = np.argsort(lengths, kind="stable")[::-1]  # longest first: a memory problem shows early
+    batches = range(0, len(order), batch_size)
+    with torch.inference_mode():
+        for start in tqdm(batches, disable=not progress, desc="scoring", unit="batch"):
+            idx = order[start:start + batch_size]
+            chunk = [items[i] for i in idx]
+            if isinstance(chunk[0], tuple):
+                enc = tokenizer([c[0] for c in chunk], [c[1] for c in chunk], padding=True,
+                                truncation=True, max_length=max_length, return_tensors="pt")
+            else:
+                enc = tokenizer(list(chunk), padding=True, truncation=True, max_length=max_length,
+                                return_tensors="pt")
+            logits = model(**{k: v.to(device) for k, v in enc.items()}).logits
+            out[idx] = logits.float().cpu().numpy()
+    return out
+
+
+def _load_scorer(run_dir: str, target: str, device: Any, dtype: Any) -> tuple[Any, Any]:
+    import torch
+
+    path = RunPaths(run_dir).mlm(target)
+    if not Path(path, "config.json").exists():
+        raise ModelLoadError(f"no fine-tuned {target} model in {path}: run "
+                             f"`kitrain finetune --target {target}` first")
+    model = load_classifier(path, 1 if target == "title" else 2)
+    model.eval().to(device)
+    if device.type == "cuda" and dtype != torch.float32:
+        model.to(dtype)
+    return model, load_tokenizer(path)
+
+
+def assemble(frame: pd.DataFrame, mlm: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Meta columns and every feature of :data:`schema.ALL_FEATURES`, in that order."""
+    cols: dict[str, np.ndarray] = {"revision_id": frame["revision_id"].to_numpy(),
+                                   "wiki_db": frame["wiki_db"].to_numpy()}
+    for name in FEATURE_META_COLUMNS[1:]:
+        cols[name] = frame[name].to_numpy()
+    cols["revision_text_bytes_diff"] = frame["revision_text_bytes_diff"].fillna(0).astype("int64").to_numpy()
+    for flag in TAG_FEATURES:
+        cols[flag] = frame[flag].astype("int32").to_numpy()
+    actions = _as_dicts(frame["actions"])
+    for name in ACTION_FEATURES:
+        cols[name] = np.array([a.get(name, 0) if a is not None else 0 for a in actions], dtype=np.int32)
+    cols[IS_ANONYMOUS] = frame[USER_ANONYMOUS].astype("int32").to_numpy()
+    for flag in USER_GROUP_FLAGS:
+        cols[flag] = frame[flag].astype("int32").to_numpy()
+    for target in ("inserts", "removes", "changes"):
+        for j, name in enumerate(text_feature_names(target)):
+            cols[name] = mlm[target][:, j]
+    cols[TITLE_FEATURES[0]] = mlm["title"][:, 0]
+    missing = [c for c in ALL_FEATURES if c not in cols]
+    if missing:
+        raise AssertionError(f"features not built: {missing}")
+    return pd.DataFrame(cols)
+
+
+def _as_dicts(column: pd.Series) -> list[dict[str, int] | None]:
+    """The ``actions`` map as dicts (pyarrow gives maps as lists of (key, value) pairs)."""
+    return [dict(v) if v is not None else None for v in column]
+
+
+def run_features(cfg: FeaturesConfig, run_dir: str, progress: bool = False) -> dict[str, Any]:
+    """Build ``features/{train,test,full_test}/`` from the prepared splits and the four models."""
+    paths = RunPaths(run_dir)
+    frames = {split: read_split(run_dir, split) for split in SPLITS}
+    device, dtype = select_device(cfg.device)
+    keys = {split: {} for split in SPLITS}  # split -> target -> per-row keys
+    mlm: dict[str, dict[str, np.ndarray]] = {split: {} for split in SPLITS}
+    counts: dict[str, Any] = {}
+    for target in TARGETS:
+        for split, frame in frames.items():
+            if target == "title":
+                keys[split][target] = [[title_text(t)] for t in frame["page_title"]]
+            else:
+                keys[split][target] = [text_keys(target, v) for v in frame[TEXT_COLUMNS[target]]]
+        unique = distinct([k for split in SPLITS for k in keys[split][target]])
+        total = sum(len(k) for split in SPLITS for k in keys[split][target])
+        model, tokenizer = _load_scorer(run_dir, target, device, dtype)
+        logger.info("%s: scoring %d distinct texts (%d with repeats) on %s", target, len(unique),
+                    total, device.type)
+        raw = score_texts(model, tokenizer, unique, cfg.batch_size, cfg.max_length, device, progress)
+        counts[target] = {"distinct_texts": len(unique), "texts": total}
+        if target == "title":
+            scores = {k: raw[i] for i, k in enumerate(unique)}
+            for split in SPLITS:
+                mlm[split][target] = np.array([[scores[k[0]][0]] for k in keys[split][target]],
+                                              dtype=np.float64).reshape(-1, 1)
+        else:
+            stats = np.hstack([raw, softmax(raw)])
+            scores = {k: stats[i] for i, k in enumerate(unique)}
+            for split in SPLITS:
+                mlm[split][target] = aggregate(keys[split][target], scores)
+        del model
+
+    summary = {"config": cfg.to_dict(), "device": device.type, "texts": counts, "rows": {}}
+    for split, frame in frames.items():
+        features = assemble(frame, mlm[split])
+        with atomic_dir(paths.features(split)) as tmp:
+            for wiki, part in features.groupby("wiki_db", sort=True):
+                table = pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False)
+                pq.write_table(table, tmp / f"{language_of(wiki)}.parquet", compression="zstd")
+        summary["rows"][split] = len(features)
+        logger.info("features %s: %d rows, %d features", split, len(features), len(ALL_FEATURES))
+    return summary

@@ -1,0 +1,199 @@
+"""Fine-tuning of one of the four language models (``kitrain finetune``).
+
+``inserts`` / ``removes``: is a revision with this one inserted / removed text reverted?
+``changes``: the same for a (before, after) sentence pair. ``title``: regression of a page's revert
+rate from its title. All start from one multilingual base model, train on the revisions whose title
+went to the fine-tuning side (``is_text_train = 1``), keep the best evaluation (accuracy, RMSE for
+title), and publish ``RUN_DIR/mlm/<target>/`` atomically: safetensors weights, tokenizer,
+``metrics.json`` and ``kitrain_finetune.json``. Trainer checkpoints live under ``RUN_DIR/work/`` and
+are read only to resume a killed run; no later stage sees a checkpoint number.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kitrain.atomic import atomic_dir, write_json
+from kitrain.config import FinetuneConfig
+from kitrain.models import load_classifier, load_tokenizer, select_device
+from kitrain.paths import RunPaths
+from kitrain.prepare import IS_TEXT_TRAIN, read_split
+from kitrain.textdata import NoExamplesError, balance_classes, build_examples, stratified_split
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "kitrain_finetune.json"
+METRICS_FILE = "metrics.json"
+PREPARED_COLUMNS = ["revision_id", "wiki_db", "page_title", "revision_is_identity_reverted",
+                    "texts_insert", "texts_removed", "texts_change", IS_TEXT_TRAIN]
+
+
+class EncodedDataset:
+    """Tokenised examples as dicts (``input_ids`` lets the Trainer group batches by length)."""
+
+    def __init__(self, encodings: dict[str, list[Any]], labels: list[Any]) -> None:
+        self.encodings, self.labels = encodings, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = {k: v[i] for k, v in self.encodings.items()}
+        item["labels"] = self.labels[i]
+        return item
+
+
+def encode(tokenizer: Any, frame: Any, max_length: int, regression: bool) -> EncodedDataset:
+    pair = frame["text_pair"].tolist() if "text_pair" in frame else None
+    encodings = tokenizer(frame["text"].tolist(), pair, truncation=True, max_length=max_length)
+    labels = [float(x) for x in frame["label"]] if regression else [int(x) for x in frame["label"]]
+    return EncodedDataset(dict(encodings), labels)
+
+
+def classification_metrics(eval_pred: Any) -> dict[str, float]:
+    logits, labels = eval_pred
+    predictions = np.argmax(logits, axis=1)
+    tp = float(np.sum((predictions == 1) & (labels == 1)))
+    precision = tp / max(1.0, float(np.sum(predictions == 1)))
+    recall = tp / max(1.0, float(np.sum(labels == 1)))
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"accuracy": float(np.mean(predictions == labels)), "f1": f1}
+
+
+def regression_metrics(eval_pred: Any) -> dict[str, float]:
+    predictions, labels = eval_pred
+    predictions = np.asarray(predictions).reshape(-1)
+    return {"rmse": float(np.sqrt(np.mean((predictions - np.asarray(labels).reshape(-1)) ** 2)))}
+
+
+def _epoch_logger() -> Any:
+    from transformers import TrainerCallback
+
+    class EpochLogger(TrainerCallback):
+        """One log line per evaluation (per epoch by default) with its metrics."""
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None, **kw: Any) -> None:
+            shown = ", ".join(f"{k.removeprefix('eval_')}={v:.4f}" for k, v in sorted((metrics or {}).items())
+                              if isinstance(v, float) and not k.endswith(("runtime", "per_second")))
+            logger.info("epoch %.2f step %d: %s", state.epoch or 0.0, state.global_step, shown)
+
+    return EpochLogger()
+
+
+def _work_dir(paths: RunPaths, cfg: FinetuneConfig) -> Path:
+    """Checkpoint directory; wiped when it belongs to a different configuration."""
+    work = Path(paths.mlm_work(cfg.target))
+    stamp = work / CONFIG_FILE
+    if work.exists():
+        previous = json.loads(stamp.read_text()) if stamp.exists() else None
+        if previous != cfg.to_dict():
+            logger.warning("checkpoints in %s are from another configuration: starting afresh", work)
+            shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    write_json(stamp, cfg.to_dict())
+    return work
+
+
+def run_finetune(cfg: FinetuneConfig, run_dir: str, callbacks: list[Any] | None = None) -> dict[str, Any]:
+    """Fine-tune ``cfg.target``; resume from the last checkpoint of an interrupted identical run."""
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    paths = RunPaths(run_dir)
+    prepared = read_split(run_dir, "train", columns=PREPARED_COLUMNS)
+    text_train = prepared[prepared[IS_TEXT_TRAIN] == 1]
+    examples = build_examples(cfg.target, text_train, cfg.min_title_revisions)
+    if examples.empty:
+        raise NoExamplesError(
+            f"no training examples for target {cfg.target!r} among {len(text_train)} "
+            "fine-tuning revisions (is_text_train = 1)"
+        )
+    rng = np.random.default_rng([cfg.seed, zlib.crc32(cfg.target.encode())])
+    if not cfg.is_regression:
+        examples = balance_classes(examples, rng)
+    train_frame, eval_frame = stratified_split(examples, cfg.eval_share, rng, stratify=not cfg.is_regression)
+    if eval_frame.empty or train_frame.empty:
+        raise NoExamplesError(f"too few examples for target {cfg.target!r} to split: {len(examples)}")
+    logger.info("%s: %d training and %d evaluation examples", cfg.target, len(train_frame), len(eval_frame))
+
+    set_seed(cfg.seed)
+    device, dtype = select_device()
+    tokenizer = load_tokenizer(cfg.base_model)
+    model = load_classifier(cfg.base_model, 1 if cfg.is_regression else 2)
+    train_set = encode(tokenizer, train_frame, cfg.max_length, cfg.is_regression)
+    eval_set = encode(tokenizer, eval_frame, cfg.max_length, cfg.is_regression)
+
+    cuda = device.type == "cuda"
+    import torch
+
+    work = _work_dir(paths, cfg)
+    by_steps = cfg.save_steps > 0 or cfg.max_steps > 0
+    every = cfg.save_steps or cfg.max_steps
+    metric = "rmse" if cfg.is_regression else "accuracy"
+    args = TrainingArguments(
+        output_dir=str(work),
+        eval_strategy="steps" if by_steps else "epoch",
+        save_strategy="steps" if by_steps else "epoch",
+        logging_strategy="steps" if by_steps else "epoch",
+        eval_steps=every if by_steps else None,
+        save_steps=every if by_steps else 500,
+        logging_steps=every if by_steps else 500,
+        load_best_model_at_end=True,
+        metric_for_best_model=metric,
+        greater_is_better=not cfg.is_regression,
+        save_total_limit=2,
+        num_train_epochs=float(cfg.epochs),
+        max_steps=cfg.max_steps if cfg.max_steps > 0 else -1,
+        learning_rate=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=cuda and dtype == torch.bfloat16,
+        fp16=cuda and dtype == torch.float16,
+        train_sampling_strategy="group_by_length" if cuda else "random",
+        use_cpu=not cuda,
+        report_to="none",
+        dataloader_num_workers=0,
+    )
+    trainer = Trainer(
+        model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if cuda else None),
+        compute_metrics=regression_metrics if cfg.is_regression else classification_metrics,
+        callbacks=[_epoch_logger(), *(callbacks or [])],
+    )
+    last = get_last_checkpoint(str(work))
+    if last:
+        logger.info("resuming %s from %s", cfg.target, last)
+    result = trainer.train(resume_from_checkpoint=last)
+    metrics = {k.removeprefix("eval_"): v for k, v in trainer.evaluate().items()}
+    best = trainer.state.best_model_checkpoint
+
+    record = {
+        "config": cfg.to_dict(),
+        "examples": {"train": len(train_frame), "eval": len(eval_frame)},
+        "global_step": trainer.state.global_step,
+        "resumed_from_step": int(Path(last).name.split("-")[-1]) if last else None,
+        "best_step": int(Path(best).name.split("-")[-1]) if best else None,
+        "train_loss": result.training_loss,
+        "device": device.type,
+        "dtype": str(dtype).removeprefix("torch."),
+    }
+    with atomic_dir(paths.mlm(cfg.target)) as tmp:
+        trainer.model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        write_json(tmp / METRICS_FILE, metrics)
+        write_json(tmp / CONFIG_FILE, record)
+    shutil.rmtree(work, ignore_errors=True)  # published: the checkpoints served their purpose
+    logger.info("%s: %s=%.4f after %d steps; model in %s", cfg.target, metric, metrics[metric],
+                trainer.state.global_step, paths.mlm(cfg.target))
+    return {**record, "metrics": metrics, "output": paths.mlm(cfg.target)}

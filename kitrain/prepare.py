@@ -1,0 +1,198 @@
+"""Preparation (``kitrain prepare``): every collected language into train, test and hold-out splits.
+
+Per language, from the ``train``-mode collection: a timestamp split at the validation date into
+``train`` (before) and ``test`` (from then on), the revision-war filter, ``is_balanced`` (all reverted
+revisions plus an equal seeded sample of the others) and, on ``train`` only, ``is_text_train`` (a
+seeded share of the page titles goes to the language-model fine-tuning, the rest to the classifier,
+so no title is on both sides). From the ``test``-mode collection: ``full_test`` with the same filter
+and balance key.
+
+Languages are processed one at a time (memory stays bounded by the largest language) and each gets
+its own random stream derived from the seed and its code, so adding a language never changes the
+samples of the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kitrain.atomic import atomic_dir, write_json
+from kitrain.config import PrepareConfig
+from kitrain.languages import LanguageError, validate_language
+from kitrain.paths import SPLITS, RunPaths
+from kitrain.schema import LABEL
+
+logger = logging.getLogger(__name__)
+
+IS_BALANCED = "is_balanced"
+IS_TEXT_TRAIN = "is_text_train"
+
+
+class PrepareError(ValueError):
+    """The run directory does not hold what preparation needs."""
+
+
+def language_rng(seed: int, lang: str, purpose: str) -> np.random.Generator:
+    """A random stream of its own for each (seed, language, purpose)."""
+    return np.random.default_rng([seed, zlib.crc32(lang.encode()), zlib.crc32(purpose.encode())])
+
+
+def split_by_date(df: pd.DataFrame, date: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows before ``date`` and rows from ``date`` on (``event_timestamp`` is an ISO string)."""
+    before = df["event_timestamp"] < date
+    return df[before], df[~before]
+
+
+def drop_revision_wars(df: pd.DataFrame) -> pd.DataFrame:
+    """Drop revisions whose reverting revision was itself reverted."""
+    return df[~df["reverting_revision_is_reverted_revision"].eq(True)]
+
+
+def balance_key(df: pd.DataFrame, rng: np.random.Generator) -> pd.Series:
+    """0/1: all reverted revisions plus an equal random sample of the others (or all of them)."""
+    ordered = df.sort_values("revision_id")
+    reverted = ordered[ordered[LABEL] == 1]["revision_id"].to_numpy()
+    kept = ordered[ordered[LABEL] != 1]["revision_id"].to_numpy()
+    sample = rng.choice(kept, size=min(len(reverted), len(kept)), replace=False) if len(kept) else kept
+    chosen = set(reverted.tolist()) | set(sample.tolist())
+    return df["revision_id"].isin(chosen).astype("int32")
+
+
+def text_train_key(df: pd.DataFrame, share: float, rng: np.random.Generator) -> pd.Series:
+    """0/1: the revisions of a random ``share`` of the unique page titles (1 = fine-tuning)."""
+    titles = np.array(sorted(df["page_title"].fillna("").unique().tolist()), dtype=object)
+    picked = rng.choice(titles, size=int(len(titles) * share), replace=False) if len(titles) else titles
+    return df["page_title"].fillna("").isin(set(picked.tolist())).astype("int32")
+
+
+def prepare_language(
+    train_mode: pd.DataFrame | None, test_mode: pd.DataFrame | None, cfg: PrepareConfig, lang: str
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The three splits of one language and their counts."""
+    out: dict[str, pd.DataFrame] = {}
+    counts: dict[str, Any] = {}
+
+    def finish(split: str, frame: pd.DataFrame, text_share: bool) -> None:
+        read = len(frame)
+        if cfg.filter_rw:
+            frame = drop_revision_wars(frame)
+        frame = frame.copy()
+        frame[IS_BALANCED] = balance_key(frame, language_rng(cfg.seed, lang, f"balance-{split}"))
+        frame[IS_TEXT_TRAIN] = (
+            text_train_key(frame, cfg.text_train_share, language_rng(cfg.seed, lang, "text-train"))
+            if text_share else pd.Series(0, index=frame.index, dtype="int32")
+        )
+        frame = frame.sort_values("revision_id").reset_index(drop=True)
+        out[split] = frame
+        counts[split] = {
+            "rows_in": read,
+            "dropped_revision_wars": read - len(frame),
+            "rows": len(frame),
+            "reverted": int(frame[LABEL].sum()),
+            "revert_rate": round(float(frame[LABEL].mean()), 6) if len(frame) else None,
+            "balanced_rows": int(frame[IS_BALANCED].sum()),
+            "text_train_rows": int(frame[IS_TEXT_TRAIN].sum()),
+        }
+
+    if train_mode is not None:
+        before, after = split_by_date(train_mode, cfg.validation_date)
+        finish("train", before, text_share=True)
+        finish("test", after, text_share=False)
+    if test_mode is not None:
+        finish("full_test", test_mode, text_share=False)
+    return out, counts
+
+
+def _collected_languages(mode_dir: Path) -> dict[str, Path]:
+    if not mode_dir.is_dir():
+        return {}
+    found = {}
+    for entry in sorted(mode_dir.iterdir()):
+        if entry.name.startswith((".", "_")):
+            continue  # unfinished or replaced outputs of collection
+        try:
+            found[validate_language(entry.name)] = entry
+        except LanguageError as exc:
+            raise PrepareError(f"unexpected directory {entry} in the collected data: {exc}") from None
+    return found
+
+
+def _read(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise PrepareError(f"cannot read collected data {path}: {exc}") from exc
+
+
+def _output_schema(table: pa.Table) -> pa.Schema:
+    """The collected schema plus the two keys; every file of a split shares it, empty ones too."""
+    schema = table.schema.remove_metadata()
+    return schema.append(pa.field(IS_BALANCED, pa.int32())).append(pa.field(IS_TEXT_TRAIN, pa.int32()))
+
+
+def run_prepare(cfg: PrepareConfig, run_dir: str) -> dict[str, Any]:
+    """Prepare every language collected in ``run_dir``; publish the three splits atomically."""
+    paths = RunPaths(run_dir)
+    train_langs = _collected_languages(Path(paths.collected_mode(cfg.prefix, "train")))
+    test_langs = _collected_languages(Path(paths.collected_mode(cfg.test_prefix, "test")))
+    languages = sorted(set(train_langs) | set(test_langs))
+    if not languages:
+        raise PrepareError(
+            f"no collected languages in {paths.collected_mode(cfg.prefix, 'train')} or "
+            f"{paths.collected_mode(cfg.test_prefix, 'test')}: run `kitrain collect` first"
+        )
+    for lang in languages:
+        if lang not in train_langs:
+            logger.warning("%s has no train-mode collection: it gets no train/test rows", lang)
+        if lang not in test_langs:
+            logger.warning("%s has no test-mode collection: it gets no full_test rows", lang)
+
+    summary: dict[str, Any] = {"config": cfg.to_dict(), "languages": {}, "totals": {}}
+    with atomic_dir(paths.prepared("train")) as train_dir, \
+            atomic_dir(paths.prepared("test")) as test_dir, \
+            atomic_dir(paths.prepared("full_test")) as full_dir:
+        dirs = {"train": train_dir, "test": test_dir, "full_test": full_dir}
+        for lang in languages:
+            train_table = _read(train_langs[lang]) if lang in train_langs else None
+            test_table = _read(test_langs[lang]) if lang in test_langs else None
+            schema = _output_schema(train_table if train_table is not None else test_table)
+            splits, counts = prepare_language(
+                train_table.to_pandas() if train_table is not None else None,
+                test_table.to_pandas() if test_table is not None else None,
+                cfg, lang,
+            )
+            for split, frame in splits.items():
+                table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+                pq.write_table(table, dirs[split] / f"{lang}.parquet", compression="zstd")
+            summary["languages"][lang] = counts
+            logger.info("%s: %s", lang, {s: c["rows"] for s, c in counts.items()})
+    for split in SPLITS:
+        rows = [c[split] for c in summary["languages"].values() if split in c]
+        total = sum(r["rows"] for r in rows)
+        summary["totals"][split] = {
+            "rows": total,
+            "reverted": sum(r["reverted"] for r in rows),
+            "revert_rate": round(sum(r["reverted"] for r in rows) / total, 6) if total else None,
+        }
+    write_json(paths.prepared_summary(), summary)
+    return summary
+
+
+def read_split(run_dir: str, split: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """All languages of a prepared split as one frame."""
+    path = RunPaths(run_dir).prepared(split)
+    if not os.path.isdir(path):
+        raise PrepareError(f"no prepared split at {path}: run `kitrain prepare` first")
+    files = sorted(Path(path).glob("*.parquet"))
+    if not files:
+        raise PrepareError(f"prepared split {path} is empty")
+    return pd.concat([pq.read_table(f, columns=columns).to_pandas() for f in files], ignore_index=True)
