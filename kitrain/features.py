@@ -30,6 +30,7 @@ from kitrain.schema import (
     ACTION_FEATURES,
     ALL_FEATURES,
     FEATURE_META_COLUMNS,
+    FEATURE_TABLE_COLUMNS,
     IS_ANONYMOUS,
     MISSING_TEXT_SCORE,
     TAG_FEATURES,
@@ -122,10 +123,8 @@ def _load_scorer(run_dir: str, target: str, device: Any, dtype: Any) -> tuple[An
 
 def assemble(frame: pd.DataFrame, mlm: dict[str, np.ndarray]) -> pd.DataFrame:
     """Meta columns and every feature of :data:`schema.ALL_FEATURES`, in that order."""
-    cols: dict[str, np.ndarray] = {"revision_id": frame["revision_id"].to_numpy(),
-                                   "wiki_db": frame["wiki_db"].to_numpy()}
-    for name in FEATURE_META_COLUMNS[1:]:
-        cols[name] = frame[name].to_numpy()
+    cols: dict[str, np.ndarray] = {name: frame[name].to_numpy() for name in FEATURE_META_COLUMNS}
+    cols["wiki_db"] = frame["wiki_db"].to_numpy()
     cols["revision_text_bytes_diff"] = frame["revision_text_bytes_diff"].fillna(0).astype("int64").to_numpy()
     for flag in TAG_FEATURES:
         cols[flag] = frame[flag].astype("int32").to_numpy()
@@ -139,10 +138,7 @@ def assemble(frame: pd.DataFrame, mlm: dict[str, np.ndarray]) -> pd.DataFrame:
         for j, name in enumerate(text_feature_names(target)):
             cols[name] = mlm[target][:, j]
     cols[TITLE_FEATURES[0]] = mlm["title"][:, 0]
-    missing = [c for c in ALL_FEATURES if c not in cols]
-    if missing:
-        raise AssertionError(f"features not built: {missing}")
-    return pd.DataFrame(cols)
+    return pd.DataFrame({name: cols[name] for name in FEATURE_TABLE_COLUMNS})
 
 
 def _as_dicts(column: pd.Series) -> list[dict[str, int] | None]:

@@ -207,3 +207,5 @@ FEATURE_META_COLUMNS: tuple[str, ...] = (
     "revision_id", "page_title", "event_timestamp", LABEL, "is_balanced", "is_text_train",
 )
 ALL_FEATURES: tuple[str, ...] = (*BASE_FEATURES, *USER_FEATURES, *MLM_FEATURES)
+#: Columns of ``features/<split>/`` in order (``wiki_db`` is a feature, so it is not repeated).
+FEATURE_TABLE_COLUMNS: tuple[str, ...] = (*FEATURE_META_COLUMNS, *ALL_FEATURES)

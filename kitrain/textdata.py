@@ -22,7 +22,7 @@ def _single_texts(df: pd.DataFrame, column: str) -> pd.DataFrame:
     rows = [
         (texts[0], int(label), rid, wiki)
         for texts, label, rid, wiki in zip(df[column], df[LABEL], df["revision_id"], df["wiki_db"])
-        if texts is not None and len(texts) == 1 and str(texts[0]).strip()
+        if texts is not None and len(texts) == 1 and isinstance(texts[0], str) and texts[0].strip()
     ]
     return pd.DataFrame(rows, columns=["text", "label", "revision_id", "wiki_db"])
 
@@ -55,6 +55,7 @@ def title_text(title: object) -> str:
 def title_examples(df: pd.DataFrame, min_revisions: int) -> pd.DataFrame:
     """Per (wiki, title) with at least ``min_revisions`` revisions: the title and its revert rate."""
     frame = df.assign(text=df["page_title"].map(title_text))
+    frame = frame[frame["text"].str.strip() != ""]  # a missing title says nothing
     stats = frame.groupby(["wiki_db", "text"], sort=True)[LABEL].agg(["mean", "count"]).reset_index()
     stats = stats[stats["count"] >= min_revisions]
     return pd.DataFrame({"text": stats["text"], "label": stats["mean"].astype("float32"),
@@ -83,11 +84,12 @@ def stratified_split(
     df: pd.DataFrame, share: float, rng: np.random.Generator, stratify: bool = True
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(train, eval): ``share`` of each class (at least one where a class has two or more rows)."""
-    groups = [g for _, g in sorted(df.groupby("label"), key=lambda kv: kv[0])] if stratify else [df]
-    eval_idx: list[int] = []
-    for group in groups:
-        n = len(group)
+    labels = df["label"].to_numpy()
+    classes = sorted(set(labels.tolist())) if stratify else [None]
+    eval_mask = np.zeros(len(df), dtype=bool)
+    for cls in classes:
+        positions = np.flatnonzero(labels == cls) if stratify else np.arange(len(df))
+        n = len(positions)
         take = min(n - 1, max(1, int(round(n * share)))) if n >= 2 else 0
-        eval_idx.extend(group.index[rng.choice(n, size=take, replace=False)].tolist())
-    eval_mask = df.index.isin(eval_idx)
+        eval_mask[rng.choice(positions, size=take, replace=False)] = True
     return df[~eval_mask].reset_index(drop=True), df[eval_mask].reset_index(drop=True)

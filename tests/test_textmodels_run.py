@@ -1,0 +1,156 @@
+"""Preparation, the tiny model, fine-tuning of the four targets and the features, on demo data.
+
+Builds on the session's collected demo run (two languages, both modes). Every model trains for a
+step or a few: enough to prove each target trains, saves, reloads and feeds the features.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from kitrain import cli
+from kitrain.config import FeaturesConfig, FinetuneConfig, PrepareConfig
+from kitrain.features import run_features
+from kitrain.finetune import run_finetune
+from kitrain.models import ModelLoadError, load_classifier, load_tokenizer
+from kitrain.paths import TARGETS, RunPaths
+from kitrain.prepare import run_prepare
+from kitrain.schema import FEATURE_TABLE_COLUMNS, text_feature_names
+from kitrain.textdata import NoExamplesError
+from kitrain.tinymodel import build_tiny_model, read_corpus
+
+pytestmark = pytest.mark.spark  # builds on the collected demo run
+
+
+@pytest.fixture(scope="module")
+def run(demo_run):
+    """The demo run, prepared, with a tiny base model built from its own corpus."""
+    run_dir = str(demo_run[0])
+    run_prepare(PrepareConfig(), run_dir)
+    paths = RunPaths(run_dir)
+    build_tiny_model(paths.base_model(), read_corpus(paths.prepared("train")), vocab_size=2000,
+                     hidden_size=32, layers=1)
+    return run_dir
+
+
+def quick(target: str, run_dir: str, **kw) -> FinetuneConfig:
+    return FinetuneConfig(target=target, base_model=RunPaths(run_dir).base_model(), max_steps=1,
+                          batch_size=4, max_length=64, **kw)
+
+
+@pytest.fixture(scope="module")
+def finetuned(run):
+    return {t: run_finetune(quick(t, run), run) for t in TARGETS}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_each_target_trains_saves_and_reloads(run, finetuned, target):
+    out = Path(RunPaths(run).mlm(target))
+    # safetensors weights and the tokenizer, with the metrics and the config beside them
+    assert {"model.safetensors", "config.json", "tokenizer.json", "metrics.json",
+            "kitrain_finetune.json"} <= {p.name for p in out.iterdir()}
+    assert not any("checkpoint" in str(p) for p in out.rglob("*"))
+    record = json.loads((out / "kitrain_finetune.json").read_text())
+    assert record["global_step"] == 1 and record["device"] == "cpu" and record["dtype"] == "float32"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert ("rmse" if target == "title" else "accuracy") in metrics
+    # reloads by path like any hub model, with the right head
+    model = load_classifier(str(out), 1 if target == "title" else 2)
+    assert model.config.num_labels == (1 if target == "title" else 2)
+    assert load_tokenizer(str(out))("a b c")["input_ids"]
+    # the checkpoints were removed once the model was published
+    assert not Path(RunPaths(run).mlm_work(target)).exists()
+
+
+def test_features_from_the_four_models(run, finetuned):
+    summary = run_features(FeaturesConfig(batch_size=16, max_length=64), run)
+    paths = RunPaths(run)
+    for split in ("train", "test", "full_test"):
+        prepared = pq.read_table(paths.prepared(split)).to_pandas()
+        features = pq.read_table(paths.features(split)).to_pandas()
+        assert summary["rows"][split] == len(prepared) == len(features)
+        assert tuple(features.columns) == FEATURE_TABLE_COLUMNS
+        # -1 exactly where a revision has no inserted text
+        no_insert = features.revision_id.isin(
+            prepared.loc[prepared.texts_insert.map(len) == 0, "revision_id"])
+        assert (features.loc[no_insert, "insert_s_0_max"] == -1).all()
+        with_insert = features.loc[~no_insert]
+        assert len(with_insert) and (with_insert["insert_p_0_max"] > 0).all()
+        # mean probabilities of the two classes sum to one
+        np.testing.assert_allclose(with_insert["insert_p_0_mean"] + with_insert["insert_p_1_mean"], 1,
+                                   rtol=1e-5)
+        assert features["title_s_0"].notna().all()
+    # each distinct text was scored once
+    assert summary["texts"]["title"]["distinct_texts"] < summary["texts"]["title"]["texts"]
+
+
+def test_killed_finetuning_resumes_from_its_checkpoint(run):
+    from transformers import TrainerCallback
+
+    class Kill(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 3:
+                raise KeyboardInterrupt("simulated kill at step 3")
+
+    cfg = FinetuneConfig(**{**quick("removes", run).to_dict(), "max_steps": 4, "save_steps": 2, "seed": 7})
+    with pytest.raises(KeyboardInterrupt):
+        run_finetune(cfg, run, callbacks=[Kill()])
+    work = Path(RunPaths(run).mlm_work("removes"))
+    assert (work / "checkpoint-2").is_dir()
+    # started again, it continues at step 2 and ends with the same number of steps
+    result = run_finetune(cfg, run)
+    assert result["resumed_from_step"] == 2 and result["global_step"] == 4
+
+
+def test_changed_configuration_does_not_resume(run, caplog):
+    from transformers import TrainerCallback
+
+    class Kill(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 3:
+                raise KeyboardInterrupt
+
+    base = {**quick("inserts", run).to_dict(), "max_steps": 4, "save_steps": 2}
+    with pytest.raises(KeyboardInterrupt):
+        run_finetune(FinetuneConfig(**base), run, callbacks=[Kill()])
+    # another learning rate: the old checkpoints are not reused
+    result = run_finetune(FinetuneConfig(**{**base, "learning_rate": 1e-4}), run)
+    assert result["resumed_from_step"] is None and "another configuration" in caplog.text
+
+
+def test_no_examples_is_a_clear_error(run):
+    with pytest.raises(NoExamplesError, match="no training examples for target 'title'"):
+        run_finetune(quick("title", run, min_title_revisions=10_000), run)
+
+
+def test_unavailable_hub_model_is_one_clear_line(run):
+    with pytest.raises(ModelLoadError, match="not a local directory.*--base-model DIR"):
+        run_finetune(FinetuneConfig(target="inserts", base_model="no-such-org/no-such-model",
+                                    max_steps=1), run)
+
+
+def test_cli_finetune_rejects_unknown_target(run, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["finetune", "--run-dir", run, "--target", "comments"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_features_without_models_is_named(tmp_path, run):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(Path(run) / "prepared", copy / "prepared")
+    with pytest.raises(ModelLoadError, match="no fine-tuned inserts model.*kitrain finetune --target inserts"):
+        run_features(FeaturesConfig(), str(copy))
+
+
+def test_feature_names_are_the_published_ones():
+    # the names of the published dataset, shared by training, evaluation and scoring
+    assert text_feature_names("inserts")[:4] == ("insert_s_0_max", "insert_s_1_max", "insert_p_0_max",
+                                                 "insert_p_1_max")
+    assert text_feature_names("changes")[-1] == "change_p_1_mean"
