@@ -19,16 +19,29 @@ check-java:
 	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \
 	  echo "Java 17 is required by Spark: install it (Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME." >&2; exit 1; }
 
-# The main job: generate demo data for five languages and collect each in both modes.
+RUN := $(DEMO_DIR)/run
+TARGETS := inserts removes changes title
+DEMO_STEPS ?= 30
+
+# The main job (until the Airflow DAG lands): demo data for five languages, collected in both modes,
+# prepared, a tiny base model built from its own corpus, the four models fine-tuned for a few steps,
+# and the classifier features. Offline: no model hub is asked.
 demo: $(STAMP) check-java
 	$(PY) -m kitrain demo-data --out $(DEMO_DIR)/source --languages $(DEMO_LANGUAGES)
 	@set -e; for lang in $(DEMO_LANGUAGES); do \
 	  for mode in train test; do \
 	    $(PY) -m kitrain collect -l $$lang -m $$mode -uc 1 --source parquet \
-	      --source-dir $(DEMO_DIR)/source --run-dir $(DEMO_DIR)/run --master 'local[2]'; \
+	      --source-dir $(DEMO_DIR)/source --run-dir $(RUN) --master 'local[2]'; \
 	  done; \
 	done
-	@echo "collected data: $(DEMO_DIR)/run/collected  quality reports: $(DEMO_DIR)/run/quality"
+	$(PY) -m kitrain prepare --run-dir $(RUN)
+	HF_HUB_OFFLINE=1 $(PY) -m kitrain tiny-model --out $(RUN)/base-model --corpus $(RUN)/prepared/train
+	@set -e; for target in $(TARGETS); do \
+	  HF_HUB_OFFLINE=1 $(PY) -m kitrain finetune --run-dir $(RUN) --target $$target \
+	    --base-model $(RUN)/base-model --max-steps $(DEMO_STEPS) --max-length 128; \
+	done
+	HF_HUB_OFFLINE=1 $(PY) -m kitrain features --run-dir $(RUN)
+	@echo "demo run: $(RUN)  (collected/, quality/, prepared/, mlm/, features/)"
 
 test: $(STAMP) check-java
 	$(PY) -m pytest

@@ -233,7 +233,10 @@ def _add_features(sub: argparse._SubParsersAction) -> None:
         "four fine-tuned models.",
     )
     p.add_argument("--run-dir", required=True, help="run directory")
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="(default 64)")
+    p.add_argument("--batch-size", type=_positive_int, default=512,
+                   help="most texts per batch (default 512)")
+    p.add_argument("--max-batch-tokens", type=_positive_int, default=32768,
+                   help="most padded tokens per batch (default 32768)")
     p.add_argument("--max-length", type=_positive_int, default=512, help="(default 512)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto: CUDA when present (default)")
@@ -244,7 +247,8 @@ def _cmd_features(args: argparse.Namespace) -> int:
     from kitrain.config import FeaturesConfig
     from kitrain.features import run_features
 
-    cfg = FeaturesConfig(batch_size=args.batch_size, max_length=args.max_length, device=args.device)
+    cfg = FeaturesConfig(batch_size=args.batch_size, max_batch_tokens=args.max_batch_tokens,
+                         max_length=args.max_length, device=args.device)
     summary = run_features(cfg, args.run_dir, progress=True)
     logger.info("features: %s", json.dumps(summary["rows"]))
     return 0

@@ -241,13 +241,17 @@ class FinetuneConfig(_Config):
 class FeaturesConfig(_Config):
     """Scoring of every distinct text by the four fine-tuned models into classifier features."""
 
-    batch_size: int = 64
+    #: At most this many texts per batch ...
+    batch_size: int = 512
+    #: ... and at most this many (padded) tokens: short texts go in large batches.
+    max_batch_tokens: int = 32768
     max_length: int = 512
     #: ``auto``: CUDA when present (bf16 where supported, else fp16), else CPU in fp32.
     device: str = "auto"
 
     def __post_init__(self) -> None:
         _check_int("batch_size", self.batch_size, 1)
+        _check_int("max_batch_tokens", self.max_batch_tokens, 8)
         _check_int("max_length", self.max_length, 8)
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")

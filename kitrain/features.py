@@ -25,7 +25,7 @@ from kitrain.config import FeaturesConfig
 from kitrain.languages import language_of
 from kitrain.models import ModelLoadError, load_classifier, load_tokenizer, select_device
 from kitrain.paths import SPLITS, TARGETS, RunPaths
-from kitrain.prepare import read_split
+from kitrain.prepare import PrepareError, read_split
 from kitrain.schema import (
     ACTION_FEATURES,
     ALL_FEATURES,
@@ -77,32 +77,47 @@ def aggregate(per_row: Sequence[Sequence[Hashable]], scores: dict[Hashable, np.n
     return out
 
 
+def token_batches(lengths: Sequence[int], max_texts: int, max_tokens: int) -> list[np.ndarray]:
+    """Index batches, longest texts first, each within ``max_texts`` texts and ``max_tokens``
+    padded tokens: short texts travel in large batches, long ones in small ones."""
+    order = np.argsort(np.asarray(lengths), kind="stable")[::-1]
+    batches, start = [], 0
+    while start < len(order):
+        longest = max(1, int(lengths[order[start]]))  # sorted: the first is the longest
+        size = max(1, min(max_texts, max_tokens // longest))
+        batches.append(order[start:start + size])
+        start += size
+    return batches
+
+
 def score_texts(
     model: Any, tokenizer: Any, items: Sequence[Hashable], batch_size: int, max_length: int,
-    device: Any, progress: bool = False,
+    device: Any, progress: bool = False, max_batch_tokens: int = 32768,
 ) -> np.ndarray:
-    """Raw model outputs (n, num_labels) in the items' order, computed in length-sorted batches."""
+    """Raw model outputs (n, num_labels) in the items' order.
+
+    All items are tokenised at once (the fast tokenizer works in parallel), then scored in batches
+    of similar length padded to a multiple of 8, at most ``batch_size`` texts and
+    ``max_batch_tokens`` tokens each.
+    """
     import torch
     from tqdm.auto import tqdm
 
-    n_out = model.config.num_labels
-    out = np.zeros((len(items), n_out), dtype=np.float32)
+    out = np.zeros((len(items), model.config.num_labels), dtype=np.float32)
     if not items:
         return out
-    lengths = [len(k[0]) + len(k[1]) if isinstance(k, tuple) else len(k) for k in items]
-    order = np.argsort(lengths, kind="stable")[::-1]  # longest first: a memory problem shows early
-    batches = range(0, len(order), batch_size)
+    if isinstance(items[0], tuple):
+        enc = tokenizer([k[0] for k in items], [k[1] for k in items], truncation=True,
+                        max_length=max_length)
+    else:
+        enc = tokenizer(list(items), truncation=True, max_length=max_length)
+    columns = {k: v for k, v in enc.items()}
+    batches = token_batches([len(ids) for ids in columns["input_ids"]], batch_size, max_batch_tokens)
     with torch.inference_mode():
-        for start in tqdm(batches, disable=not progress, desc="scoring", unit="batch"):
-            idx = order[start:start + batch_size]
-            chunk = [items[i] for i in idx]
-            if isinstance(chunk[0], tuple):
-                enc = tokenizer([c[0] for c in chunk], [c[1] for c in chunk], padding=True,
-                                truncation=True, max_length=max_length, return_tensors="pt")
-            else:
-                enc = tokenizer(list(chunk), padding=True, truncation=True, max_length=max_length,
-                                return_tensors="pt")
-            logits = model(**{k: v.to(device) for k, v in enc.items()}).logits
+        for idx in tqdm(batches, disable=not progress, desc="scoring", unit="batch"):
+            padded = tokenizer.pad({k: [v[i] for i in idx] for k, v in columns.items()},
+                                   pad_to_multiple_of=8, return_tensors="pt")
+            logits = model(**{k: v.to(device, non_blocking=True) for k, v in padded.items()}).logits
             out[idx] = logits.float().cpu().numpy()
     return out
 
@@ -149,10 +164,17 @@ def _as_dicts(column: pd.Series) -> list[dict[str, int] | None]:
 def run_features(cfg: FeaturesConfig, run_dir: str, progress: bool = False) -> dict[str, Any]:
     """Build ``features/{train,test,full_test}/`` from the prepared splits and the four models."""
     paths = RunPaths(run_dir)
-    frames = {split: read_split(run_dir, split) for split in SPLITS}
+    frames = {}
+    for split in SPLITS:
+        if Path(paths.prepared(split)).is_dir() and not any(Path(paths.prepared(split)).glob("*.parquet")):
+            logger.warning("prepared %s has no rows (no such collection yet): skipped", split)
+            continue
+        frames[split] = read_split(run_dir, split)
+    if not frames:
+        raise PrepareError(f"no prepared rows in {paths.run_dir}/prepared: run `kitrain prepare` first")
     device, dtype = select_device(cfg.device)
-    keys = {split: {} for split in SPLITS}  # split -> target -> per-row keys
-    mlm: dict[str, dict[str, np.ndarray]] = {split: {} for split in SPLITS}
+    keys: dict[str, dict[str, list]] = {split: {} for split in frames}  # split -> target -> keys
+    mlm: dict[str, dict[str, np.ndarray]] = {split: {} for split in frames}
     counts: dict[str, Any] = {}
     for target in TARGETS:
         for split, frame in frames.items():
@@ -160,22 +182,23 @@ def run_features(cfg: FeaturesConfig, run_dir: str, progress: bool = False) -> d
                 keys[split][target] = [[title_text(t)] for t in frame["page_title"]]
             else:
                 keys[split][target] = [text_keys(target, v) for v in frame[TEXT_COLUMNS[target]]]
-        unique = distinct([k for split in SPLITS for k in keys[split][target]])
-        total = sum(len(k) for split in SPLITS for k in keys[split][target])
+        unique = distinct([k for split in frames for k in keys[split][target]])
+        total = sum(len(k) for split in frames for k in keys[split][target])
         model, tokenizer = _load_scorer(run_dir, target, device, dtype)
         logger.info("%s: scoring %d distinct texts (%d with repeats) on %s", target, len(unique),
                     total, device.type)
-        raw = score_texts(model, tokenizer, unique, cfg.batch_size, cfg.max_length, device, progress)
+        raw = score_texts(model, tokenizer, unique, cfg.batch_size, cfg.max_length, device, progress,
+                          cfg.max_batch_tokens)
         counts[target] = {"distinct_texts": len(unique), "texts": total}
         if target == "title":
             scores = {k: raw[i] for i, k in enumerate(unique)}
-            for split in SPLITS:
+            for split in frames:
                 mlm[split][target] = np.array([[scores[k[0]][0]] for k in keys[split][target]],
                                               dtype=np.float64).reshape(-1, 1)
         else:
             stats = np.hstack([raw, softmax(raw)])
             scores = {k: stats[i] for i, k in enumerate(unique)}
-            for split in SPLITS:
+            for split in frames:
                 mlm[split][target] = aggregate(keys[split][target], scores)
         del model
 

@@ -185,6 +185,8 @@ def run_finetune(cfg: FinetuneConfig, run_dir: str, callbacks: list[Any] | None 
         "resumed_from_step": int(Path(last).name.split("-")[-1]) if last else None,
         "best_step": int(Path(best).name.split("-")[-1]) if best else None,
         "train_loss": result.training_loss,
+        "train_samples_per_second": result.metrics.get("train_samples_per_second"),
+        "train_runtime_s": result.metrics.get("train_runtime"),
         "device": device.type,
         "dtype": str(dtype).removeprefix("torch."),
     }

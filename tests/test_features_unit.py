@@ -320,3 +320,22 @@ def test_feature_name_sets_are_consistent():
 def test_text_columns_map_targets_to_collected_columns():
     # the scored text columns exist among the collected diff columns
     assert set(features.TEXT_COLUMNS.values()) <= set(schema.names(schema.DIFF_COLUMNS))
+
+
+def test_token_batches_respect_both_bounds():
+    # longest first; no batch exceeds the text count or the padded-token budget
+    from kitrain.features import token_batches
+
+    lengths = [5, 300, 40, 40, 8, 512, 3]
+    batches = token_batches(lengths, max_texts=3, max_tokens=600)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert batches[0].tolist() == [5]  # 512 tokens: alone (a second text would make 1024)
+    for batch in batches:
+        assert len(batch) <= 3 and len(batch) * max(lengths[i] for i in batch) <= 600 or len(batch) == 1
+
+
+def test_token_batches_single_oversized_text():
+    # a text longer than the budget still gets scored, alone
+    from kitrain.features import token_batches
+
+    assert [b.tolist() for b in token_batches([5000], max_texts=8, max_tokens=100)] == [[0]]
