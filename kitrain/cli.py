@@ -254,6 +254,69 @@ def _cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from kitrain.schema import PRODUCTION_VARIANT, VARIANTS
+
+    p = sub.add_parser(
+        "train",
+        help="train the CatBoost classifier variants",
+        description="Train CatBoost on features/train rows with is_text_train = 0 into "
+        "RUN_DIR/classifier/<variant>/.",
+    )
+    p.add_argument("--run-dir", required=True, help="run directory")
+    p.add_argument("--variant", action="append", choices=VARIANTS, default=None,
+                   help=f"variant to train, repeatable (default {PRODUCTION_VARIANT})")
+    p.add_argument("--all-variants", action="store_true", help="train all eight variants")
+    p.add_argument("--iterations", type=_positive_int, default=5000, help="(default 5000)")
+    p.add_argument("--learning-rate", type=float, default=0.01, help="(default 0.01)")
+    p.add_argument("--early-stopping-rounds", type=int, default=200,
+                   help="stop after N rounds without improvement, 0 never (default 200)")
+    p.add_argument("--seed", type=int, default=42, help="seed (default 42)")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from kitrain.classifier import run_train
+    from kitrain.config import TrainConfig
+    from kitrain.schema import PRODUCTION_VARIANT, VARIANTS
+
+    variants = VARIANTS if args.all_variants else tuple(args.variant or (PRODUCTION_VARIANT,))
+    cfg = TrainConfig(variants=variants, iterations=args.iterations, learning_rate=args.learning_rate,
+                      early_stopping_rounds=args.early_stopping_rounds, seed=args.seed)
+    results = run_train(cfg, args.run_dir)
+    for variant, metrics in results.items():
+        logger.info("%s: eval ROC AUC %s", variant, metrics["eval_roc_auc"])
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="performance and fairness of every trained variant on test and full_test",
+        description="Write RUN_DIR/report/metrics.json and predictions.parquet.",
+    )
+    p.add_argument("--run-dir", required=True, help="run directory")
+    p.add_argument("--threshold", type=float, default=0.5, help="decision threshold (default 0.5)")
+    p.add_argument("--external-scores", default=None,
+                   help="CSV with revision_id, wiki_db, score (e.g. ORES) to compare side by side")
+    p.add_argument("--external-name", default="external", help="its name in the report")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from kitrain.config import EvaluateConfig
+    from kitrain.evaluate import run_evaluate
+
+    cfg = EvaluateConfig(threshold=args.threshold, external_scores=args.external_scores,
+                         external_name=args.external_name)
+    report = run_evaluate(cfg, args.run_dir)
+    for split, results in report["splits"].items():
+        for variant, metrics in results["variants"].items():
+            logger.info("%s %s: ROC AUC %s, PR@R0.75 %s", split, variant,
+                        metrics["unbalanced"]["all"]["roc_auc"], metrics["unbalanced"]["all"]["pr_at_recall"])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kitrain", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -264,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tiny_model(sub)
     _add_finetune(sub)
     _add_features(sub)
+    _add_train(sub)
+    _add_evaluate(sub)
     return parser
 
 
@@ -277,12 +342,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kitrain.models import ModelLoadError
     from kitrain.prepare import PrepareError
     from kitrain.spark import JavaMissingError, SourceError
+    from kitrain.evaluate import ExternalScoresError
     from kitrain.textdata import NoExamplesError
 
     try:
         return int(args.func(args))
     except (ConfigError, LanguageError, SourceError, JavaMissingError, PrepareError,
-            ModelLoadError, NoExamplesError) as exc:
+            ModelLoadError, NoExamplesError, ExternalScoresError) as exc:
         print(f"kitrain {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201 (CLI edge)
         return 2
 

@@ -255,3 +255,59 @@ class FeaturesConfig(_Config):
         _check_int("max_length", self.max_length, 8)
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(_Config):
+    """CatBoost training of one or more classifier variants; defaults are the paper's."""
+
+    variants: tuple[str, ...] = ("all+user+mlm",)
+    iterations: int = 5000
+    learning_rate: float = 0.01
+    depth: int = 6
+    eval_share: float = 0.1
+    #: Stop when the evaluation loss has not improved for this many iterations (0: never).
+    early_stopping_rounds: int = 200
+    seed: int = 42
+    #: CatBoost threads; -1 uses every core.
+    thread_count: int = -1
+
+    def __post_init__(self) -> None:
+        from kitrain.schema import VARIANTS
+
+        object.__setattr__(self, "variants", tuple(self.variants))
+        if not self.variants:
+            raise ConfigError("variants must name at least one variant")
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown:
+            raise ConfigError(f"unknown variant(s) {unknown}: choose from {', '.join(VARIANTS)}")
+        _check_int("iterations", self.iterations, 1)
+        _check_positive_float("learning_rate", self.learning_rate)
+        _check_int("depth", self.depth, 1)
+        _check_int("early_stopping_rounds", self.early_stopping_rounds, 0)
+        _check_int("seed", self.seed, 0)
+        if isinstance(self.thread_count, bool) or not isinstance(self.thread_count, int) \
+                or self.thread_count == 0 or self.thread_count < -1:
+            raise ConfigError(f"thread_count must be -1 or a positive integer, got {self.thread_count!r}")
+        if isinstance(self.eval_share, bool) or not isinstance(self.eval_share, (int, float)) \
+                or not 0 < self.eval_share < 1:
+            raise ConfigError(f"eval_share must be between 0 and 1 (exclusive), got {self.eval_share!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateConfig(_Config):
+    """Evaluation of every trained variant on ``test`` and ``full_test``."""
+
+    threshold: float = 0.5
+    recall_target: float = 0.75
+    #: CSV of external scores (``revision_id, wiki_db, score``), e.g. ORES, compared side by side.
+    external_scores: str | None = None
+    external_name: str = "external"
+
+    def __post_init__(self) -> None:
+        for name in ("threshold", "recall_target"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise ConfigError(f"{name} must be between 0 and 1 (exclusive), got {value!r}")
+        if not isinstance(self.external_name, str) or not SEGMENT_PATTERN.fullmatch(self.external_name):
+            raise ConfigError(f"external_name must be a short name, got {self.external_name!r}")

@@ -19,6 +19,9 @@ Layout (the parts built so far)::
       work/mlm/<target>/checkpoint-N/              Trainer checkpoints (resume only; never read
                                                    by later stages)
       features/{train,test,full_test}/<lang>.parquet
+      classifier/<variant>/                        model.cbm, features.json, metrics.json,
+                                                   importances.json, train_config.json
+      report/                                      metrics.json, predictions.parquet, index.html
       tmp/                                         scratch space of Spark (warehouse of local tables)
 
 Data and its report live in separate trees because Spark, pyarrow and pandas all try to read every
@@ -98,6 +101,18 @@ class RunPaths:
 
     def features(self, split: str) -> str:
         return self._join("features", _choice("split", split, SPLITS))
+
+    def classifier(self, variant: str) -> str:
+        from kitrain.schema import variant_parts
+
+        variant_parts(variant)  # validates the name
+        return self._join("classifier", variant)
+
+    def classifiers(self) -> str:
+        return self._join("classifier")
+
+    def report(self) -> str:
+        return self._join("report")
 
     def scratch(self) -> str:
         return self._join("tmp")

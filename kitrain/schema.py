@@ -209,3 +209,33 @@ FEATURE_META_COLUMNS: tuple[str, ...] = (
 ALL_FEATURES: tuple[str, ...] = (*BASE_FEATURES, *USER_FEATURES, *MLM_FEATURES)
 #: Columns of ``features/<split>/`` in order (``wiki_db`` is a feature, so it is not repeated).
 FEATURE_TABLE_COLUMNS: tuple[str, ...] = (*FEATURE_META_COLUMNS, *ALL_FEATURES)
+
+
+# --- classifier variants (the paper's ablation) -----------------------------------------------
+
+POPULATIONS: tuple[str, ...] = ("all", "anon")
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "base": BASE_FEATURES,
+    "mlm": (*BASE_FEATURES, *MLM_FEATURES),
+    "user": (*BASE_FEATURES, *USER_FEATURES),
+    "user+mlm": (*BASE_FEATURES, *USER_FEATURES, *MLM_FEATURES),
+}
+#: ``<population>+<feature set>``: all+base, all+mlm, all+user, all+user+mlm, anon+base, ...
+VARIANTS: tuple[str, ...] = tuple(f"{p}+{f}" for p in POPULATIONS for f in FEATURE_SETS)
+PRODUCTION_VARIANT = "all+user+mlm"
+
+
+def variant_parts(variant: str) -> tuple[str, str]:
+    """``anon+user+mlm`` -> (``anon``, ``user+mlm``); raises ValueError for an unknown variant."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}")
+    population, features = variant.split("+", 1)
+    return population, features
+
+
+def variant_features(variant: str) -> tuple[str, ...]:
+    return FEATURE_SETS[variant_parts(variant)[1]]
+
+
+def categorical_of(features: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f for f in features if f in CATEGORICAL_FEATURES)

@@ -56,3 +56,28 @@ def demo_run(spark, demo_source, tmp_path_factory):
             cfg = CollectConfig(lang=lang, mode=mode, source="parquet", source_dir=str(demo_source))
             reports[lang, mode] = run_collect(spark, cfg, str(run_dir))
     return run_dir, reports
+
+
+@pytest.fixture(scope="session")
+def demo_features(demo_run):
+    """The demo run carried through the text-model stages: prepared, a tiny base model, the four
+    language models fine-tuned for one step each, and the features of every split."""
+    from kitrain.config import FeaturesConfig, FinetuneConfig, PrepareConfig
+    from kitrain.features import run_features
+    from kitrain.finetune import run_finetune
+    from kitrain.paths import TARGETS, RunPaths
+    from kitrain.prepare import run_prepare
+    from kitrain.tinymodel import build_tiny_model, read_corpus
+
+    run_dir = str(demo_run[0])
+    paths = RunPaths(run_dir)
+    run_prepare(PrepareConfig(), run_dir)
+    build_tiny_model(paths.base_model(), read_corpus(paths.prepared("train")), vocab_size=2000,
+                     hidden_size=32, layers=1)
+    finetuned = {
+        target: run_finetune(FinetuneConfig(target=target, base_model=paths.base_model(), max_steps=1,
+                                            batch_size=4, max_length=64), run_dir)
+        for target in TARGETS
+    }
+    summary = run_features(FeaturesConfig(batch_size=16, max_length=64), run_dir)
+    return run_dir, finetuned, summary

@@ -14,28 +14,21 @@ import pyarrow.parquet as pq
 import pytest
 
 from kitrain import cli
-from kitrain.config import FeaturesConfig, FinetuneConfig, PrepareConfig
+from kitrain.config import FeaturesConfig, FinetuneConfig
 from kitrain.features import run_features
 from kitrain.finetune import run_finetune
 from kitrain.models import ModelLoadError, load_classifier, load_tokenizer
 from kitrain.paths import TARGETS, RunPaths
-from kitrain.prepare import run_prepare
 from kitrain.schema import FEATURE_TABLE_COLUMNS, text_feature_names
 from kitrain.textdata import NoExamplesError
-from kitrain.tinymodel import build_tiny_model, read_corpus
 
 pytestmark = pytest.mark.spark  # builds on the collected demo run
 
 
 @pytest.fixture(scope="module")
-def run(demo_run):
-    """The demo run, prepared, with a tiny base model built from its own corpus."""
-    run_dir = str(demo_run[0])
-    run_prepare(PrepareConfig(), run_dir)
-    paths = RunPaths(run_dir)
-    build_tiny_model(paths.base_model(), read_corpus(paths.prepared("train")), vocab_size=2000,
-                     hidden_size=32, layers=1)
-    return run_dir
+def run(demo_features):
+    """The demo run, prepared, with a tiny base model, four models and features (conftest)."""
+    return demo_features[0]
 
 
 def quick(target: str, run_dir: str, **kw) -> FinetuneConfig:
@@ -44,8 +37,8 @@ def quick(target: str, run_dir: str, **kw) -> FinetuneConfig:
 
 
 @pytest.fixture(scope="module")
-def finetuned(run):
-    return {t: run_finetune(quick(t, run), run) for t in TARGETS}
+def finetuned(demo_features):
+    return demo_features[1]
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -67,8 +60,8 @@ def test_each_target_trains_saves_and_reloads(run, finetuned, target):
     assert not Path(RunPaths(run).mlm_work(target)).exists()
 
 
-def test_features_from_the_four_models(run, finetuned):
-    summary = run_features(FeaturesConfig(batch_size=16, max_length=64), run)
+def test_features_from_the_four_models(run, demo_features):
+    summary = demo_features[2]
     paths = RunPaths(run)
     for split in ("train", "test", "full_test"):
         prepared = pq.read_table(paths.prepared(split)).to_pandas()

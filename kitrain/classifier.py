@@ -1,0 +1,133 @@
+"""CatBoost classifier (``kitrain train``): one model per variant of the paper's ablation.
+
+A variant is a population (``all`` editors or ``anon`` only) and a feature set (``base``: edit
+metadata and action counts; ``mlm``: plus the text-model features; ``user``: plus the user features;
+``user+mlm``: everything). Training reads ``features/train`` rows with ``is_text_train = 0`` (the
+titles the language models never saw), holds out a stratified 10 % for early stopping, weighs the
+classes to balance, and saves ``classifier/<variant>/model.cbm`` (CatBoost's own format, never
+pickle) with the feature list, metrics and importances, atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from kitrain.atomic import atomic_dir, write_json
+from kitrain.config import TrainConfig
+from kitrain.metrics import roc_auc, threshold_metrics
+from kitrain.paths import RunPaths
+from kitrain.prepare import IS_TEXT_TRAIN, PrepareError
+from kitrain.schema import IS_ANONYMOUS, LABEL, categorical_of, variant_features, variant_parts
+from kitrain.textdata import stratified_split
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.cbm"
+FEATURES_FILE = "features.json"
+
+
+def read_features(run_dir: str, split: str) -> pd.DataFrame:
+    path = Path(RunPaths(run_dir).features(split))
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else []
+    if not files:
+        raise PrepareError(f"no features in {path}: run `kitrain features` first")
+    return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+
+
+def population(frame: pd.DataFrame, variant: str) -> pd.DataFrame:
+    """The rows a variant is trained on: every editor, or anonymous editors only."""
+    return frame[frame[IS_ANONYMOUS] == 1] if variant_parts(variant)[0] == "anon" else frame
+
+
+def model_matrix(frame: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:
+    """The feature columns in order, categorical ones as strings (CatBoost's requirement)."""
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise PrepareError(f"features missing from the data: {missing}")
+    matrix = frame.loc[:, list(features)].copy()
+    for name in categorical_of(features):
+        matrix[name] = matrix[name].astype(str)
+    return matrix
+
+
+def train_variant(train: pd.DataFrame, variant: str, cfg: TrainConfig) -> tuple[Any, dict[str, Any]]:
+    """Fit one variant on classifier rows; return the model and its evaluation-split metrics."""
+    from catboost import CatBoostClassifier, Pool
+
+    rows = population(train[train[IS_TEXT_TRAIN] == 0], variant).reset_index(drop=True)
+    if rows[LABEL].nunique() < 2:
+        raise PrepareError(f"variant {variant}: the training rows hold one class only ({len(rows)} rows)")
+    rng = np.random.default_rng([cfg.seed, zlib.crc32(variant.encode())])
+    fit_rows, eval_rows = stratified_split(rows.rename(columns={LABEL: "label"}), cfg.eval_share, rng)
+    features = variant_features(variant)
+    categorical = list(categorical_of(features))
+    fit_pool = Pool(model_matrix(fit_rows, features), fit_rows["label"], cat_features=categorical)
+    eval_pool = Pool(model_matrix(eval_rows, features), eval_rows["label"], cat_features=categorical)
+    model = CatBoostClassifier(
+        iterations=cfg.iterations, learning_rate=cfg.learning_rate, depth=cfg.depth,
+        auto_class_weights="Balanced", random_seed=cfg.seed, thread_count=cfg.thread_count,
+        eval_metric="AUC", use_best_model=True, allow_writing_files=False, verbose=False,
+        od_type="Iter" if cfg.early_stopping_rounds else None,
+        od_wait=cfg.early_stopping_rounds or None,
+    )
+    model.fit(fit_pool, eval_set=eval_pool)
+    scores = model.predict_proba(eval_pool)[:, 1]
+    metrics = {
+        "rows": {"fit": len(fit_rows), "eval": len(eval_rows)},
+        "best_iteration": int(model.get_best_iteration() or 0),
+        "eval_roc_auc": roc_auc(eval_rows["label"], scores),
+        **{f"eval_{k}": v for k, v in threshold_metrics(eval_rows["label"], scores).items()},
+    }
+    return model, metrics
+
+
+def run_train(cfg: TrainConfig, run_dir: str) -> dict[str, Any]:
+    """Train every variant of ``cfg`` and publish each to ``classifier/<variant>/``."""
+    paths = RunPaths(run_dir)
+    train = read_features(run_dir, "train")
+    results = {}
+    for variant in cfg.variants:
+        model, metrics = train_variant(train, variant, cfg)
+        features = variant_features(variant)
+        importances = dict(zip(features, (float(x) for x in model.get_feature_importance())))
+        with atomic_dir(paths.classifier(variant)) as tmp:
+            model.save_model(str(tmp / MODEL_FILE), format="cbm")
+            write_json(tmp / FEATURES_FILE, {"variant": variant, "features": list(features),
+                                             "categorical": list(categorical_of(features))})
+            write_json(tmp / "metrics.json", metrics)
+            write_json(tmp / "importances.json",
+                       dict(sorted(importances.items(), key=lambda kv: -kv[1])))
+            write_json(tmp / "train_config.json", cfg.to_dict())
+        results[variant] = metrics
+        logger.info("%s: eval AUC %s after %d iterations", variant, metrics["eval_roc_auc"],
+                    metrics["best_iteration"])
+    return results
+
+
+def load_classifier_dir(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """A trained variant: the CatBoost model and its feature description."""
+    from catboost import CatBoostClassifier
+
+    path = Path(path)
+    if not (path / MODEL_FILE).is_file():
+        raise PrepareError(f"no trained classifier in {path}: run `kitrain train` first")
+    model = CatBoostClassifier()
+    model.load_model(str(path / MODEL_FILE), format="cbm")
+    return model, json.loads((path / FEATURES_FILE).read_text(encoding="utf-8"))
+
+
+def predict(model: Any, description: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
+    """Probability of a revert for each row, with the variant's own feature list."""
+    from catboost import Pool
+
+    features = tuple(description["features"])
+    pool = Pool(model_matrix(frame, features), cat_features=list(description["categorical"]))
+    return model.predict_proba(pool)[:, 1]

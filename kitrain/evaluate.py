@@ -1,0 +1,185 @@
+"""Performance and fairness evaluation of every trained variant (``kitrain evaluate``).
+
+On ``test`` and ``full_test``: unbalanced ROC AUC and precision at recall 0.75 for all and for
+anonymous editors; the same plus accuracy, F1, precision and recall at the threshold on each
+language's balanced sample (``is_balanced``); per-language ROC AUC with counts, revert rate and
+anonymous share; fairness between anonymous (unprivileged) and registered (privileged) editors; and
+baselines side by side (``is_anonymous`` as a score, external scores from a CSV). Writes
+``report/metrics.json`` and ``report/predictions.parquet``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kitrain import __version__
+from kitrain.atomic import atomic_dir, write_json
+from kitrain.classifier import load_classifier_dir, predict, read_features
+from kitrain.config import EvaluateConfig
+from kitrain.metrics import (
+    auc_difference,
+    disparate_impact,
+    precision_at_recall,
+    roc_auc,
+    threshold_metrics,
+)
+from kitrain.paths import RunPaths
+from kitrain.prepare import PrepareError
+from kitrain.schema import IS_ANONYMOUS, LABEL, VARIANTS
+
+logger = logging.getLogger(__name__)
+
+EVAL_SPLITS = ("test", "full_test")
+PREDICTION_COLUMNS = ("split", "variant", "wiki_db", "revision_id", "label", "is_anonymous", "score")
+
+
+class ExternalScoresError(ValueError):
+    """An external score file that cannot be used; the message names the file and the problem."""
+
+
+def unbalanced(labels: np.ndarray, scores: np.ndarray, anon: np.ndarray, cfg: EvaluateConfig) -> dict:
+    return {
+        "all": {"n": int(len(labels)), "roc_auc": roc_auc(labels, scores),
+                "pr_at_recall": precision_at_recall(labels, scores, cfg.recall_target)},
+        "anonymous": {"n": int(anon.sum()), "roc_auc": roc_auc(labels[anon], scores[anon]),
+                      "pr_at_recall": precision_at_recall(labels[anon], scores[anon], cfg.recall_target)},
+    }
+
+
+def balanced(labels: np.ndarray, scores: np.ndarray, anon: np.ndarray, cfg: EvaluateConfig) -> dict:
+    def block(mask: np.ndarray) -> dict:
+        y, s = labels[mask], scores[mask]
+        return {"n": int(mask.sum()), "roc_auc": roc_auc(y, s),
+                "pr_at_recall": precision_at_recall(y, s, cfg.recall_target),
+                **threshold_metrics(y, s, cfg.threshold)}
+
+    everyone = np.ones(len(labels), dtype=bool)
+    return {"all": block(everyone), "anonymous": block(anon)}
+
+
+def fairness(labels: np.ndarray, scores: np.ndarray, anon: np.ndarray, cfg: EvaluateConfig) -> dict:
+    """Anonymous editors are the unprivileged group; "not reverted" is the favorable outcome."""
+    predicted = (scores >= cfg.threshold).astype(np.int64)
+    return {
+        "disparate_impact_labels": disparate_impact(labels, anon, favorable=0),
+        "disparate_impact_predictions": disparate_impact(predicted, anon, favorable=0),
+        "roc_auc_difference": auc_difference(labels, scores, anon),
+    }
+
+
+def per_language(frame: pd.DataFrame, scores: np.ndarray) -> list[dict[str, Any]]:
+    rows = []
+    for wiki, idx in frame.groupby("wiki_db", sort=True).indices.items():
+        y = frame[LABEL].to_numpy()[idx]
+        rows.append({
+            "wiki_db": wiki, "n": int(len(idx)), "revert_rate": float(y.mean()),
+            "anonymous_share": float(frame[IS_ANONYMOUS].to_numpy()[idx].mean()),
+            "roc_auc": roc_auc(y, scores[idx]),
+        })
+    return sorted(rows, key=lambda r: (r["roc_auc"] is None, -(r["roc_auc"] or 0.0), r["wiki_db"]))
+
+
+def evaluate_scores(frame: pd.DataFrame, scores: np.ndarray, cfg: EvaluateConfig) -> dict[str, Any]:
+    """Every metric of one score column on one split."""
+    labels = frame[LABEL].to_numpy().astype(np.int64)
+    anon = frame[IS_ANONYMOUS].to_numpy().astype(bool)
+    bal = frame["is_balanced"].to_numpy().astype(bool)
+    return {
+        "unbalanced": unbalanced(labels, scores, anon, cfg),
+        "balanced": balanced(labels[bal], scores[bal], anon[bal], cfg),
+        "per_language": per_language(frame, scores),
+        "fairness": fairness(labels, scores, anon, cfg),
+    }
+
+
+def read_external_scores(path: str) -> pd.DataFrame:
+    """``revision_id, wiki_db, score`` rows; a bad file stops with its name and the problem."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ExternalScoresError(f"cannot read external scores {path}: {exc}") from exc
+    missing = [c for c in ("revision_id", "wiki_db", "score") if c not in frame.columns]
+    if missing:
+        raise ExternalScoresError(f"external scores {path} lack column(s) {missing}")
+    scores = pd.to_numeric(frame["score"], errors="coerce")
+    bad = int(scores.isna().sum())
+    if bad:
+        logger.warning("external scores %s: %d row(s) without a numeric score ignored", path, bad)
+    frame = frame.assign(score=scores).dropna(subset=["score"])
+    duplicated = int(frame.duplicated(["revision_id", "wiki_db"]).sum())
+    if duplicated:
+        raise ExternalScoresError(f"external scores {path}: {duplicated} duplicated (revision_id, wiki_db)")
+    return frame[["revision_id", "wiki_db", "score"]]
+
+
+def trained_variants(run_dir: str) -> list[str]:
+    root = Path(RunPaths(run_dir).classifiers())
+    found = [v for v in VARIANTS if (root / v / "model.cbm").is_file()]
+    if not found:
+        raise PrepareError(f"no trained classifier in {root}: run `kitrain train` first")
+    return found
+
+
+def run_evaluate(cfg: EvaluateConfig, run_dir: str) -> dict[str, Any]:
+    paths = RunPaths(run_dir)
+    variants = trained_variants(run_dir)
+    external = read_external_scores(cfg.external_scores) if cfg.external_scores else None
+    report: dict[str, Any] = {"kitrain": __version__, "config": cfg.to_dict(), "splits": {}}
+    predictions = []
+    for split in EVAL_SPLITS:
+        try:
+            frame = read_features(run_dir, split)
+        except PrepareError:
+            logger.warning("no %s features: %s not evaluated", split, split)
+            continue
+        results: dict[str, Any] = {"variants": {}, "baselines": {}}
+        for variant in variants:
+            model, description = load_classifier_dir(paths.classifier(variant))
+            scores = predict(model, description, frame)
+            results["variants"][variant] = evaluate_scores(frame, scores, cfg)
+            predictions.append(pd.DataFrame({
+                "split": split, "variant": variant, "wiki_db": frame["wiki_db"].to_numpy(),
+                "revision_id": frame["revision_id"].to_numpy(), "label": frame[LABEL].to_numpy(),
+                "is_anonymous": frame[IS_ANONYMOUS].to_numpy(), "score": scores,
+            }))
+        results["baselines"]["is_anonymous"] = evaluate_scores(
+            frame, frame[IS_ANONYMOUS].to_numpy().astype(np.float64), cfg)
+        if external is not None:
+            results["baselines"][cfg.external_name] = external_comparison(frame, external, variants,
+                                                                           predictions, split, cfg)
+        results["counts"] = {
+            wiki: {"n": int(len(part)), "reverted": int(part[LABEL].sum()),
+                   "anonymous": int(part[IS_ANONYMOUS].sum())}
+            for wiki, part in frame.groupby("wiki_db", sort=True)
+        }
+        report["splits"][split] = results
+    if not report["splits"]:
+        raise PrepareError("no test or full_test features to evaluate: run `kitrain features` first")
+    table = pa.Table.from_pandas(pd.concat(predictions, ignore_index=True), preserve_index=False)
+    with atomic_dir(paths.report()) as tmp:
+        pq.write_table(table, tmp / "predictions.parquet")
+        write_json(tmp / "metrics.json", report)
+    return report
+
+
+def external_comparison(frame: pd.DataFrame, external: pd.DataFrame, variants: list[str],
+                        predictions: list[pd.DataFrame], split: str, cfg: EvaluateConfig) -> dict:
+    """The external score and every variant on the revisions that have an external score."""
+    keyed = frame[["revision_id", "wiki_db"]].reset_index().merge(external, on=["revision_id", "wiki_db"])
+    if keyed.empty:
+        return {"n": 0, "note": "no revision of this split has an external score"}
+    positions = keyed["index"].to_numpy()
+    subset = frame.iloc[positions].reset_index(drop=True)
+    out = {"n": int(len(subset)), "score": evaluate_scores(subset, keyed["score"].to_numpy(), cfg),
+           "variants_on_same_rows": {}}
+    ours = {p["variant"].iloc[0]: p["score"].to_numpy() for p in predictions if p["split"].iloc[0] == split}
+    for variant in variants:
+        out["variants_on_same_rows"][variant] = evaluate_scores(subset, ours[variant][positions], cfg)
+    return out

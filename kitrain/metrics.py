@@ -1,0 +1,119 @@
+"""Performance and fairness metrics, in plain numpy so that each is checked by hand in the tests.
+
+Conventions: ``labels`` are 0/1 (1 = reverted), ``scores`` the predicted probability of a revert.
+A metric that is undefined on its input (one class only, an empty group) is ``None``, never a
+made-up number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _arrays(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(labels, dtype=np.int64)
+    s = np.asarray(scores, dtype=np.float64)
+    if y.shape != s.shape:
+        raise ValueError(f"labels and scores differ in length: {y.shape} vs {s.shape}")
+    return y, s
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their average rank."""
+    order = np.argsort(values, kind="mergesort")
+    sorted_values = values[order]
+    ranks = np.empty(len(values), dtype=np.float64)
+    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
+    starts = np.concatenate(([0], boundaries))
+    ends = np.concatenate((boundaries, [len(values)]))
+    for start, end in zip(starts, ends):
+        ranks[order[start:end]] = (start + end + 1) / 2.0
+    return ranks
+
+
+def roc_auc(labels: Any, scores: Any) -> float | None:
+    """Area under the ROC curve (Mann-Whitney U with tied scores counted half)."""
+    y, s = _arrays(labels, scores)
+    positives, negatives = int(y.sum()), int(len(y) - y.sum())
+    if positives == 0 or negatives == 0:
+        return None
+    ranks = _average_ranks(s)
+    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def roc_curve(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate) at every distinct threshold, from (0, 0) to (1, 1)."""
+    y, s = _arrays(labels, scores)
+    positives, negatives = y.sum(), len(y) - y.sum()
+    if positives == 0 or negatives == 0:
+        return np.array([0.0, 1.0]), np.array([0.0, 1.0])
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last_of_threshold = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(y)[last_of_threshold]
+    fp = (last_of_threshold + 1) - tp
+    return np.r_[0.0, fp / negatives], np.r_[0.0, tp / positives]
+
+
+def precision_at_recall(labels: Any, scores: Any, recall: float = 0.75) -> float | None:
+    """Precision at the highest threshold whose recall reaches ``recall`` (PR@R0.75 by default).
+
+    Revisions with the same score are flagged together, so a threshold takes all of its ties.
+    """
+    y, s = _arrays(labels, scores)
+    positives = int(y.sum())
+    if positives == 0:
+        return None
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last_of_threshold = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(y)[last_of_threshold]
+    flagged = last_of_threshold + 1
+    reached = np.flatnonzero(tp / positives >= recall - 1e-12)
+    first = reached[0]
+    return float(tp[first] / flagged[first])
+
+
+def threshold_metrics(labels: Any, scores: Any, threshold: float = 0.5) -> dict[str, float | None]:
+    """Accuracy, precision, recall and F1 of ``score >= threshold``."""
+    y, s = _arrays(labels, scores)
+    if len(y) == 0:
+        return {"accuracy": None, "precision": None, "recall": None, "f1": None}
+    predicted = (s >= threshold).astype(np.int64)
+    tp = int(np.sum((predicted == 1) & (y == 1)))
+    fp = int(np.sum((predicted == 1) & (y == 0)))
+    fn = int(np.sum((predicted == 0) & (y == 1)))
+    precision = tp / (tp + fp) if tp + fp else None
+    recall = tp / (tp + fn) if tp + fn else None
+    f1 = (2 * precision * recall / (precision + recall)
+          if precision is not None and recall is not None and precision + recall else None)
+    return {"accuracy": float(np.mean(predicted == y)), "precision": precision, "recall": recall,
+            "f1": f1}
+
+
+def disparate_impact(outcomes: Any, unprivileged: Any, favorable: int = 0) -> float | None:
+    """P(outcome = favorable | unprivileged) / P(outcome = favorable | privileged).
+
+    With ``favorable = 0`` (not reverted) and anonymous editors as the unprivileged group, 1.0 is
+    parity and values below 1 mean anonymous edits get the favorable outcome less often.
+    """
+    o = np.asarray(outcomes, dtype=np.int64)
+    u = np.asarray(unprivileged, dtype=bool)
+    if u.sum() == 0 or (~u).sum() == 0:
+        return None
+    privileged_rate = float(np.mean(o[~u] == favorable))
+    if privileged_rate == 0:
+        return None
+    return float(np.mean(o[u] == favorable)) / privileged_rate
+
+
+def auc_difference(labels: Any, scores: Any, group: Any) -> float | None:
+    """ROC AUC of the group minus ROC AUC of the rest (anonymous minus registered)."""
+    y, s = _arrays(labels, scores)
+    g = np.asarray(group, dtype=bool)
+    inside, outside = roc_auc(y[g], s[g]), roc_auc(y[~g], s[~g])
+    if inside is None or outside is None:
+        return None
+    return inside - outside

@@ -1,0 +1,126 @@
+"""CatBoost training of the variants and their evaluation, on the demo run's features."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from kitrain import cli
+from kitrain.classifier import load_classifier_dir, predict, read_features, run_train
+from kitrain.config import ConfigError, EvaluateConfig, TrainConfig
+from kitrain.evaluate import PREDICTION_COLUMNS, ExternalScoresError, run_evaluate
+from kitrain.paths import RunPaths
+from kitrain.schema import variant_features
+
+pytestmark = pytest.mark.spark  # builds on the collected demo run
+
+VARIANTS = ("all+user+mlm", "anon+base")
+
+
+@pytest.fixture(scope="module")
+def trained(demo_features):
+    run_dir = demo_features[0]
+    results = run_train(TrainConfig(variants=VARIANTS, iterations=60, early_stopping_rounds=20), run_dir)
+    return run_dir, results
+
+
+def test_each_variant_is_saved_without_pickle(trained):
+    run_dir, results = trained
+    for variant in VARIANTS:
+        out = Path(RunPaths(run_dir).classifier(variant))
+        assert sorted(p.name for p in out.iterdir()) == [
+            "features.json", "importances.json", "metrics.json", "model.cbm", "train_config.json"]
+        description = json.loads((out / "features.json").read_text())
+        assert tuple(description["features"]) == variant_features(variant)
+        assert "wiki_db" in description["categorical"]
+        importances = json.loads((out / "importances.json").read_text())
+        assert set(importances) == set(variant_features(variant))
+        assert results[variant]["eval_roc_auc"] is not None
+
+
+def test_anon_variant_trains_on_anonymous_rows_only(trained, demo_features):
+    run_dir, results = trained
+    train = read_features(run_dir, "train")
+    classifier_rows = train[train.is_text_train == 0]
+    anon_rows = int((classifier_rows.is_anonymous == 1).sum())
+    fit_eval = results["anon+base"]["rows"]
+    assert fit_eval["fit"] + fit_eval["eval"] == anon_rows < len(classifier_rows)
+
+
+def test_training_is_seeded(trained):
+    # the same seed gives the same predictions
+    run_dir, _ = trained
+    frame = read_features(run_dir, "test")
+    model, description = load_classifier_dir(RunPaths(run_dir).classifier("all+user+mlm"))
+    first = predict(model, description, frame)
+    run_train(TrainConfig(variants=("all+user+mlm",), iterations=60, early_stopping_rounds=20), run_dir)
+    model, description = load_classifier_dir(RunPaths(run_dir).classifier("all+user+mlm"))
+    np.testing.assert_allclose(predict(model, description, frame), first, atol=1e-9)
+
+
+def test_evaluate_writes_metrics_and_predictions(trained, tmp_path):
+    run_dir, _ = trained
+    test = read_features(run_dir, "test")
+    # an external score for every other test revision, as an ORES export would give
+    external = test.iloc[::2][["revision_id", "wiki_db"]].assign(score=np.linspace(0, 1, len(test.iloc[::2])))
+    csv = tmp_path / "ores.csv"
+    external.to_csv(csv, index=False)
+    report = run_evaluate(EvaluateConfig(external_scores=str(csv), external_name="ores"), run_dir)
+
+    saved = json.loads(Path(RunPaths(run_dir).report(), "metrics.json").read_text())
+    assert saved["splits"].keys() == {"test", "full_test"}
+    for split, results in report["splits"].items():
+        assert set(results["variants"]) == set(VARIANTS)
+        metrics = results["variants"]["all+user+mlm"]
+        assert 0 <= metrics["unbalanced"]["all"]["roc_auc"] <= 1
+        assert metrics["balanced"]["all"]["n"] <= metrics["unbalanced"]["all"]["n"]
+        assert {"accuracy", "f1", "precision", "recall", "pr_at_recall"} <= set(metrics["balanced"]["all"])
+        assert {r["wiki_db"] for r in metrics["per_language"]} == {"ukwiki", "jawiki"}
+        assert set(metrics["fairness"]) == {"disparate_impact_labels", "disparate_impact_predictions",
+                                            "roc_auc_difference"}
+        assert "is_anonymous" in results["baselines"]
+    ores = report["splits"]["test"]["baselines"]["ores"]
+    assert ores["n"] == len(external)
+    assert set(ores["variants_on_same_rows"]) == set(VARIANTS)
+
+    predictions = pq.read_table(Path(RunPaths(run_dir).report(), "predictions.parquet")).to_pandas()
+    assert tuple(predictions.columns) == PREDICTION_COLUMNS
+    assert len(predictions) == len(VARIANTS) * (len(test) + len(read_features(run_dir, "full_test")))
+    assert predictions.score.between(0, 1).all()
+
+
+def test_broken_external_scores_are_named(trained, tmp_path):
+    run_dir, _ = trained
+    csv = tmp_path / "broken.csv"
+    pd.DataFrame({"revision_id": [1], "score": [0.5]}).to_csv(csv, index=False)
+    with pytest.raises(ExternalScoresError, match=r"broken.csv lack column\(s\) \['wiki_db'\]"):
+        run_evaluate(EvaluateConfig(external_scores=str(csv)), run_dir)
+
+
+def test_cli_train_and_evaluate(trained, capsys):
+    run_dir, _ = trained
+    assert cli.main(["train", "--run-dir", run_dir, "--variant", "all+base", "--iterations", "30"]) == 0
+    assert Path(RunPaths(run_dir).classifier("all+base"), "model.cbm").is_file()
+    assert cli.main(["evaluate", "--run-dir", run_dir]) == 0
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--run-dir", run_dir, "--variant", "everyone+base"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"variants": ("all+magic",)}, "unknown variant"),
+        ({"variants": ()}, "at least one variant"),
+        ({"iterations": 0}, "iterations must be an integer >= 1"),
+        ({"eval_share": 1.5}, "eval_share must be between 0 and 1"),
+        ({"thread_count": 0}, "thread_count must be -1 or a positive integer"),
+    ],
+)
+def test_bad_train_config(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**kwargs)

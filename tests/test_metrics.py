@@ -1,0 +1,75 @@
+"""Metric functions against values computed by hand on tiny inputs."""
+
+import numpy as np
+import pytest
+
+from kitrain import metrics
+
+
+def test_auc_by_hand():
+    # pairs (pos, neg): (0.8,0.1) (0.8,0.4) (0.35,0.1) (0.35,0.4) -> 3 of 4 ordered right
+    assert metrics.roc_auc([1, 0, 1, 0], [0.8, 0.1, 0.35, 0.4]) == pytest.approx(0.75)
+
+
+def test_auc_counts_ties_as_half():
+    # one positive and one negative with the same score: a coin flip
+    assert metrics.roc_auc([1, 0], [0.5, 0.5]) == pytest.approx(0.5)
+    assert metrics.roc_auc([1, 1, 0], [0.9, 0.5, 0.5]) == pytest.approx(0.75)
+
+
+def test_auc_undefined_with_one_class():
+    assert metrics.roc_auc([1, 1], [0.2, 0.9]) is None
+
+
+def test_auc_matches_the_trapezoid_of_the_curve():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    s = np.round(rng.random(200), 1)  # many ties
+    fpr, tpr = metrics.roc_curve(y, s)
+    assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1
+    assert metrics.roc_auc(y, s) == pytest.approx(np.trapezoid(tpr, fpr))
+
+
+def test_precision_at_recall_by_hand():
+    # scores sorted: 0.9(1) 0.8(0) 0.7(1) 0.6(1) 0.5(0) 0.4(1); 4 positives
+    # recall 0.75 needs 3 positives: reached at 0.6 after 4 flagged -> precision 3/4
+    y = [1, 0, 1, 1, 0, 1]
+    s = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+    assert metrics.precision_at_recall(y, s, 0.75) == pytest.approx(0.75)
+    # recall 1.0 needs all: 6 flagged -> 4/6
+    assert metrics.precision_at_recall(y, s, 1.0) == pytest.approx(4 / 6)
+
+
+def test_precision_at_recall_takes_ties_together():
+    # the two 0.7s are flagged together: 3 flagged, 2 positives of 2 -> 2/3
+    assert metrics.precision_at_recall([1, 0, 1], [0.9, 0.7, 0.7], 0.75) == pytest.approx(2 / 3)
+
+
+def test_threshold_metrics_by_hand():
+    # predictions at 0.5: 1 1 0 0; labels 1 0 1 0 -> tp 1, fp 1, fn 1, tn 1
+    out = metrics.threshold_metrics([1, 0, 1, 0], [0.9, 0.6, 0.4, 0.1])
+    assert out == {"accuracy": 0.5, "precision": 0.5, "recall": 0.5, "f1": 0.5}
+    # nothing predicted positive: precision and F1 undefined, not zero
+    assert metrics.threshold_metrics([1, 0], [0.1, 0.2])["precision"] is None
+
+
+def test_disparate_impact_by_hand():
+    # anonymous: 1 of 4 not reverted (0.25); registered: 3 of 4 (0.75) -> 1/3
+    outcomes = [1, 1, 1, 0, 0, 0, 0, 1]
+    anon = [True, True, True, True, False, False, False, False]
+    assert metrics.disparate_impact(outcomes, anon) == pytest.approx(1 / 3)
+    # an empty group gives no ratio
+    assert metrics.disparate_impact([0, 1], [False, False]) is None
+
+
+def test_auc_difference_by_hand():
+    y = [1, 0, 1, 0, 1, 0, 1, 0]
+    s = [0.9, 0.1, 0.8, 0.2, 0.3, 0.7, 0.6, 0.4]
+    group = [True] * 4 + [False] * 4
+    # anonymous AUC 1.0, registered AUC: pos 0.3, 0.6 vs neg 0.7, 0.4 -> 1 of 4 -> 0.25
+    assert metrics.auc_difference(y, s, group) == pytest.approx(0.75)
+
+
+def test_length_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="differ in length"):
+        metrics.roc_auc([1, 0], [0.5])
