@@ -22,10 +22,12 @@ check-java:
 RUN := $(DEMO_DIR)/run
 TARGETS := inserts removes changes title
 DEMO_STEPS ?= 30
+DEMO_ITERATIONS ?= 300
 
 # The main job (until the Airflow DAG lands): demo data for five languages, collected in both modes,
 # prepared, a tiny base model built from its own corpus, the four models fine-tuned for a few steps,
-# and the classifier features. Offline: no model hub is asked.
+# the classifier features, the eight CatBoost variants and the evaluation report. Offline: no model
+# hub is asked.
 demo: $(STAMP) check-java
 	$(PY) -m kitrain demo-data --out $(DEMO_DIR)/source --languages $(DEMO_LANGUAGES)
 	@set -e; for lang in $(DEMO_LANGUAGES); do \
@@ -41,7 +43,9 @@ demo: $(STAMP) check-java
 	    --base-model $(RUN)/base-model --max-steps $(DEMO_STEPS) --max-length 128; \
 	done
 	HF_HUB_OFFLINE=1 $(PY) -m kitrain features --run-dir $(RUN)
-	@echo "demo run: $(RUN)  (collected/, quality/, prepared/, mlm/, features/)"
+	$(PY) -m kitrain train --run-dir $(RUN) --all-variants --iterations $(DEMO_ITERATIONS)
+	$(PY) -m kitrain evaluate --run-dir $(RUN)
+	@echo "demo run: $(RUN)  report: $(RUN)/report/index.html"
 
 test: $(STAMP) check-java
 	$(PY) -m pytest

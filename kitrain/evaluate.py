@@ -10,6 +10,7 @@ baselines side by side (``is_anonymous`` as a score, external scores from a CSV)
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from kitrain.metrics import (
 )
 from kitrain.paths import RunPaths
 from kitrain.prepare import PrepareError
+from kitrain.report import render
 from kitrain.schema import IS_ANONYMOUS, LABEL, VARIANTS
 
 logger = logging.getLogger(__name__)
@@ -162,11 +164,41 @@ def run_evaluate(cfg: EvaluateConfig, run_dir: str) -> dict[str, Any]:
         report["splits"][split] = results
     if not report["splits"]:
         raise PrepareError("no test or full_test features to evaluate: run `kitrain features` first")
-    table = pa.Table.from_pandas(pd.concat(predictions, ignore_index=True), preserve_index=False)
+    all_predictions = pd.concat(predictions, ignore_index=True)
+    importances = {v: json.loads(Path(paths.classifier(v), "importances.json").read_text(encoding="utf-8"))
+                   for v in variants}
+    page = render(report, all_predictions, importances, run_context(run_dir, variants, cfg))
     with atomic_dir(paths.report()) as tmp:
-        pq.write_table(table, tmp / "predictions.parquet")
+        pq.write_table(pa.Table.from_pandas(all_predictions, preserve_index=False),
+                       tmp / "predictions.parquet")
         write_json(tmp / "metrics.json", report)
+        (tmp / "index.html").write_text(page, encoding="utf-8")
     return report
+
+
+def run_context(run_dir: str, variants: list[str], cfg: EvaluateConfig) -> dict[str, Any]:
+    """Configs and versions shown in the report: what produced these numbers."""
+    import catboost
+    import torch
+    import transformers
+
+    paths = RunPaths(run_dir)
+
+    def read(path: str | Path) -> Any:
+        path = Path(path)
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    prepared = read(paths.prepared_summary())
+    return {
+        "run_dir": paths.run_dir,
+        "versions": {"kitrain": __version__, "catboost": catboost.__version__,
+                     "torch": torch.__version__, "transformers": transformers.__version__},
+        "evaluate": cfg.to_dict(),
+        "prepare": prepared.get("config") if prepared else None,
+        "train": {v: read(Path(paths.classifier(v), "train_config.json")) for v in variants},
+        "finetune": {t: (read(Path(paths.mlm(t), "kitrain_finetune.json")) or {}).get("config")
+                     for t in ("inserts", "removes", "changes", "title")},
+    }
 
 
 def external_comparison(frame: pd.DataFrame, external: pd.DataFrame, variants: list[str],

@@ -88,6 +88,8 @@ def test_evaluate_writes_metrics_and_predictions(trained, tmp_path):
     assert ores["n"] == len(external)
     assert set(ores["variants_on_same_rows"]) == set(VARIANTS)
 
+    page = Path(RunPaths(run_dir).report(), "index.html").read_text(encoding="utf-8")
+    assert all(v in page for v in VARIANTS) and "ores" in page and "ukwiki" in page
     predictions = pq.read_table(Path(RunPaths(run_dir).report(), "predictions.parquet")).to_pandas()
     assert tuple(predictions.columns) == PREDICTION_COLUMNS
     assert len(predictions) == len(VARIANTS) * (len(test) + len(read_features(run_dir, "full_test")))
