@@ -45,7 +45,8 @@ demo: $(STAMP) check-java
 	HF_HUB_OFFLINE=1 $(PY) -m kitrain features --run-dir $(RUN)
 	$(PY) -m kitrain train --run-dir $(RUN) --all-variants --iterations $(DEMO_ITERATIONS)
 	$(PY) -m kitrain evaluate --run-dir $(RUN)
-	@echo "demo run: $(RUN)  report: $(RUN)/report/index.html"
+	$(PY) -m kitrain bundle --run-dir $(RUN)
+	@echo "demo run: $(RUN)  report: $(RUN)/report/index.html  bundle: $(RUN)/bundle"
 
 test: $(STAMP) check-java
 	$(PY) -m pytest

@@ -317,6 +317,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_bundle(sub: argparse._SubParsersAction) -> None:
+    from kitrain.schema import PRODUCTION_VARIANT, VARIANTS
+
+    p = sub.add_parser(
+        "bundle",
+        help="assemble the published model bundle",
+        description="Write RUN_DIR/bundle/: the four language models, the classifier, a model card "
+        "and a manifest with versions, configs, metrics and the sha256 of every file.",
+    )
+    p.add_argument("--run-dir", required=True, help="run directory")
+    p.add_argument("--variant", default=PRODUCTION_VARIANT, choices=VARIANTS,
+                   help=f"classifier variant (default {PRODUCTION_VARIANT})")
+    p.set_defaults(func=_cmd_bundle)
+
+
+def _cmd_bundle(args: argparse.Namespace) -> int:
+    from kitrain.bundle import load_bundle, run_bundle
+
+    root = run_bundle(args.run_dir, args.variant)
+    load_bundle(root)  # the bundle just written must verify
+    logger.info("bundle: %s", root)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kitrain", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -329,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_features(sub)
     _add_train(sub)
     _add_evaluate(sub)
+    _add_bundle(sub)
     return parser
 
 
@@ -342,13 +367,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kitrain.models import ModelLoadError
     from kitrain.prepare import PrepareError
     from kitrain.spark import JavaMissingError, SourceError
+    from kitrain.bundle import BundleError
     from kitrain.evaluate import ExternalScoresError
     from kitrain.textdata import NoExamplesError
 
     try:
         return int(args.func(args))
     except (ConfigError, LanguageError, SourceError, JavaMissingError, PrepareError,
-            ModelLoadError, NoExamplesError, ExternalScoresError) as exc:
+            ModelLoadError, NoExamplesError, ExternalScoresError, BundleError) as exc:
         print(f"kitrain {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201 (CLI edge)
         return 2
 

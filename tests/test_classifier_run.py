@@ -126,3 +126,54 @@ def test_cli_train_and_evaluate(trained, capsys):
 def test_bad_train_config(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def bundle(trained):
+    from kitrain.bundle import run_bundle
+
+    run_dir, _ = trained
+    run_evaluate(EvaluateConfig(), run_dir)
+    return run_bundle(run_dir, "all+user+mlm")
+
+
+def test_bundle_round_trip(bundle):
+    from kitrain.bundle import load_bundle
+
+    loaded = load_bundle(bundle)
+    manifest = loaded.manifest
+    assert manifest["variant"] == "all+user+mlm" and manifest["languages"] == ["ja", "uk"]
+    assert manifest["snapshots"] == ["2022-07"] and manifest["versions"]["mwedittypes"].startswith("3.")
+    assert tuple(manifest["features"]) == variant_features("all+user+mlm")
+    assert set(manifest["metrics"]) == {"test", "full_test"}
+    # every file but the manifest is listed with its sha256; the language models are safetensors
+    files = {str(p.relative_to(bundle)) for p in Path(bundle).rglob("*") if p.is_file()}
+    assert set(manifest["files"]) == files - {"manifest.json"}
+    assert {f"mlm/{t}/model.safetensors" for t in ("inserts", "removes", "changes", "title")} <= files
+    assert not any(f.endswith((".pkl", ".pickle", ".bin", ".pt")) for f in files)
+    card = (Path(bundle) / "MODEL_CARD.md").read_text()
+    assert "## Intended use" in card and "ukwiki" in card and "Fairness" in card
+
+
+@pytest.mark.parametrize("damage", ["change", "remove", "add"])
+def test_tampered_bundle_is_refused_naming_the_file(bundle, tmp_path, damage):
+    import shutil
+
+    from kitrain.bundle import BundleError, load_bundle
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    target = copy / "mlm" / "inserts" / "model.safetensors"
+    if damage == "change":  # one byte flipped
+        data = bytearray(target.read_bytes())
+        data[-1] ^= 0xFF
+        target.write_bytes(bytes(data))
+        message = "changed since it was bundled.*mlm/inserts/model.safetensors"
+    elif damage == "remove":
+        target.unlink()
+        message = "bundle file missing: .*mlm/inserts/model.safetensors"
+    else:
+        (copy / "extra.pkl").write_bytes(b"\x80\x04")
+        message = "does not list: .*extra.pkl"
+    with pytest.raises(BundleError, match=message):
+        load_bundle(copy)

@@ -1,0 +1,216 @@
+"""The published model bundle (``kitrain bundle``) and its verified loading.
+
+``RUN_DIR/bundle/`` holds everything scoring needs and nothing it must trust blindly: the four
+language models (safetensors and tokenizers), ``classifier.cbm``, ``features.json``, a model card,
+and ``manifest.json`` with the versions, configs, snapshot, languages, feature list, metrics and the
+sha256 of every other file. :func:`load_bundle` verifies every checksum before anything is read and
+refuses a bundle with a changed, missing or unlisted file, naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kitrain import __version__
+from kitrain.atomic import atomic_dir, write_json
+from kitrain.classifier import FEATURES_FILE, MODEL_FILE
+from kitrain.paths import TARGETS, RunPaths
+from kitrain.prepare import PrepareError
+from kitrain.schema import PRODUCTION_VARIANT, variant_parts
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+CARD = "MODEL_CARD.md"
+#: Files of a fine-tuned model directory that scoring needs.
+MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+               "special_tokens_map.json", "vocab.txt")
+
+
+class BundleError(ValueError):
+    """A bundle that is incomplete or does not match its manifest."""
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_json(path: str | Path) -> Any:
+    path = Path(path)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def versions() -> dict[str, str]:
+    import catboost
+    import mwedittypes
+    import mwparserfromhell
+    import torch
+    import transformers
+
+    return {"kitrain": __version__, "python": platform.python_version(),
+            "mwedittypes": mwedittypes.__version__, "mwparserfromhell": mwparserfromhell.__version__,
+            "catboost": catboost.__version__, "torch": torch.__version__,
+            "transformers": transformers.__version__}
+
+
+def _collection_facts(paths: RunPaths) -> dict[str, Any]:
+    """Snapshots and languages of the run, from the collection quality reports."""
+    snapshots, wikitext, languages = set(), set(), set()
+    for report in sorted(Path(paths.run_dir, "quality", "collect").glob("*/*/*/quality.json")):
+        data = json.loads(report.read_text(encoding="utf-8"))
+        snapshots.add(data["config"]["snapshot"])
+        wikitext.add(data["config"]["wikitext_snapshot"])
+        languages.add(data["lang"])
+    prepared = _read_json(paths.prepared_summary()) or {}
+    languages.update(prepared.get("languages", {}))
+    return {"snapshots": sorted(snapshots), "wikitext_snapshots": sorted(wikitext),
+            "languages": sorted(languages)}
+
+
+def model_card(manifest: dict[str, Any], metrics: dict[str, Any] | None) -> str:
+    variant = manifest["variant"]
+    lines = [
+        f"# kitrain revert-risk model ({variant})", "",
+        "## Intended use",
+        "Scores how likely a Wikipedia revision is to be reverted, to help patrollers prioritise "
+        "review. It is a ranking aid for humans, not an automatic judge: do not revert or block on "
+        "its score alone.", "",
+        "## Data",
+        f"- Languages: {', '.join(manifest['languages']) or 'unknown'}",
+        f"- History snapshot(s): {', '.join(manifest['snapshots']) or 'unknown'}; wikitext "
+        f"snapshot(s): {', '.join(manifest['wikitext_snapshots']) or 'unknown'}",
+        "- Label: `revision_is_identity_reverted` (identity reverts), bots and page creations "
+        "excluded; see the collection and preparation configs in `manifest.json`.", "",
+        "## Metrics",
+    ]
+    for split, results in (metrics or {}).get("splits", {}).items():
+        m = results["variants"].get(variant)
+        if not m:
+            continue
+        u = m["unbalanced"]
+        lines += [f"### {split}",
+                  f"- ROC AUC {_f(u['all']['roc_auc'])}, PR@R0.75 {_f(u['all']['pr_at_recall'])} "
+                  f"(anonymous editors: {_f(u['anonymous']['roc_auc'])}, "
+                  f"{_f(u['anonymous']['pr_at_recall'])})", "",
+                  "| wiki | n | revert rate | ROC AUC |", "|---|---|---|---|"]
+        lines += [f"| {r['wiki_db']} | {r['n']} | {_f(r['revert_rate'])} | {_f(r['roc_auc'])} |"
+                  for r in m["per_language"]]
+        fair = m["fairness"]
+        lines += ["", "Fairness (anonymous vs registered editors): disparate impact of labels "
+                  f"{_f(fair['disparate_impact_labels'])}, of predictions "
+                  f"{_f(fair['disparate_impact_predictions'])}; ROC AUC difference "
+                  f"{_f(fair['roc_auc_difference'])}.", ""]
+    if not metrics:
+        lines += ["No evaluation was run before bundling (`kitrain evaluate`).", ""]
+    lines += [
+        "## Limitations",
+        "- Anonymous editors are reverted more often in the data, and the model learns it: check "
+        "the fairness figures before using scores across editor groups.",
+        "- Quality differs by language; languages with few revisions have wide uncertainty.",
+        "- Trained on one snapshot: editing patterns drift, retrain regularly.", "",
+    ]
+    return "\n".join(lines)
+
+
+def _f(value: Any) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def run_bundle(run_dir: str, variant: str = PRODUCTION_VARIANT) -> Path:
+    """Assemble ``RUN_DIR/bundle/`` atomically."""
+    variant_parts(variant)
+    paths = RunPaths(run_dir)
+    classifier_dir = Path(paths.classifier(variant))
+    if not (classifier_dir / MODEL_FILE).is_file():
+        raise PrepareError(f"no trained {variant} classifier in {classifier_dir}: run "
+                           f"`kitrain train --variant {variant}` first")
+    description = _read_json(classifier_dir / FEATURES_FILE)
+    metrics = _read_json(Path(paths.report(), "metrics.json"))
+    target = Path(paths.run_dir, "bundle")
+    with atomic_dir(target) as tmp:
+        for name in TARGETS:
+            source = Path(paths.mlm(name))
+            if not (source / "model.safetensors").is_file():
+                raise PrepareError(f"no fine-tuned {name} model in {source}: run "
+                                   f"`kitrain finetune --target {name}` first")
+            (tmp / "mlm" / name).mkdir(parents=True)
+            for file in MODEL_FILES:
+                if (source / file).is_file():
+                    shutil.copy2(source / file, tmp / "mlm" / name / file)
+        shutil.copy2(classifier_dir / MODEL_FILE, tmp / "classifier.cbm")
+        write_json(tmp / FEATURES_FILE, description)
+        manifest = {
+            "format": 1,
+            "variant": variant,
+            "versions": versions(),
+            **_collection_facts(paths),
+            "features": description["features"],
+            "categorical": description["categorical"],
+            "config": {
+                "prepare": (_read_json(paths.prepared_summary()) or {}).get("config"),
+                "finetune": {t: (_read_json(Path(paths.mlm(t), "kitrain_finetune.json")) or {}).get("config")
+                             for t in TARGETS},
+                "train": _read_json(classifier_dir / "train_config.json"),
+            },
+            "metrics": {split: results["variants"].get(variant)
+                        for split, results in (metrics or {}).get("splits", {}).items()},
+        }
+        (tmp / CARD).write_text(model_card(manifest, metrics), encoding="utf-8")
+        manifest["files"] = {
+            str(p.relative_to(tmp)): sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
+        }
+        write_json(tmp / MANIFEST, manifest)
+    logger.info("bundle of %s written to %s (%d files)", variant, target, len(manifest["files"]))
+    return target
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle: its directory and manifest."""
+
+    root: Path
+    manifest: dict[str, Any]
+
+    def mlm(self, target: str) -> str:
+        return str(self.root / "mlm" / target)
+
+    @property
+    def classifier(self) -> Path:
+        return self.root / "classifier.cbm"
+
+    @property
+    def description(self) -> dict[str, Any]:
+        return {"features": self.manifest["features"], "categorical": self.manifest["categorical"]}
+
+
+def load_bundle(root: str | Path) -> Bundle:
+    """Verify every file against the manifest; refuse any difference, naming the file."""
+    root = Path(root)
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        raise BundleError(f"{root} is not a kitrain bundle: no {MANIFEST}")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        listed = manifest["files"]
+    except (ValueError, KeyError) as exc:
+        raise BundleError(f"{manifest_path} is not a valid manifest: {exc}") from exc
+    present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} - {MANIFEST}
+    for name in sorted(set(listed) - present):
+        raise BundleError(f"bundle file missing: {root / name}")
+    for name in sorted(present - set(listed)):
+        raise BundleError(f"bundle holds a file its manifest does not list: {root / name}")
+    for name, expected in sorted(listed.items()):
+        if sha256(root / name) != expected:
+            raise BundleError(f"bundle file changed since it was bundled (sha256 mismatch): {root / name}")
+    return Bundle(root, manifest)
