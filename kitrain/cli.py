@@ -341,6 +341,30 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_score(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score revisions (JSON lines) with a bundle",
+        description="Score revisions given as JSON lines (revision_id, wiki_db, page_title, "
+        "parent_text, revision_text, event_user_is_anonymous, and optionally event_user_groups, "
+        "revision_tags, revision_text_bytes_diff) with a verified bundle.",
+    )
+    p.add_argument("--bundle", required=True, help="bundle directory")
+    p.add_argument("--input", required=True, help="revisions as JSON lines")
+    p.add_argument("--output", default=None, help="output JSON lines (default: standard output)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default auto)")
+    p.set_defaults(func=_cmd_score)
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from kitrain.config import FeaturesConfig
+    from kitrain.score import run_score
+
+    summary = run_score(args.bundle, args.input, args.output, FeaturesConfig(device=args.device))
+    logger.info("scored %d revisions, skipped %d line(s)", summary["scored"], len(summary["skipped"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kitrain", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -354,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_evaluate(sub)
     _add_bundle(sub)
+    _add_score(sub)
     return parser
 
 
@@ -369,12 +394,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kitrain.spark import JavaMissingError, SourceError
     from kitrain.bundle import BundleError
     from kitrain.evaluate import ExternalScoresError
+    from kitrain.score import InputLineError
     from kitrain.textdata import NoExamplesError
 
     try:
         return int(args.func(args))
     except (ConfigError, LanguageError, SourceError, JavaMissingError, PrepareError,
-            ModelLoadError, NoExamplesError, ExternalScoresError, BundleError) as exc:
+            ModelLoadError, NoExamplesError, ExternalScoresError, BundleError, InputLineError) as exc:
         print(f"kitrain {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201 (CLI edge)
         return 2
 

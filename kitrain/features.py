@@ -11,7 +11,7 @@ user flags — every name from :mod:`kitrain.schema`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,10 +122,10 @@ def score_texts(
     return out
 
 
-def _load_scorer(run_dir: str, target: str, device: Any, dtype: Any) -> tuple[Any, Any]:
+def load_scorer(path: str, target: str, device: Any, dtype: Any) -> tuple[Any, Any]:
+    """A fine-tuned model (eval mode, on ``device``, in ``dtype`` on CUDA) and its tokenizer."""
     import torch
 
-    path = RunPaths(run_dir).mlm(target)
     if not Path(path, "config.json").exists():
         raise ModelLoadError(f"no fine-tuned {target} model in {path}: run "
                              f"`kitrain finetune --target {target}` first")
@@ -134,6 +134,47 @@ def _load_scorer(run_dir: str, target: str, device: Any, dtype: Any) -> tuple[An
     if device.type == "cuda" and dtype != torch.float32:
         model.to(dtype)
     return model, load_tokenizer(path)
+
+
+def text_model_features(
+    frames: dict[str, pd.DataFrame], model_dir: Callable[[str], str], cfg: FeaturesConfig,
+    progress: bool = False,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any], str]:
+    """The four models' features of several frames, each distinct text scored once across all.
+
+    Shared by ``kitrain features`` and ``kitrain score`` so that training and serving compute the
+    same numbers. Returns (frame name -> target -> array, text counts, device type).
+    """
+    device, dtype = select_device(cfg.device)
+    keys: dict[str, dict[str, list]] = {name: {} for name in frames}
+    mlm: dict[str, dict[str, np.ndarray]] = {name: {} for name in frames}
+    counts: dict[str, Any] = {}
+    for target in TARGETS:
+        for name, frame in frames.items():
+            if target == "title":
+                keys[name][target] = [[title_text(t)] for t in frame["page_title"]]
+            else:
+                keys[name][target] = [text_keys(target, v) for v in frame[TEXT_COLUMNS[target]]]
+        unique = distinct([k for name in frames for k in keys[name][target]])
+        total = sum(len(k) for name in frames for k in keys[name][target])
+        model, tokenizer = load_scorer(model_dir(target), target, device, dtype)
+        logger.info("%s: scoring %d distinct texts (%d with repeats) on %s", target, len(unique),
+                    total, device.type)
+        raw = score_texts(model, tokenizer, unique, cfg.batch_size, cfg.max_length, device, progress,
+                          cfg.max_batch_tokens)
+        counts[target] = {"distinct_texts": len(unique), "texts": total}
+        if target == "title":
+            scores = {k: raw[i] for i, k in enumerate(unique)}
+            for name in frames:
+                mlm[name][target] = np.array([[scores[k[0]][0]] for k in keys[name][target]],
+                                             dtype=np.float64).reshape(-1, 1)
+        else:
+            stats = np.hstack([raw, softmax(raw)])
+            scores = {k: stats[i] for i, k in enumerate(unique)}
+            for name in frames:
+                mlm[name][target] = aggregate(keys[name][target], scores)
+        del model
+    return mlm, counts, device.type
 
 
 def assemble(frame: pd.DataFrame, mlm: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -172,37 +213,8 @@ def run_features(cfg: FeaturesConfig, run_dir: str, progress: bool = False) -> d
         frames[split] = read_split(run_dir, split)
     if not frames:
         raise PrepareError(f"no prepared rows in {paths.run_dir}/prepared: run `kitrain prepare` first")
-    device, dtype = select_device(cfg.device)
-    keys: dict[str, dict[str, list]] = {split: {} for split in frames}  # split -> target -> keys
-    mlm: dict[str, dict[str, np.ndarray]] = {split: {} for split in frames}
-    counts: dict[str, Any] = {}
-    for target in TARGETS:
-        for split, frame in frames.items():
-            if target == "title":
-                keys[split][target] = [[title_text(t)] for t in frame["page_title"]]
-            else:
-                keys[split][target] = [text_keys(target, v) for v in frame[TEXT_COLUMNS[target]]]
-        unique = distinct([k for split in frames for k in keys[split][target]])
-        total = sum(len(k) for split in frames for k in keys[split][target])
-        model, tokenizer = _load_scorer(run_dir, target, device, dtype)
-        logger.info("%s: scoring %d distinct texts (%d with repeats) on %s", target, len(unique),
-                    total, device.type)
-        raw = score_texts(model, tokenizer, unique, cfg.batch_size, cfg.max_length, device, progress,
-                          cfg.max_batch_tokens)
-        counts[target] = {"distinct_texts": len(unique), "texts": total}
-        if target == "title":
-            scores = {k: raw[i] for i, k in enumerate(unique)}
-            for split in frames:
-                mlm[split][target] = np.array([[scores[k[0]][0]] for k in keys[split][target]],
-                                              dtype=np.float64).reshape(-1, 1)
-        else:
-            stats = np.hstack([raw, softmax(raw)])
-            scores = {k: stats[i] for i, k in enumerate(unique)}
-            for split in frames:
-                mlm[split][target] = aggregate(keys[split][target], scores)
-        del model
-
-    summary = {"config": cfg.to_dict(), "device": device.type, "texts": counts, "rows": {}}
+    mlm, counts, device_type = text_model_features(frames, paths.mlm, cfg, progress)
+    summary = {"config": cfg.to_dict(), "device": device_type, "texts": counts, "rows": {}}
     for split, frame in frames.items():
         features = assemble(frame, mlm[split])
         with atomic_dir(paths.features(split)) as tmp:

@@ -177,3 +177,64 @@ def test_tampered_bundle_is_refused_naming_the_file(bundle, tmp_path, damage):
         message = "does not list: .*extra.pkl"
     with pytest.raises(BundleError, match=message):
         load_bundle(copy)
+
+
+def revisions_jsonl(source: Path, features: pd.DataFrame) -> list[str]:
+    """JSON lines for the feature rows, built from the demo source tables (as a scorer would get)."""
+    history = pd.concat([pq.read_table(f).to_pandas()
+                         for f in sorted((source / "mediawiki_history").rglob("*.parquet"))])
+    history = history[history.event_entity == "revision"].set_index("revision_id")
+    texts = pd.concat([pq.read_table(f, columns=["revision_id", "revision_text"]).to_pandas()
+                       for f in sorted((source / "mediawiki_wikitext_history").rglob("*.parquet"))])
+    text = dict(zip(texts.revision_id, texts.revision_text))
+    lines = []
+    for rid in features.revision_id:
+        row = history.loc[rid]
+        lines.append(json.dumps({
+            "revision_id": int(rid), "wiki_db": row.wiki_db, "page_title": row.page_title,
+            "parent_text": text[int(row.revision_parent_id)], "revision_text": text[int(rid)],
+            "event_user_is_anonymous": bool(row.event_user_is_anonymous),
+            "event_user_groups": list(row.event_user_groups), "revision_tags": list(row.revision_tags),
+            "revision_text_bytes_diff": int(row.revision_text_bytes_diff),
+        }, ensure_ascii=False))
+    return lines
+
+
+def test_score_gives_the_evaluation_probabilities(bundle, demo_source, trained, tmp_path):
+    # revisions of full_test, scored from raw wikitext through the bundle, match the evaluation
+    from kitrain.score import run_score
+
+    run_dir, _ = trained
+    full_test = read_features(run_dir, "full_test")
+    lines = revisions_jsonl(demo_source, full_test)
+    lines.insert(3, "{not json")  # a malformed line is reported and skipped
+    lines.insert(7, json.dumps({"revision_id": 1, "wiki_db": "xxwiki"}))
+    path = tmp_path / "revisions.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "scores.jsonl"
+    summary = run_score(str(bundle), str(path), str(out))
+    assert summary["scored"] == len(full_test)
+    assert [s["line"] for s in summary["skipped"]] == [4, 8]
+    assert "not JSON" in summary["skipped"][0]["error"]
+    assert "missing field 'page_title'" in summary["skipped"][1]["error"]
+
+    scored = pd.DataFrame([json.loads(x) for x in out.read_text().splitlines()])
+    predictions = pq.read_table(Path(RunPaths(run_dir).report(), "predictions.parquet")).to_pandas()
+    expected = predictions[(predictions.split == "full_test") & (predictions.variant == "all+user+mlm")]
+    merged = scored.merge(expected, on=["revision_id", "wiki_db"], suffixes=("", "_eval"))
+    assert len(merged) == len(full_test)
+    np.testing.assert_allclose(merged.score, merged.score_eval, atol=1e-6)
+
+
+def test_score_refuses_a_tampered_bundle(bundle, tmp_path):
+    import shutil
+
+    from kitrain.bundle import BundleError
+    from kitrain.score import run_score
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    (copy / "classifier.cbm").write_bytes(b"tampered")
+    (tmp_path / "in.jsonl").write_text("{}\n")
+    with pytest.raises(BundleError, match="classifier.cbm"):
+        run_score(str(copy), str(tmp_path / "in.jsonl"))

@@ -31,6 +31,18 @@ def run(demo_features):
     return demo_features[0]
 
 
+@pytest.fixture
+def scratch_run(run, tmp_path):
+    """A copy of the prepared run and its base model, for tests that retrain: the shared run's
+    models stay the ones its features and bundle were built from."""
+    import shutil
+
+    copy = tmp_path / "run"
+    for part in ("prepared", "base-model"):
+        shutil.copytree(Path(run) / part, copy / part)
+    return str(copy)
+
+
 def quick(target: str, run_dir: str, **kw) -> FinetuneConfig:
     return FinetuneConfig(target=target, base_model=RunPaths(run_dir).base_model(), max_steps=1,
                           batch_size=4, max_length=64, **kw)
@@ -82,7 +94,8 @@ def test_features_from_the_four_models(run, demo_features):
     assert summary["texts"]["title"]["distinct_texts"] < summary["texts"]["title"]["texts"]
 
 
-def test_killed_finetuning_resumes_from_its_checkpoint(run):
+def test_killed_finetuning_resumes_from_its_checkpoint(scratch_run):
+    run = scratch_run
     from transformers import TrainerCallback
 
     class Kill(TrainerCallback):
@@ -100,7 +113,8 @@ def test_killed_finetuning_resumes_from_its_checkpoint(run):
     assert result["resumed_from_step"] == 2 and result["global_step"] == 4
 
 
-def test_changed_configuration_does_not_resume(run, caplog):
+def test_changed_configuration_does_not_resume(scratch_run, caplog):
+    run = scratch_run
     from transformers import TrainerCallback
 
     class Kill(TrainerCallback):
