@@ -89,10 +89,19 @@ def train_variant(train: pd.DataFrame, variant: str, cfg: TrainConfig) -> tuple[
     return model, metrics
 
 
-def run_train(cfg: TrainConfig, run_dir: str) -> dict[str, Any]:
-    """Train every variant of ``cfg`` and publish each to ``classifier/<variant>/``."""
+def run_train(cfg: TrainConfig, run_dir: str, features_csv: str | None = None) -> dict[str, Any]:
+    """Train every variant of ``cfg`` and publish each to ``classifier/<variant>/``.
+
+    The training rows come from the run's ``features/train``, or from a CSV in the published KI
+    dataset's format (``features_csv``), mapped onto the same schema.
+    """
     paths = RunPaths(run_dir)
-    train = read_features(run_dir, "train")
+    if features_csv:
+        from kitrain.kidataset import read_ki_csv
+
+        train = read_ki_csv(features_csv, cfg.variants)
+    else:
+        train = read_features(run_dir, "train")
     results = {}
     for variant in cfg.variants:
         model, metrics = train_variant(train, variant, cfg)

@@ -267,6 +267,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variant", action="append", choices=VARIANTS, default=None,
                    help=f"variant to train, repeatable (default {PRODUCTION_VARIANT})")
     p.add_argument("--all-variants", action="store_true", help="train all eight variants")
+    p.add_argument("--features-csv", default=None,
+                   help="train from a CSV in the published KI dataset's format instead of the run's "
+                   "features (outputs still go to --run-dir)")
     p.add_argument("--iterations", type=_positive_int, default=5000, help="(default 5000)")
     p.add_argument("--learning-rate", type=float, default=0.01, help="(default 0.01)")
     p.add_argument("--early-stopping-rounds", type=int, default=200,
@@ -283,7 +286,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     variants = VARIANTS if args.all_variants else tuple(args.variant or (PRODUCTION_VARIANT,))
     cfg = TrainConfig(variants=variants, iterations=args.iterations, learning_rate=args.learning_rate,
                       early_stopping_rounds=args.early_stopping_rounds, seed=args.seed)
-    results = run_train(cfg, args.run_dir)
+    results = run_train(cfg, args.run_dir, features_csv=args.features_csv)
     for variant, metrics in results.items():
         logger.info("%s: eval ROC AUC %s", variant, metrics["eval_roc_auc"])
     return 0
@@ -394,13 +397,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kitrain.spark import JavaMissingError, SourceError
     from kitrain.bundle import BundleError
     from kitrain.evaluate import ExternalScoresError
+    from kitrain.kidataset import DatasetError
     from kitrain.score import InputLineError
     from kitrain.textdata import NoExamplesError
 
     try:
         return int(args.func(args))
     except (ConfigError, LanguageError, SourceError, JavaMissingError, PrepareError,
-            ModelLoadError, NoExamplesError, ExternalScoresError, BundleError, InputLineError) as exc:
+            ModelLoadError, NoExamplesError, ExternalScoresError, BundleError, InputLineError, DatasetError) as exc:
         print(f"kitrain {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201 (CLI edge)
         return 2
 

@@ -1,0 +1,129 @@
+"""Reading the published KI dataset (CSV) into kitrain's feature schema, in one place.
+
+The dataset published with the paper (linked from the original training repository) and the
+original ``train_model_simplified.py`` name the same features differently. Both are mapped here:
+
+* text-model features: ``insert_s_0_max`` ... (kept) or ``bert_insert_s0_max`` ... and
+  ``bert_title_score`` (renamed);
+* user flags: ``is_anonymous`` or ``user_is_anonymous``; groups ``is_<group>`` with the group's own
+  hyphen (``is_ipblock-exempt``) or ours (``is_ipblock_exempt``);
+* action counts: ``insert_Text`` (kept) or ``Text_insert`` (renamed), or only the ``actions``
+  column holding a Python dict literal (expanded);
+* ``texts_*`` hold Python-literal lists and are not needed for training.
+
+A column nobody knows, or a feature the requested variants need that the file lacks, stops the
+import with an error naming them.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kitrain.schema import (
+    ACTION_FEATURES,
+    ACTION_TYPES,
+    COLLECTED_COLUMNS,
+    CONTENT_TYPES,
+    FEATURE_TABLE_COLUMNS,
+    IS_ANONYMOUS,
+    LABEL,
+    MISSING_TEXT_SCORE,
+    MLM_FEATURES,
+    USER_GROUPS,
+    group_flag,
+    variant_features,
+)
+
+logger = logging.getLogger(__name__)
+
+_BERT = re.compile(r"^bert_(insert|remove|change)_([sp])([01])_(max|mean)$")
+#: Published columns that are neither our features nor needed: accepted and dropped.
+IGNORED = {"is_anon", "title_p_0", "actions", "texts_removed", "texts_insert", "texts_change",
+           "Unnamed: 0"}
+#: Content types the published dataset predates (counted as 0 there).
+NEW_CONTENT_TYPES = ("Character",)
+
+
+class DatasetError(ValueError):
+    """A CSV that does not map onto the feature schema; the message names the columns."""
+
+
+def rename_map(columns: list[str]) -> dict[str, str]:
+    """Published or simplified-script name -> kitrain name, for the columns present."""
+    mapping: dict[str, str] = {}
+    for column in columns:
+        match = _BERT.match(column)
+        if match:
+            kind, stat, index, agg = match.groups()
+            mapping[column] = f"{kind}_{stat}_{index}_{agg}"
+        elif column == "bert_title_score":
+            mapping[column] = "title_s_0"
+        elif column == "user_is_anonymous":
+            mapping[column] = IS_ANONYMOUS
+        elif column.startswith("is_") and column[3:] in USER_GROUPS and "-" in column:
+            mapping[column] = group_flag(column[3:])
+        else:
+            parts = column.rsplit("_", 1)
+            if len(parts) == 2 and parts[0] in CONTENT_TYPES and parts[1] in ACTION_TYPES:
+                mapping[column] = f"{parts[1]}_{parts[0]}"  # Text_insert -> insert_Text
+    return mapping
+
+
+def _expand_actions(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    """Action-count columns from the ``actions`` dict literal, where the columns are absent."""
+    parsed = []
+    for number, text in enumerate(frame["actions"], start=2):  # line 1 is the header
+        try:
+            value = ast.literal_eval(text) if isinstance(text, str) else {}
+        except (ValueError, SyntaxError) as exc:
+            raise DatasetError(f"{path} line {number}: `actions` is not a dict literal ({exc})") from None
+        if not isinstance(value, dict):
+            raise DatasetError(f"{path} line {number}: `actions` is not a dict literal")
+        parsed.append(value)
+    counts = {name: [int(d.get(name, 0)) for d in parsed] for name in ACTION_FEATURES}
+    return frame.assign(**counts)
+
+
+def read_ki_csv(path: str, variants: tuple[str, ...]) -> pd.DataFrame:
+    """The CSV as a features frame of kitrain's schema, checked for what ``variants`` need."""
+    try:
+        frame = pd.read_csv(path, low_memory=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read features CSV {path}: {exc}") from exc
+    mapping = rename_map(list(frame.columns))
+    renamed = [mapping.get(c, c) for c in frame.columns]
+    duplicated = sorted({c for c in renamed if renamed.count(c) > 1})
+    if duplicated:
+        raise DatasetError(f"features CSV {path} names the same feature twice (after mapping): {duplicated}")
+    frame.columns = renamed
+    known = set(FEATURE_TABLE_COLUMNS) | {name for name, _ in COLLECTED_COLUMNS} | IGNORED
+    unknown = [c for c in frame.columns if c not in known]
+    if unknown:
+        raise DatasetError(f"features CSV {path} has unknown column(s): {unknown}")
+    if not any(c in frame.columns for c in ACTION_FEATURES) and "actions" in frame.columns:
+        frame = _expand_actions(frame, path)
+    frame = frame.assign(**{name: 0 for name in ACTION_FEATURES
+                            if name not in frame.columns and name.rsplit("_", 1)[-1] in NEW_CONTENT_TYPES})
+    needed = {LABEL, "wiki_db"} | {f for v in variants for f in variant_features(v)}
+    missing = sorted(needed - set(frame.columns))
+    if missing:
+        raise DatasetError(f"features CSV {path} lacks column(s) needed by {list(variants)}: {missing}")
+    for name in MLM_FEATURES:
+        if name in frame.columns:
+            frame[name] = frame[name].fillna(MISSING_TEXT_SCORE)
+    for name in ACTION_FEATURES:
+        frame[name] = frame[name].fillna(0).astype(np.int64)
+    labels = pd.to_numeric(frame[LABEL].map(lambda v: {"True": 1, "False": 0}.get(v, v)), errors="coerce")
+    if labels.isna().any() or not labels.isin([0, 1]).all():
+        raise DatasetError(f"features CSV {path}: {LABEL} must be 0/1 (or True/False)")
+    frame[LABEL] = labels.astype(np.int64)
+    if "is_text_train" not in frame.columns:
+        logger.info("%s has no is_text_train column: every row is a classifier row", Path(path).name)
+        frame = frame.assign(is_text_train=0)
+    return frame.copy()

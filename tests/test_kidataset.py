@@ -1,0 +1,128 @@
+"""Training from a CSV of the published KI dataset, in both namings, and broken files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kitrain.classifier import run_train
+from kitrain.config import TrainConfig
+from kitrain.kidataset import DatasetError, read_ki_csv
+from kitrain.schema import (
+    ACTION_FEATURES,
+    ALL_FEATURES,
+    MLM_FEATURES,
+    TAG_FEATURES,
+    USER_GROUPS,
+    text_feature_names,
+)
+
+PRODUCTION = ("all+user+mlm",)
+
+
+def published_frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Rows as the published dataset writes them (its column names, hyphenated group flags,
+    Python-literal texts and actions, no Character counts)."""
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, 2, n)
+    frame = pd.DataFrame({
+        "wiki_db": rng.choice(["enwiki", "ukwiki"], n), "revision_id": np.arange(n),
+        "revision_is_identity_reverted": label, "revision_text_bytes_diff": rng.integers(-500, 500, n),
+        "event_comment": "", "page_title": "Kyiv", "is_balanced": 1, "is_anon": label,
+        "texts_insert": ["['a sentence']"] * n, "texts_removed": ["[]"] * n,
+        "texts_change": ["[('a', 'b')]"] * n,
+        "actions": [str({"insert_Text": int(x), "remove_Word": 2}) for x in rng.integers(0, 5, n)],
+        "title_p_0": 1.0,
+    })
+    extra = {name: rng.integers(0, 2, n) for name in TAG_FEATURES}
+    extra.update({name: rng.random(n) + label for name in MLM_FEATURES})  # some signal
+    extra["is_anonymous"] = label
+    extra.update({f"is_{group}": rng.integers(0, 2, n) for group in USER_GROUPS})
+    extra.update({name: rng.integers(0, 3, n) for name in ACTION_FEATURES if not name.endswith("Character")})
+    return pd.concat([frame, pd.DataFrame(extra)], axis=1)
+
+
+def simplified_frame() -> pd.DataFrame:
+    """The names the original train_model_simplified.py reads."""
+    frame = published_frame()
+    renames = {"is_anonymous": "user_is_anonymous", "title_s_0": "bert_title_score"}
+    for kind in ("inserts", "removes", "changes"):
+        for name in text_feature_names(kind):
+            prefix, stat, index, agg = name.split("_")
+            renames[name] = f"bert_{prefix}_{stat}{index}_{agg}"
+    for name in ACTION_FEATURES:
+        action, ctype = name.split("_", 1)
+        renames[name] = f"{ctype}_{action}"
+    return frame.rename(columns=renames).drop(columns=["is_anon", "title_p_0"])
+
+
+def test_published_names_map_onto_the_schema(tmp_path):
+    path = tmp_path / "train.csv"
+    published_frame().to_csv(path, index=False)
+    frame = read_ki_csv(str(path), PRODUCTION)
+    assert set(ALL_FEATURES) <= set(frame.columns)
+    # hyphenated groups become ours; Character (newer than the dataset) counts 0
+    assert "is_ipblock_exempt" in frame.columns and frame["insert_Character"].eq(0).all()
+    assert frame["is_text_train"].eq(0).all()  # the published file has no such column
+
+
+def test_simplified_script_names_map_to_the_same_values(tmp_path):
+    published, simplified = tmp_path / "a.csv", tmp_path / "b.csv"
+    published_frame().to_csv(published, index=False)
+    simplified_frame().to_csv(simplified, index=False)
+    one = read_ki_csv(str(published), PRODUCTION)[list(ALL_FEATURES)]
+    two = read_ki_csv(str(simplified), PRODUCTION)[list(ALL_FEATURES)]
+    pd.testing.assert_frame_equal(one, two)
+
+
+def test_actions_only_as_a_dict_literal(tmp_path):
+    # no action columns: the counts come from the `actions` literal
+    frame = published_frame().drop(columns=[c for c in ACTION_FEATURES if c in published_frame().columns])
+    path = tmp_path / "c.csv"
+    frame.to_csv(path, index=False)
+    out = read_ki_csv(str(path), PRODUCTION)
+    assert out["remove_Word"].eq(2).all() and out["insert_Text"].between(0, 4).all()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda f: f.drop(columns=["insert_s_0_max"]), r"lacks column\(s\) needed by .*insert_s_0_max"),
+        (lambda f: f.assign(colour="red"), r"unknown column\(s\): \['colour'\]"),
+        (lambda f: f.assign(revision_is_identity_reverted=7), "must be 0/1"),
+        (lambda f: f.assign(bert_title_score=0.1), "names the same feature twice"),
+    ],
+)
+def test_broken_files_are_named(tmp_path, change, message):
+    path = tmp_path / "broken.csv"
+    change(published_frame()).to_csv(path, index=False)
+    with pytest.raises(DatasetError, match=message):
+        read_ki_csv(str(path), PRODUCTION)
+
+
+def test_bad_actions_literal_names_the_line(tmp_path):
+    frame = published_frame().drop(columns=[c for c in ACTION_FEATURES if c in published_frame().columns])
+    frame.loc[4, "actions"] = "{'insert_Text': "
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DatasetError, match="d.csv line 6: `actions` is not a dict literal"):
+        read_ki_csv(str(path), PRODUCTION)
+
+
+def test_base_variant_needs_no_text_features(tmp_path):
+    # a file without text-model features still trains the base variant
+    path = tmp_path / "e.csv"
+    published_frame().drop(columns=list(MLM_FEATURES)).to_csv(path, index=False)
+    assert "wiki_db" in read_ki_csv(str(path), ("all+base",)).columns
+    with pytest.raises(DatasetError, match="lacks column"):
+        read_ki_csv(str(path), PRODUCTION)
+
+
+def test_train_from_csv_writes_the_run_outputs(tmp_path):
+    path = tmp_path / "train.csv"
+    simplified_frame().to_csv(path, index=False)
+    results = run_train(TrainConfig(iterations=30, early_stopping_rounds=0), str(tmp_path / "run"),
+                        features_csv=str(path))
+    assert (tmp_path / "run" / "classifier" / "all+user+mlm" / "model.cbm").is_file()
+    assert results["all+user+mlm"]["eval_roc_auc"] > 0.7  # the planted signal is found
