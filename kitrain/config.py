@@ -57,6 +57,26 @@ def check_window(name: str, start: str, end: str) -> None:
         raise ConfigError(f"{name} window end {end} must be after its start {start}")
 
 
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_positive_float(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{name} must be a number > 0, got {value!r}")
+
+
+def _check_fraction(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ConfigError(f"{name} must be between 0 and 1 (exclusive), got {value!r}")
+
+
+def _check_bool(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be a boolean, got {value!r}")
+
+
 class _Config:
     """``to_dict``/``from_dict`` shared by every stage config."""
 
@@ -120,14 +140,10 @@ class CollectConfig(_Config):
         check_window("train", self.train_start, self.train_end)
         check_window("test", self.test_start, self.test_end)
         for name in ("filter_anon", "filter_rw", "use_cache"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be a boolean, got {getattr(self, name)!r}")
+            _check_bool(name, getattr(self, name))
         for name, minimum in (("max_records", 1), ("output_files", 1), ("diff_partitions", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+            _check_int(name, getattr(self, name), minimum)
+        _check_int("seed", self.seed, 0)
         if not isinstance(self.prefix, str) or not SEGMENT_PATTERN.fullmatch(self.prefix):
             raise ConfigError(
                 f"prefix must be letters, digits, '_', '.' or '-' (a directory name), "
@@ -168,27 +184,13 @@ class PrepareConfig(_Config):
             if not isinstance(value, str) or not SEGMENT_PATTERN.fullmatch(value):
                 raise ConfigError(f"{name} must be a directory name, got {value!r}")
         check_date("validation_date", self.validation_date)
-        if not isinstance(self.filter_rw, bool):
-            raise ConfigError(f"filter_rw must be a boolean, got {self.filter_rw!r}")
-        share = self.text_train_share
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
-            raise ConfigError(f"text_train_share must be between 0 and 1 (exclusive), got {share!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        _check_bool("filter_rw", self.filter_rw)
+        _check_fraction("text_train_share", self.text_train_share)
+        _check_int("seed", self.seed, 0)
 
 
 TARGETS = ("inserts", "removes", "changes", "title")
 DEFAULT_BASE_MODEL = "bert-base-multilingual-cased"
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_positive_float(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"{name} must be a number > 0, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,9 +230,7 @@ class FinetuneConfig(_Config):
         _check_int("save_steps", self.save_steps, 0)
         _check_int("min_title_revisions", self.min_title_revisions, 1)
         _check_int("seed", self.seed, 0)
-        if isinstance(self.eval_share, bool) or not isinstance(self.eval_share, (int, float)) \
-                or not 0 < self.eval_share < 1:
-            raise ConfigError(f"eval_share must be between 0 and 1 (exclusive), got {self.eval_share!r}")
+        _check_fraction("eval_share", self.eval_share)
 
     @property
     def is_regression(self) -> bool:
@@ -289,9 +289,7 @@ class TrainConfig(_Config):
         if isinstance(self.thread_count, bool) or not isinstance(self.thread_count, int) \
                 or self.thread_count == 0 or self.thread_count < -1:
             raise ConfigError(f"thread_count must be -1 or a positive integer, got {self.thread_count!r}")
-        if isinstance(self.eval_share, bool) or not isinstance(self.eval_share, (int, float)) \
-                or not 0 < self.eval_share < 1:
-            raise ConfigError(f"eval_share must be between 0 and 1 (exclusive), got {self.eval_share!r}")
+        _check_fraction("eval_share", self.eval_share)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -305,9 +303,7 @@ class EvaluateConfig(_Config):
     external_name: str = "external"
 
     def __post_init__(self) -> None:
-        for name in ("threshold", "recall_target"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-                raise ConfigError(f"{name} must be between 0 and 1 (exclusive), got {value!r}")
+        _check_fraction("threshold", self.threshold)
+        _check_fraction("recall_target", self.recall_target)
         if not isinstance(self.external_name, str) or not SEGMENT_PATTERN.fullmatch(self.external_name):
             raise ConfigError(f"external_name must be a short name, got {self.external_name!r}")
