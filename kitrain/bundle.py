@@ -161,6 +161,7 @@ def run_bundle(run_dir: str, variant: str = PRODUCTION_VARIANT) -> Path:
                 "prepare": (_read_json(paths.prepared_summary()) or {}).get("config"),
                 "finetune": {t: (_read_json(Path(paths.mlm(t), "kitrain_finetune.json")) or {}).get("config")
                              for t in TARGETS},
+                "features": (_read_json(paths.features_summary()) or {}).get("config"),
                 "train": _read_json(classifier_dir / "train_config.json"),
             },
             "metrics": {split: results["variants"].get(variant)
@@ -188,6 +189,14 @@ class Bundle:
     @property
     def classifier(self) -> Path:
         return self.root / "classifier.cbm"
+
+    def features_config(self, **overrides: Any) -> Any:
+        """The text-feature settings the bundled models were scored with at training time
+        (maximum length above all), so scoring truncates exactly as training did."""
+        from kitrain.config import FeaturesConfig
+
+        recorded = (self.manifest.get("config") or {}).get("features") or {}
+        return FeaturesConfig.from_dict({**recorded, **overrides})
 
     @property
     def description(self) -> dict[str, Any]:

@@ -360,10 +360,9 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from kitrain.config import FeaturesConfig
     from kitrain.score import run_score
 
-    summary = run_score(args.bundle, args.input, args.output, FeaturesConfig(device=args.device))
+    summary = run_score(args.bundle, args.input, args.output, device=args.device)
     logger.info("scored %d revisions, skipped %d line(s)", summary["scored"], len(summary["skipped"]))
     return 0
 

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kitrain.atomic import atomic_dir
+from kitrain.atomic import atomic_dir, write_json
 from kitrain.config import FeaturesConfig
 from kitrain.languages import language_of
 from kitrain.models import ModelLoadError, load_classifier, load_tokenizer, select_device
@@ -223,4 +223,5 @@ def run_features(cfg: FeaturesConfig, run_dir: str, progress: bool = False) -> d
                 pq.write_table(table, tmp / f"{language_of(wiki)}.parquet", compression="zstd")
         summary["rows"][split] = len(features)
         logger.info("features %s: %d rows, %d features", split, len(features), len(ALL_FEATURES))
+    write_json(paths.features_summary(), summary)
     return summary

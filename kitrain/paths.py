@@ -19,6 +19,7 @@ Layout (the parts built so far)::
       work/mlm/<target>/checkpoint-N/              Trainer checkpoints (resume only; never read
                                                    by later stages)
       features/{train,test,full_test}/<lang>.parquet
+      features/summary.json                        config (max length ...), rows, text counts
       classifier/<variant>/                        model.cbm, features.json, metrics.json,
                                                    importances.json, train_config.json
       report/                                      metrics.json, predictions.parquet, index.html
@@ -101,6 +102,9 @@ class RunPaths:
 
     def features(self, split: str) -> str:
         return self._join("features", _choice("split", split, SPLITS))
+
+    def features_summary(self) -> str:
+        return self._join("features", "summary.json")
 
     def classifier(self, variant: str) -> str:
         from kitrain.schema import variant_parts

@@ -104,7 +104,7 @@ def score_lines(
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """(scores, skipped): scores of the good lines, and line number plus reason of the others."""
     diffmod.self_check()
-    cfg = cfg or FeaturesConfig()
+    cfg = cfg or bundle.features_config()
     rows, skipped = [], []
     for number, text in enumerate(lines, start=1):
         if not text.strip():
@@ -132,9 +132,17 @@ def score_lines(
 
 
 def run_score(bundle_dir: str, input_path: str, output_path: str | None = None,
-              cfg: FeaturesConfig | None = None) -> dict[str, Any]:
-    """Score a JSON-lines file; write JSON lines (revision_id, wiki_db, score) to a file or stdout."""
+              device: str = "auto", batch_size: int | None = None) -> dict[str, Any]:
+    """Score a JSON-lines file; write JSON lines (revision_id, wiki_db, score) to a file or stdout.
+
+    Text-model settings come from the bundle (as at training time); only the device and the batch
+    size, which do not change results beyond float noise, can be set.
+    """
     bundle = load_bundle(bundle_dir)
+    overrides: dict[str, Any] = {"device": device}
+    if batch_size is not None:
+        overrides["batch_size"] = batch_size
+    cfg = bundle.features_config(**overrides)
     path = Path(input_path)
     if not path.is_file():
         raise InputLineError(f"no input file {path}")

@@ -146,6 +146,8 @@ def test_bundle_round_trip(bundle):
     assert manifest["snapshots"] == ["2022-07"] and manifest["versions"]["mwedittypes"].startswith("3.")
     assert tuple(manifest["features"]) == variant_features("all+user+mlm")
     assert set(manifest["metrics"]) == {"test", "full_test"}
+    # scoring reuses the features' settings (the demo run's max length is 64, not the default)
+    assert loaded.features_config().max_length == 64
     # every file but the manifest is listed with its sha256; the language models are safetensors
     files = {str(p.relative_to(bundle)) for p in Path(bundle).rglob("*") if p.is_file()}
     assert set(manifest["files"]) == files - {"manifest.json"}
@@ -212,7 +214,7 @@ def test_score_gives_the_evaluation_probabilities(bundle, demo_source, trained, 
     path = tmp_path / "revisions.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "scores.jsonl"
-    summary = run_score(str(bundle), str(path), str(out))
+    summary = run_score(str(bundle), str(path), str(out), batch_size=1)
     assert summary["scored"] == len(full_test)
     assert [s["line"] for s in summary["skipped"]] == [4, 8]
     assert "not JSON" in summary["skipped"][0]["error"]
@@ -223,7 +225,7 @@ def test_score_gives_the_evaluation_probabilities(bundle, demo_source, trained, 
     expected = predictions[(predictions.split == "full_test") & (predictions.variant == "all+user+mlm")]
     merged = scored.merge(expected, on=["revision_id", "wiki_db"], suffixes=("", "_eval"))
     assert len(merged) == len(full_test)
-    np.testing.assert_allclose(merged.score, merged.score_eval, atol=1e-6)
+    np.testing.assert_allclose(merged.score, merged.score_eval, rtol=0, atol=1e-12)
 
 
 def test_score_refuses_a_tampered_bundle(bundle, tmp_path):
