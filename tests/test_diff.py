@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +123,80 @@ def test_output_is_the_same_under_any_hash_seed():
         outputs.add(run.stdout)
     assert len(outputs) == 1
     assert json.loads(outputs.pop())[1]  # and the edit was seen
+
+
+# --- the changed-span diff is the plain diff, faster ------------------------------------------
+
+LONG = (
+    "Lead sentence. Another one.\n\n"
+    "== Alpha ==\nAlpha text here. More alpha.\n\n"
+    "== Beta ==\n{{Infobox\n| name = x\n}}\nBeta text. Beta again.\n\n"
+    "== Gamma ==\nGamma text.<ref>{{cite web|url=https://example.org|title=G}}</ref>\n\n"
+    "== Delta ==\nDelta text.\n\n[[Category:Things]]\n"
+)
+
+EDITS = {
+    # one case per situation the span logic must keep right
+    "lead edit": lambda t: t.replace("Another one.", "Another one, changed."),
+    "middle edit": lambda t: t.replace("Beta text.", "Beta text was changed."),
+    "last section edit": lambda t: t.replace("Delta text.", "Delta text. More."),
+    "section removed": lambda t: t.replace("== Gamma ==\nGamma text.<ref>{{cite web|url=https://example.org|title=G}}</ref>\n\n", ""),
+    "last section blanked": lambda t: t.replace("== Delta ==\nDelta text.\n\n[[Category:Things]]\n", ""),
+    "sections swapped": lambda t: t.replace("== Alpha ==\nAlpha text here. More alpha.\n\n", "")
+    .replace("== Delta ==", "== Alpha ==\nAlpha text here. More alpha.\n\n== Delta =="),
+    "page blanked": lambda t: "",
+    "page replaced": lambda t: "LOL LOL LOL",
+    "section added": lambda t: t.replace("== Delta ==", "== New ==\nNew text.\n\n== Delta =="),
+    "heading-like line in a template": lambda t: t.replace("| name = x\n", "| name = x\n== not a heading ==\n"),
+    "unchanged": lambda t: t,
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_changed_span_diff_equals_the_plain_diff(name):
+    curr = EDITS[name](LONG)
+    assert diff.edit_diff(LONG, curr, "en") == diff.plain_edit_diff(LONG, curr, "en")
+
+
+def test_span_cuts_equal_sections_only():
+    # an edit in Gamma leaves the lead, Alpha and Beta before it and Delta after it out
+    p, c = diff.changed_span(LONG, LONG.replace("Gamma text.", "Gamma text!"))
+    assert p.startswith("== Gamma ==") and "Delta" not in p and "Gamma text!" in c
+
+
+def test_span_never_cuts_inside_an_open_template():
+    # a template opened before a heading-like line and closed after it is never split
+    prev = "{{Box|\n== inside ==\n}}\nLead.\n== A ==\nA text.\n"
+    edited = prev.replace("}}\nLead.", "}}\nLead, edited.")
+    p, _ = diff.changed_span(prev, edited)
+    assert p.startswith("{{Box|")  # cutting "{{Box|" off alone would leave it open
+    # after the template closes, equal text may be cut
+    p, _ = diff.changed_span(prev, prev.replace("A text.", "A text, edited."))
+    assert p == "== A ==\nA text.\n"
+    for curr in (edited, prev.replace("A text.", "A text, edited.")):
+        assert diff.edit_diff(prev, curr, "en") == diff.plain_edit_diff(prev, curr, "en")
+
+
+def test_span_keeps_context_beside_an_empty_side():
+    # an empty page has no sections for the differ, so one equal section stays beside it
+    prev = "Lead.\n== A ==\nA.\n"
+    p, c = diff.changed_span(prev, "Lead.\n")
+    assert (p, c) == (prev, "Lead.\n")
+
+
+SHARED_PAIRS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "edit_pairs.jsonl.gz"
+
+
+@pytest.mark.skipif(not SHARED_PAIRS.exists(), reason="../shared/data/edit_pairs.jsonl.gz absent (a user's clone)")
+def test_identical_to_plain_on_real_article_edits():
+    # every 6th of the 180 real-article pairs (all edit kinds, the small and medium sizes)
+    import gzip
+    import json as _json
+
+    with gzip.open(SHARED_PAIRS, "rt", encoding="utf-8") as handle:
+        pairs = [_json.loads(line) for line in handle]
+    subset = [p for i, p in enumerate(pairs) if i % 6 == 0 and p["bucket"] in ("5KB", "20KB", "40KB")]
+    assert len(subset) >= 15
+    for pair in subset:
+        assert diff.edit_diff(pair["prev"], pair["curr"], "en") == \
+            diff.plain_edit_diff(pair["prev"], pair["curr"], "en"), pair["edit"]

@@ -1,0 +1,81 @@
+"""Edit-diff speed: kitrain's diff against the plain way and against parsing alone.
+
+(a) kitrain's ``edit_diff`` (only the span of changed sections is parsed and diffed), (b) the plain
+way: one ``StructuredEditTypes`` call on the whole pair with the same text rules
+(``plain_edit_diff``), (c) mwparserfromhell parsing prev and curr only. Checks that (a) equals (b)
+on every pair and fails if not. Prints median ms per revision and revisions per second per core by
+size bucket, then one JSON line.
+
+    python benchmarks/diff.py [--pairs ../shared/data/edit_pairs.jsonl.gz] [--lang en]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import mwparserfromhell  # noqa: E402
+
+from kitrain.diff import edit_diff, plain_edit_diff  # noqa: E402
+
+DEFAULT_PAIRS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "edit_pairs.jsonl.gz"
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", default=str(DEFAULT_PAIRS), help="JSON lines with prev, curr, bucket")
+    parser.add_argument("--lang", default="en")
+    args = parser.parse_args()
+    opener = gzip.open if args.pairs.endswith(".gz") else open
+    with opener(args.pairs, "rt", encoding="utf-8") as handle:
+        pairs = [json.loads(line) for line in handle]
+
+    times: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    identical, mismatches = 0, []
+    for i, pair in enumerate(pairs):
+        ours, t_a = timed(edit_diff, pair["prev"], pair["curr"], args.lang)
+        plain, t_b = timed(plain_edit_diff, pair["prev"], pair["curr"], args.lang)
+        _, t_c = timed(lambda p, c: (mwparserfromhell.parse(p, skip_style_tags=True),
+                                     mwparserfromhell.parse(c, skip_style_tags=True)),
+                       pair["prev"], pair["curr"])
+        bucket = pair.get("bucket", "all")
+        for name, seconds in (("kitrain", t_a), ("plain", t_b), ("parse", t_c)):
+            times[name][bucket].append(seconds)
+        if ours == plain:
+            identical += 1
+        else:
+            mismatches.append((i, pair.get("edit"), bucket))
+
+    buckets = sorted(times["plain"], key=lambda b: (len(b), b))
+    print(f"{'bucket':>8} {'kitrain ms':>11} {'plain ms':>9} {'parse ms':>9} {'kitrain rev/s':>14} {'plain rev/s':>12}")  # noqa: T201
+    for bucket in buckets:
+        med = {n: statistics.median(times[n][bucket]) * 1000 for n in ("kitrain", "plain", "parse")}
+        print(f"{bucket:>8} {med['kitrain']:11.1f} {med['plain']:9.1f} {med['parse']:9.1f} "  # noqa: T201
+              f"{1000 / med['kitrain']:14.1f} {1000 / med['plain']:12.1f}")
+    totals = {n: sum(sum(v) for v in times[n].values()) for n in ("kitrain", "plain", "parse")}
+    print(json.dumps({  # noqa: T201
+        "benchmark": "diff", "pairs": len(pairs), "kitrain_s": round(totals["kitrain"], 3),
+        "plain_s": round(totals["plain"], 3), "parse_s": round(totals["parse"], 3),
+        "speedup": round(totals["plain"] / totals["kitrain"], 2), "identical": identical,
+        "mismatches": mismatches[:20],
+    }))
+    if identical != len(pairs):
+        sys.exit(f"kitrain's diff differs from the plain diff on {len(pairs) - identical} pair(s)")
+
+
+if __name__ == "__main__":
+    main()
