@@ -280,7 +280,7 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     df = sample_down(df, rows, cfg.max_records, cfg.seed)
     steps.add("sampling", df.count(), enabled=rows > cfg.max_records, max_records=cfg.max_records)
 
-    keep = [c for c in names(COLLECTED_BASE_COLUMNS)]
+    keep = names(COLLECTED_BASE_COLUMNS)
     texts = run_sql(spark, "wikitext", wikitext_snapshot=cfg.wikitext_snapshot,
                     wiki_db=wiki_db(cfg.lang))
     with_text = attach_texts(df.select(*keep), texts).persist(StorageLevel.MEMORY_AND_DISK)
