@@ -18,19 +18,14 @@ import shutil
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-
 from benchmarks._models import build_model  # noqa: E402
 from kitrain.config import FinetuneConfig  # noqa: E402
-from kitrain.finetune import PREPARED_COLUMNS, encode, run_finetune  # noqa: E402
+from kitrain.finetune import encode, run_finetune, training_frames  # noqa: E402
 from kitrain.models import load_classifier, load_tokenizer  # noqa: E402
-from kitrain.prepare import IS_TEXT_TRAIN, read_split  # noqa: E402
-from kitrain.textdata import balance_classes, build_examples, stratified_split  # noqa: E402
 
 WARMUP_STEPS = 10
 
@@ -68,12 +63,7 @@ def baseline(run_dir: str, model_path: str, target: str, steps: int, batch: int,
 
     cfg = FinetuneConfig(target=target, base_model=model_path, max_steps=steps, batch_size=batch,
                          seed=seed)
-    prepared = read_split(run_dir, "train", columns=PREPARED_COLUMNS)
-    examples = build_examples(target, prepared[prepared[IS_TEXT_TRAIN] == 1], cfg.min_title_revisions)
-    rng = np.random.default_rng([cfg.seed, zlib.crc32(target.encode())])
-    if not cfg.is_regression:
-        examples = balance_classes(examples, rng)
-    train_frame, _ = stratified_split(examples, cfg.eval_share, rng, stratify=not cfg.is_regression)
+    train_frame, _ = training_frames(cfg, run_dir)  # exactly kitrain's examples
     tokenizer = load_tokenizer(model_path)
     model = load_classifier(model_path, 1 if cfg.is_regression else 2)
     out = tempfile.mkdtemp(prefix="kitrain-bench-baseline-")

@@ -36,6 +36,18 @@ def atomic_dir(final: str | os.PathLike[str]) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """A JSON file's content, or None where the file does not exist (an optional report)."""
+    path = Path(path)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def parquet_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The parquet files of an output directory, in name order (none if it does not exist)."""
+    path = Path(path)
+    return sorted(path.glob("*.parquet")) if path.is_dir() else []
+
+
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write JSON atomically (temporary file, then rename)."""
     path = Path(path)

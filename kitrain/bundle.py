@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kitrain import __version__
-from kitrain.atomic import atomic_dir, write_json
+from kitrain.atomic import atomic_dir, read_json, write_json
 from kitrain.classifier import FEATURES_FILE, MODEL_FILE
 from kitrain.paths import TARGETS, RunPaths
 from kitrain.prepare import PrepareError
@@ -46,11 +46,6 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_json(path: str | Path) -> Any:
-    path = Path(path)
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
 def versions() -> dict[str, str]:
     import catboost
     import mwedittypes
@@ -72,7 +67,7 @@ def _collection_facts(paths: RunPaths) -> dict[str, Any]:
         snapshots.add(data["config"]["snapshot"])
         wikitext.add(data["config"]["wikitext_snapshot"])
         languages.add(data["lang"])
-    prepared = _read_json(paths.prepared_summary()) or {}
+    prepared = read_json(paths.prepared_summary()) or {}
     languages.update(prepared.get("languages", {}))
     return {"snapshots": sorted(snapshots), "wikitext_snapshots": sorted(wikitext),
             "languages": sorted(languages)}
@@ -135,8 +130,8 @@ def run_bundle(run_dir: str, variant: str = PRODUCTION_VARIANT) -> Path:
     if not (classifier_dir / MODEL_FILE).is_file():
         raise PrepareError(f"no trained {variant} classifier in {classifier_dir}: run "
                            f"`kitrain train --variant {variant}` first")
-    description = _read_json(classifier_dir / FEATURES_FILE)
-    metrics = _read_json(Path(paths.report(), "metrics.json"))
+    description = read_json(classifier_dir / FEATURES_FILE)
+    metrics = read_json(Path(paths.report(), "metrics.json"))
     target = Path(paths.run_dir, "bundle")
     with atomic_dir(target) as tmp:
         for name in TARGETS:
@@ -158,11 +153,11 @@ def run_bundle(run_dir: str, variant: str = PRODUCTION_VARIANT) -> Path:
             "features": description["features"],
             "categorical": description["categorical"],
             "config": {
-                "prepare": (_read_json(paths.prepared_summary()) or {}).get("config"),
-                "finetune": {t: (_read_json(Path(paths.mlm(t), "kitrain_finetune.json")) or {}).get("config")
+                "prepare": (read_json(paths.prepared_summary()) or {}).get("config"),
+                "finetune": {t: (read_json(Path(paths.mlm(t), "kitrain_finetune.json")) or {}).get("config")
                              for t in TARGETS},
-                "features": (_read_json(paths.features_summary()) or {}).get("config"),
-                "train": _read_json(classifier_dir / "train_config.json"),
+                "features": (read_json(paths.features_summary()) or {}).get("config"),
+                "train": read_json(classifier_dir / "train_config.json"),
             },
             "metrics": {split: results["variants"].get(variant)
                         for split, results in (metrics or {}).get("splits", {}).items()},

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from kitrain.atomic import atomic_dir, write_json
+from kitrain.atomic import atomic_dir, parquet_files, write_json
 from kitrain.config import TrainConfig
 from kitrain.metrics import roc_auc, threshold_metrics
 from kitrain.paths import RunPaths
@@ -35,8 +35,8 @@ FEATURES_FILE = "features.json"
 
 
 def read_features(run_dir: str, split: str) -> pd.DataFrame:
-    path = Path(RunPaths(run_dir).features(split))
-    files = sorted(path.glob("*.parquet")) if path.is_dir() else []
+    path = RunPaths(run_dir).features(split)
+    files = parquet_files(path)
     if not files:
         raise PrepareError(f"no features in {path}: run `kitrain features` first")
     return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
@@ -123,14 +123,19 @@ def run_train(cfg: TrainConfig, run_dir: str, features_csv: str | None = None) -
 
 def load_classifier_dir(path: str | Path) -> tuple[Any, dict[str, Any]]:
     """A trained variant: the CatBoost model and its feature description."""
-    from catboost import CatBoostClassifier
-
     path = Path(path)
     if not (path / MODEL_FILE).is_file():
         raise PrepareError(f"no trained classifier in {path}: run `kitrain train` first")
+    return load_cbm(path / MODEL_FILE), json.loads((path / FEATURES_FILE).read_text(encoding="utf-8"))
+
+
+def load_cbm(path: str | Path) -> Any:
+    """A CatBoost model from its own ``.cbm`` format (never pickle)."""
+    from catboost import CatBoostClassifier
+
     model = CatBoostClassifier()
-    model.load_model(str(path / MODEL_FILE), format="cbm")
-    return model, json.loads((path / FEATURES_FILE).read_text(encoding="utf-8"))
+    model.load_model(str(path), format="cbm")
+    return model
 
 
 def predict(model: Any, description: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kitrain import __version__
-from kitrain.atomic import atomic_dir, write_json
+from kitrain.atomic import atomic_dir, read_json, write_json
 from kitrain.classifier import load_classifier_dir, predict, read_features
 from kitrain.config import EvaluateConfig
 from kitrain.metrics import (
@@ -183,20 +183,15 @@ def run_context(run_dir: str, variants: list[str], cfg: EvaluateConfig) -> dict[
     import transformers
 
     paths = RunPaths(run_dir)
-
-    def read(path: str | Path) -> Any:
-        path = Path(path)
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-    prepared = read(paths.prepared_summary())
+    prepared = read_json(paths.prepared_summary())
     return {
         "run_dir": paths.run_dir,
         "versions": {"kitrain": __version__, "catboost": catboost.__version__,
                      "torch": torch.__version__, "transformers": transformers.__version__},
         "evaluate": cfg.to_dict(),
         "prepare": prepared.get("config") if prepared else None,
-        "train": {v: read(Path(paths.classifier(v), "train_config.json")) for v in variants},
-        "finetune": {t: (read(Path(paths.mlm(t), "kitrain_finetune.json")) or {}).get("config")
+        "train": {v: read_json(Path(paths.classifier(v), "train_config.json")) for v in variants},
+        "finetune": {t: (read_json(Path(paths.mlm(t), "kitrain_finetune.json")) or {}).get("config")
                      for t in ("inserts", "removes", "changes", "title")},
     }
 

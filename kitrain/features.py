@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kitrain.atomic import atomic_dir, write_json
+from kitrain.atomic import atomic_dir, parquet_files, write_json
 from kitrain.config import FeaturesConfig
 from kitrain.languages import language_of
 from kitrain.models import ModelLoadError, load_classifier, load_tokenizer, select_device
@@ -207,7 +207,7 @@ def run_features(cfg: FeaturesConfig, run_dir: str, progress: bool = False) -> d
     paths = RunPaths(run_dir)
     frames = {}
     for split in SPLITS:
-        if Path(paths.prepared(split)).is_dir() and not any(Path(paths.prepared(split)).glob("*.parquet")):
+        if Path(paths.prepared(split)).is_dir() and not parquet_files(paths.prepared(split)):
             logger.warning("prepared %s has no rows (no such collection yet): skipped", split)
             continue
         frames[split] = read_split(run_dir, split)

@@ -101,12 +101,9 @@ def _work_dir(paths: RunPaths, cfg: FinetuneConfig) -> Path:
     return work
 
 
-def run_finetune(cfg: FinetuneConfig, run_dir: str, callbacks: list[Any] | None = None) -> dict[str, Any]:
-    """Fine-tune ``cfg.target``; resume from the last checkpoint of an interrupted identical run."""
-    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
-
-    paths = RunPaths(run_dir)
+def training_frames(cfg: FinetuneConfig, run_dir: str) -> tuple[Any, Any]:
+    """(train, eval) examples of ``cfg.target``: built from the fine-tuning rows, balanced (not for
+    title, a regression) and split with the seed."""
     prepared = read_split(run_dir, "train", columns=PREPARED_COLUMNS)
     text_train = prepared[prepared[IS_TEXT_TRAIN] == 1]
     examples = build_examples(cfg.target, text_train, cfg.min_title_revisions)
@@ -121,6 +118,21 @@ def run_finetune(cfg: FinetuneConfig, run_dir: str, callbacks: list[Any] | None 
     train_frame, eval_frame = stratified_split(examples, cfg.eval_share, rng, stratify=not cfg.is_regression)
     if eval_frame.empty or train_frame.empty:
         raise NoExamplesError(f"too few examples for target {cfg.target!r} to split: {len(examples)}")
+    return train_frame, eval_frame
+
+
+def _checkpoint_step(path: str | None) -> int | None:
+    """``.../checkpoint-40`` -> 40."""
+    return int(Path(path).name.split("-")[-1]) if path else None
+
+
+def run_finetune(cfg: FinetuneConfig, run_dir: str, callbacks: list[Any] | None = None) -> dict[str, Any]:
+    """Fine-tune ``cfg.target``; resume from the last checkpoint of an interrupted identical run."""
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    paths = RunPaths(run_dir)
+    train_frame, eval_frame = training_frames(cfg, run_dir)
     logger.info("%s: %d training and %d evaluation examples", cfg.target, len(train_frame), len(eval_frame))
 
     set_seed(cfg.seed)
@@ -182,8 +194,8 @@ def run_finetune(cfg: FinetuneConfig, run_dir: str, callbacks: list[Any] | None 
         "config": cfg.to_dict(),
         "examples": {"train": len(train_frame), "eval": len(eval_frame)},
         "global_step": trainer.state.global_step,
-        "resumed_from_step": int(Path(last).name.split("-")[-1]) if last else None,
-        "best_step": int(Path(best).name.split("-")[-1]) if best else None,
+        "resumed_from_step": _checkpoint_step(last),
+        "best_step": _checkpoint_step(best),
         "train_loss": result.training_loss,
         "train_samples_per_second": result.metrics.get("train_samples_per_second"),
         "train_runtime_s": result.metrics.get("train_runtime"),

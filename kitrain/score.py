@@ -19,7 +19,7 @@ import pandas as pd
 
 from kitrain import diff as diffmod
 from kitrain.bundle import Bundle, load_bundle
-from kitrain.classifier import predict
+from kitrain.classifier import load_cbm, predict
 from kitrain.config import FeaturesConfig
 from kitrain.features import assemble, text_model_features
 from kitrain.languages import LanguageError, language_of
@@ -122,11 +122,7 @@ def score_lines(
     frame = pd.DataFrame(rows)
     mlm, _, _ = text_model_features({"input": frame}, bundle.mlm, cfg)
     features = assemble(frame, mlm["input"])
-    from catboost import CatBoostClassifier
-
-    model = CatBoostClassifier()
-    model.load_model(str(bundle.classifier), format="cbm")
-    scores = predict(model, bundle.description, features)
+    scores = predict(load_cbm(bundle.classifier), bundle.description, features)
     return pd.DataFrame({"revision_id": features["revision_id"], "wiki_db": features["wiki_db"],
                          "score": scores}), skipped
 
