@@ -12,41 +12,51 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,airflow]'
 	touch $(STAMP)
 
 check-java:
 	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \
 	  echo "Java 17 is required by Spark: install it (Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME." >&2; exit 1; }
 
-RUN := $(DEMO_DIR)/run
-TARGETS := inserts removes changes title
 DEMO_STEPS ?= 30
 DEMO_ITERATIONS ?= 300
+DEMO_SPARK_MASTER ?= local[*]
+RUN := $(DEMO_DIR)/runs/2022-07
 
-# The main job (until the Airflow DAG lands): demo data for five languages, collected in both modes,
-# prepared, a tiny base model built from its own corpus, the four models fine-tuned for a few steps,
-# the classifier features, the eight CatBoost variants and the evaluation report. Offline: no model
-# hub is asked.
+# An Airflow home inside the repository (ignored by git): SQLite, the DAG folder, the Spark
+# connection of the embedded default and the venv's spark-submit on PATH.
+AIRFLOW_HOME_DIR := $(CURDIR)/.airflow
+AIRFLOW_ENV := AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+  AIRFLOW__CORE__LOAD_EXAMPLES=False \
+  AIRFLOW_CONN_SPARK_DEFAULT='{"conn_type":"spark","host":"$(DEMO_SPARK_MASTER)"}' \
+  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" HF_HUB_OFFLINE=1 KITRAIN_RETRY_DELAY_S=10
+comma := ,
+empty :=
+space := $(empty) $(empty)
+DEMO_LANGUAGES_JSON := [$(subst $(space),$(comma),$(patsubst %,"%",$(strip $(DEMO_LANGUAGES))))]
+# The month starting 2022-07-01 (logical date 2022-08-01 of a manual run): the paper's snapshot and
+# windows. The demo tables hold wikitext of the paper's later snapshot, 2022-11.
+DEMO_CONF := {"languages": $(DEMO_LANGUAGES_JSON), "source": "parquet", \
+  "source_dir": "$(CURDIR)/$(DEMO_DIR)/source", "run_dir": "$(CURDIR)/$(DEMO_DIR)/runs/{snapshot}", \
+  "snapshot": "2022-07", "wikitext_snapshot": "2022-11", "base_model": "tiny", \
+  "finetune_max_steps": $(DEMO_STEPS), "max_length": 128, "classifier_iterations": $(DEMO_ITERATIONS), \
+  "variants": ["all+base", "all+mlm", "all+user", "all+user+mlm", "anon+base", "anon+mlm", "anon+user", "anon+user+mlm"]}
+
+# The main job: demo data for five languages of different scripts, then the whole Airflow DAG
+# (airflow dags test: every task in this process's order, Spark through spark-submit on local[*],
+# the tiny model, few steps and iterations). Offline: no model hub is asked.
 demo: $(STAMP) check-java
 	$(PY) -m kitrain demo-data --out $(DEMO_DIR)/source --languages $(DEMO_LANGUAGES)
-	@set -e; for lang in $(DEMO_LANGUAGES); do \
-	  for mode in train test; do \
-	    $(PY) -m kitrain collect -l $$lang -m $$mode -uc 1 --source parquet \
-	      --source-dir $(DEMO_DIR)/source --run-dir $(RUN) --master 'local[2]'; \
-	  done; \
-	done
-	$(PY) -m kitrain prepare --run-dir $(RUN)
-	HF_HUB_OFFLINE=1 $(PY) -m kitrain tiny-model --out $(RUN)/base-model --corpus $(RUN)/prepared/train
-	@set -e; for target in $(TARGETS); do \
-	  HF_HUB_OFFLINE=1 $(PY) -m kitrain finetune --run-dir $(RUN) --target $$target \
-	    --base-model $(RUN)/base-model --max-steps $(DEMO_STEPS) --max-length 128; \
-	done
-	HF_HUB_OFFLINE=1 $(PY) -m kitrain features --run-dir $(RUN)
-	$(PY) -m kitrain train --run-dir $(RUN) --all-variants --iterations $(DEMO_ITERATIONS)
-	$(PY) -m kitrain evaluate --run-dir $(RUN)
-	$(PY) -m kitrain bundle --run-dir $(RUN)
-	@echo "demo run: $(RUN)  report: $(RUN)/report/index.html  bundle: $(RUN)/bundle"
+	$(AIRFLOW_ENV) $(VENV)/bin/airflow db migrate > $(DEMO_DIR)/airflow-db-migrate.log 2>&1 \
+	  || { tail -n 40 $(DEMO_DIR)/airflow-db-migrate.log; exit 1; }
+	$(AIRFLOW_ENV) $(VENV)/bin/airflow pools set spark 2 "concurrent Spark collections" > /dev/null
+	$(AIRFLOW_ENV) $(VENV)/bin/airflow pools set gpu 1 "fine-tuning on the GPU worker" > /dev/null
+	@echo "running the DAG ki_multilingual_training (log: $(DEMO_DIR)/airflow-dags-test.log) ..."
+	@$(AIRFLOW_ENV) $(VENV)/bin/airflow dags test ki_multilingual_training 2022-08-01 \
+	  --conf '$(DEMO_CONF)' > $(DEMO_DIR)/airflow-dags-test.log 2>&1 \
+	  || { grep -E "ERROR|Error|error:" $(DEMO_DIR)/airflow-dags-test.log | tail -n 20; exit 1; }
+	@$(AIRFLOW_ENV) $(PY) -m kitrain.airflow_report $(CURDIR)/$(RUN)
 
 test: $(STAMP) check-java
 	$(PY) -m pytest

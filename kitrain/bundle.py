@@ -132,7 +132,7 @@ def run_bundle(run_dir: str, variant: str = PRODUCTION_VARIANT) -> Path:
                            f"`kitrain train --variant {variant}` first")
     description = read_json(classifier_dir / FEATURES_FILE)
     metrics = read_json(Path(paths.report(), "metrics.json"))
-    target = Path(paths.run_dir, "bundle")
+    target = Path(paths.bundle())
     with atomic_dir(target) as tmp:
         for name in TARGETS:
             source = Path(paths.mlm(name))

@@ -33,7 +33,7 @@ from kitrain.schema import (
     group_flag,
     names,
 )
-from kitrain.spark import HadoopFS, register_sources, run_sql
+from kitrain.spark import HadoopFS, SourceError, register_sources, run_sql
 
 logger = logging.getLogger(__name__)
 
@@ -290,9 +290,16 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
         F.sum((F.col("revision_text").isNull() | F.col("parent_text").isNull()).cast("int")).alias("any"),
     ).first()
     with_text_ok = with_text.where(F.col("revision_text").isNotNull() & F.col("parent_text").isNotNull())
-    steps.add("missing_text", with_text.count() - int(missing["any"] or 0),
+    rows_with_text = with_text.count() - int(missing["any"] or 0)
+    steps.add("missing_text", rows_with_text,
               missing_revision_text=int(missing["revision"] or 0),
               missing_parent_text=int(missing["parent"] or 0))
+    if rows_with_text == 0 and int(missing["any"] or 0) > 0:
+        # every revision lacking text is a wrong wikitext snapshot or source, not data to drop
+        raise SourceError(
+            f"{cfg.lang}: none of the {int(missing['any'])} selected revisions has its wikitext in "
+            f"snapshot {cfg.wikitext_snapshot} of the wikitext table: check --wikitext-snapshot"
+        )
 
     partitions = cfg.diff_partitions or spark.sparkContext.defaultParallelism * 4
     diffed = compute_diffs(with_text_ok, cfg.lang, partitions).persist(StorageLevel.MEMORY_AND_DISK)

@@ -23,6 +23,8 @@ Layout (the parts built so far)::
       classifier/<variant>/                        model.cbm, features.json, metrics.json,
                                                    importances.json, train_config.json
       report/                                      metrics.json, predictions.parquet, index.html
+      bundle/                                      the published model (see kitrain.bundle)
+      plans/<run id>.json                          the settings of each pipeline (DAG) run
       tmp/                                         scratch space of Spark (warehouse of local tables)
 
 Data and its report live in separate trees because Spark, pyarrow and pandas all try to read every
@@ -117,6 +119,14 @@ class RunPaths:
 
     def report(self) -> str:
         return self._join("report")
+
+    def bundle(self) -> str:
+        return self._join("bundle")
+
+    def plan(self, run_id: str) -> str:
+        from kitrain.plan import plan_file_name
+
+        return self._join("plans", plan_file_name(run_id))
 
     def scratch(self) -> str:
         return self._join("tmp")

@@ -112,7 +112,7 @@ def prepare_language(
     return out, counts
 
 
-def _collected_languages(mode_dir: Path) -> dict[str, Path]:
+def collected_languages(mode_dir: Path) -> dict[str, Path]:
     if not mode_dir.is_dir():
         return {}
     found = {}
@@ -142,8 +142,8 @@ def _output_schema(table: pa.Table) -> pa.Schema:
 def run_prepare(cfg: PrepareConfig, run_dir: str) -> dict[str, Any]:
     """Prepare every language collected in ``run_dir``; publish the three splits atomically."""
     paths = RunPaths(run_dir)
-    train_langs = _collected_languages(Path(paths.collected_mode(cfg.prefix, "train")))
-    test_langs = _collected_languages(Path(paths.collected_mode(cfg.test_prefix, "test")))
+    train_langs = collected_languages(Path(paths.collected_mode(cfg.prefix, "train")))
+    test_langs = collected_languages(Path(paths.collected_mode(cfg.test_prefix, "test")))
     languages = sorted(set(train_langs) | set(test_langs))
     if not languages:
         raise PrepareError(

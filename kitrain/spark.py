@@ -100,9 +100,18 @@ def get_spark(
 
 
 def _submitted_conf() -> dict[str, str]:
-    """Settings that ``spark-submit`` passes to the driver through the environment, if any."""
-    from pyspark import SparkConf
+    """Settings ``spark-submit`` gave the driver (its ``--master``, ``--conf`` ...), if any.
 
+    Under ``spark-submit`` the JVM is already running and Python is told its gateway port in
+    ``PYSPARK_GATEWAY_PORT``; the settings are the JVM's system properties, which a ``SparkConf``
+    sees only once Python is connected to that JVM. Without the variable there is no such JVM, and
+    connecting here would start one before the builder's settings are known.
+    """
+    if not os.environ.get("PYSPARK_GATEWAY_PORT"):
+        return {}
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()
     return dict(SparkConf().getAll())
 
 

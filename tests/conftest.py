@@ -7,13 +7,30 @@ it, as they would in a real run.
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
 
 # nothing in the tests may reach a model hub
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# py4j logs its connection close from __del__ at interpreter exit, after pytest closed the streams
+logging.getLogger("py4j").setLevel(logging.WARNING)
+
+# Airflow reads its home when first imported: the tests get their own, never the user's ~/airflow
+AIRFLOW_HOME = tempfile.mkdtemp(prefix="kitrain-test-airflow-")
+atexit.register(shutil.rmtree, AIRFLOW_HOME, True)
+os.environ["AIRFLOW_HOME"] = AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 
 DEMO_LANGS = ("uk", "ja")
 

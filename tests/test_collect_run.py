@@ -220,3 +220,15 @@ def test_unpartitioned_parquet_copies_give_the_same_rows(spark, source, collecte
         return spark.read.parquet(path).toPandas().sort_values("revision_id").to_json(orient="records")
 
     assert rows(report["output"]) == rows(collected["ja", "test"]["output"])
+
+
+def test_wrong_wikitext_snapshot_stops_instead_of_publishing_nothing(spark, source, tmp_path):
+    from kitrain.spark import SourceError
+
+    # the demo tables hold wikitext of 2022-11 only: every revision would lack its text, which is
+    # a wrong setting, not data to drop
+    cfg = CollectConfig(lang="uk", mode="test", source="parquet", source_dir=str(source),
+                        wikitext_snapshot="2022-07")
+    with pytest.raises(SourceError, match=r"uk: none of the \d+ selected revisions has its wikitext in snapshot 2022-07"):
+        run_collect(spark, cfg, str(tmp_path / "run"))
+    assert not Path(RunPaths(str(tmp_path / "run")).collected("full_test", "test", "uk")).exists()

@@ -27,6 +27,8 @@ def test_wheel_ships_the_sql_files(tmp_path):
     for sql in (ROOT / "sql").glob("*.sql"):
         assert f"kitrain/sql/{sql.name}" in names
     assert "kitrain/cli.py" in names
+    # the application the DAG hands to spark-submit ships too
+    assert "kitrain/entrypoints/spark_collect.py" in names
 
 
 def test_missing_java_is_one_clear_line(monkeypatch):

@@ -1,0 +1,168 @@
+"""The task bodies of the Airflow DAG: one function per task, each taking paths and returning one.
+
+The DAG file only wires these together; everything a task does happens here, so it is tested
+without Airflow. The first task (:func:`plan_run`) resolves the run's params and data interval
+into a :class:`kitrain.plan.PipelineConfig` and writes it to ``RUN_DIR/plans/<run id>.json``;
+every later task receives that path and builds its stage config from the file, so all tasks of a
+run (and their retries) see the same settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kitrain.atomic import read_json, write_json
+from kitrain.config import ConfigError
+from kitrain.paths import RunPaths
+from kitrain.plan import PipelineConfig, config_from_params
+
+logger = logging.getLogger(__name__)
+
+
+def load_plan(plan_path: str) -> PipelineConfig:
+    """The run's settings, as :func:`plan_run` wrote them."""
+    data = read_json(plan_path)
+    if data is None:
+        raise ConfigError(f"run plan {plan_path} does not exist: the DAG's plan task writes it")
+    return PipelineConfig.from_dict(data)
+
+
+def collect_args(cfg: PipelineConfig, lang: str) -> list[str]:
+    """The application arguments of one language's ``spark-submit`` (both modes, one JVM)."""
+    args = ["--lang", lang, "--run-dir", RunPaths(cfg.run_dir).run_dir]
+    for collect in cfg.collect_configs(lang):
+        args += ["--config", json.dumps(collect.to_dict(), sort_keys=True)]
+    return args
+
+
+def plan_run(
+    params: Mapping[str, Any],
+    interval_start: dt.date | dt.datetime | None,
+    run_id: str,
+) -> str:
+    """Resolve the run's params against its data interval, write the plan, return its path."""
+    cfg = config_from_params(params, interval_start)
+    paths = RunPaths(cfg.run_dir)
+    plan_path = paths.plan(run_id)
+    write_json(plan_path, cfg.to_dict())
+    logger.info("run %s: snapshot %s, %d language(s) to collect, run directory %s", run_id,
+                cfg.snapshot, len(cfg.languages), paths.run_dir)
+    return plan_path
+
+
+def collect_arguments(plan_path: str) -> list[list[str]]:
+    """One ``spark-submit`` argument list per language this run collects.
+
+    A list, because the DAG maps the collection over it; each entry is a few hundred bytes of
+    settings, never data.
+    """
+    cfg = load_plan(plan_path)
+    return [collect_args(cfg, lang) for lang in cfg.languages]
+
+
+def retrain_requested(plan_path: str) -> bool:
+    """False when the run only collects (``retrain: false``)."""
+    cfg = load_plan(plan_path)
+    if not cfg.retrain:
+        logger.info("retrain is false: stopping after collection")
+    return cfg.retrain
+
+
+def prepare(plan_path: str) -> str:
+    """Fan in every language collected in the run directory; return the prepared directory."""
+    from kitrain.prepare import run_prepare
+
+    cfg = load_plan(plan_path)
+    summary = run_prepare(cfg.prepare_config(), cfg.run_dir)
+    logger.info("prepared %s", json.dumps(summary["totals"], sort_keys=True))
+    return str(Path(RunPaths(cfg.run_dir).prepared_summary()).parent)
+
+
+def base_model(plan_path: str) -> str:
+    """The base model every fine-tuning starts from: a hub id or directory as given, or the tiny
+    model built from this run's own corpus (``base_model: tiny``)."""
+    cfg = load_plan(plan_path)
+    if not cfg.uses_tiny_model:
+        return cfg.base_model
+    from kitrain.tinymodel import build_tiny_model, read_corpus
+
+    paths = RunPaths(cfg.run_dir)
+    build_tiny_model(paths.base_model(), read_corpus(paths.prepared("train")), seed=cfg.seed)
+    return paths.base_model()
+
+
+def finetune(plan_path: str, target: str, base_model_path: str) -> str:
+    """Fine-tune one of the four language models; return its published directory."""
+    from kitrain.finetune import run_finetune
+
+    cfg = load_plan(plan_path)
+    result = run_finetune(cfg.finetune_config(target, base_model_path), cfg.run_dir)
+    logger.info("%s: %s", target, json.dumps(result["metrics"], sort_keys=True))
+    return RunPaths(cfg.run_dir).mlm(target)
+
+
+def features(plan_path: str) -> str:
+    """Score every text with the four models and write the classifier features."""
+    from kitrain.features import run_features
+
+    cfg = load_plan(plan_path)
+    summary = run_features(cfg.features_config(), cfg.run_dir)
+    logger.info("features: %s", json.dumps(summary["rows"], sort_keys=True))
+    return str(Path(RunPaths(cfg.run_dir).features_summary()).parent)
+
+
+def train(plan_path: str) -> str:
+    """Train the run's classifier variants; return the classifier directory."""
+    from kitrain.classifier import run_train
+
+    cfg = load_plan(plan_path)
+    results = run_train(cfg.train_config(), cfg.run_dir)
+    for variant, metrics in results.items():
+        logger.info("%s: eval ROC AUC %s", variant, metrics["eval_roc_auc"])
+    return RunPaths(cfg.run_dir).classifiers()
+
+
+def evaluate(plan_path: str) -> str:
+    """Evaluate every trained variant; return the report directory."""
+    from kitrain.evaluate import run_evaluate
+
+    cfg = load_plan(plan_path)
+    run_evaluate(cfg.evaluate_config(), cfg.run_dir)
+    return RunPaths(cfg.run_dir).report()
+
+
+def bundle(plan_path: str) -> str:
+    """Assemble and verify the bundle of the production variant; return its directory."""
+    from kitrain.bundle import load_bundle, run_bundle
+
+    cfg = load_plan(plan_path)
+    root = run_bundle(cfg.run_dir, cfg.production_variant)
+    load_bundle(root)
+    return str(root)
+
+
+def headline(run_dir: str) -> dict[str, Any]:
+    """The figures a person looks at first after a run: where the report and the bundle are, the
+    languages, and the production variant's ROC AUC and PR@R0.75 per split."""
+    paths = RunPaths(run_dir)
+    metrics = read_json(Path(paths.report(), "metrics.json"))
+    if metrics is None:
+        raise ConfigError(f"no evaluation in {paths.report()}: the run has not finished")
+    manifest = read_json(Path(paths.bundle(), "manifest.json")) or {}
+    variant = manifest.get("variant") or next(iter(metrics["splits"]["full_test"]["variants"]))
+    result: dict[str, Any] = {
+        "run_dir": paths.run_dir,
+        "report": str(Path(paths.report(), "index.html")),
+        "bundle": paths.bundle() if manifest else None,
+        "variant": variant,
+        "languages": manifest.get("languages"),
+    }
+    for split, data in metrics["splits"].items():
+        overall = data["variants"][variant]["unbalanced"]["all"]
+        result[split] = {"roc_auc": overall["roc_auc"], "pr_at_recall": overall["pr_at_recall"]}
+    return result

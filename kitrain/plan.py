@@ -1,0 +1,335 @@
+"""The settings of one pipeline run: what the Airflow DAG's params and data interval resolve to.
+
+A scheduled run knows only its data interval; a manual run or a backfill may override any setting
+with params. :func:`interval_settings` turns the interval into the paper's settings (the interval
+starting 2022-07-01 gives exactly the paper's snapshot, windows and validation date), and
+:class:`PipelineConfig` validates the result once, before anything starts, and hands every stage its
+own typed config built from it. The DAG stores it as ``RUN_DIR/plans/<run id>.json`` and passes
+only that path between tasks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kitrain.config import (
+    DEFAULT_BASE_MODEL,
+    MODES,
+    SOURCES,
+    CollectConfig,
+    ConfigError,
+    EvaluateConfig,
+    FeaturesConfig,
+    FinetuneConfig,
+    PrepareConfig,
+    TrainConfig,
+    _check_bool,
+    _check_int,
+    _Config,
+    check_date,
+    check_snapshot,
+    check_window,
+)
+from kitrain.languages import PAPER_LANGUAGES, validate_languages
+from kitrain.schema import PRODUCTION_VARIANT, VARIANTS
+
+#: ``base_model`` value that builds the tiny BERT of :mod:`kitrain.tinymodel` from the run's own
+#: corpus instead of loading a hub model (tests and the demo: nothing is downloaded).
+TINY_BASE_MODEL = "tiny"
+#: Placeholder in ``run_dir`` replaced by the run's history snapshot, so that every month of a
+#: schedule or a backfill gets its own run directory while runs of one snapshot share theirs.
+SNAPSHOT_PLACEHOLDER = "{snapshot}"
+#: Root of the default run directories (``$KITRAIN_RUNS_DIR/<snapshot>``).
+RUNS_DIR_ENV = "KITRAIN_RUNS_DIR"
+#: Months of history before the snapshot month that the train window covers (the paper: 2022-01-01
+#: to 2022-08-01 for snapshot 2022-07).
+TRAIN_MONTHS_BEFORE = 6
+#: Length of the hold-out week that starts on the validation date.
+HOLDOUT_DAYS = 7
+
+_RUN_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def interval_settings(interval_start: dt.date | dt.datetime) -> dict[str, str]:
+    """Snapshot, wikitext snapshot, windows and validation date of a monthly data interval.
+
+    The snapshot is the month the interval starts in; the train window runs from six months before
+    it to the end of that month; the validation date and the hold-out week start on the first of
+    the month. ``2022-07-01`` gives the paper's settings (with the wikitext snapshot equal to the
+    history snapshot, as a scheduled run has no later one).
+    """
+    day = interval_start.date() if isinstance(interval_start, dt.datetime) else interval_start
+    month = dt.date(day.year, day.month, 1)
+    snapshot = f"{month.year:04d}-{month.month:02d}"
+    return {
+        "snapshot": snapshot,
+        "wikitext_snapshot": snapshot,
+        "train_start": _add_months(month, -TRAIN_MONTHS_BEFORE).isoformat(),
+        "train_end": _add_months(month, 1).isoformat(),
+        "validation_date": month.isoformat(),
+        "test_start": month.isoformat(),
+        "test_end": (month + dt.timedelta(days=HOLDOUT_DAYS)).isoformat(),
+    }
+
+
+def default_interval_start(now: dt.datetime | None = None) -> dt.date:
+    """The first day of the last complete month before ``now``: a manual run without a data
+    interval (Airflow 3 allows runs without a logical date) retrains on the newest snapshot."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return _add_months(dt.date(now.year, now.month, 1), -1)
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig(_Config):
+    """Every setting of one run of the whole pipeline, validated together.
+
+    ``run_dir`` is the run directory itself (placeholders already replaced). ``languages`` are the
+    ones this run collects; the later stages use every language collected in ``run_dir``.
+    """
+
+    run_dir: str
+    snapshot: str
+    wikitext_snapshot: str
+    train_start: str
+    train_end: str
+    test_start: str
+    test_end: str
+    validation_date: str
+    languages: tuple[str, ...] = PAPER_LANGUAGES
+    source: str = "hive"
+    source_dir: str | None = None
+    max_records: int = 300_000
+    max_records_test: int = 100_000
+    filter_anon: bool = False
+    base_model: str = DEFAULT_BASE_MODEL
+    finetune_max_steps: int = 0
+    max_length: int = 512
+    variants: tuple[str, ...] = (PRODUCTION_VARIANT,)
+    production_variant: str = PRODUCTION_VARIANT
+    classifier_iterations: int = 5000
+    retrain: bool = True
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.run_dir, str) or not self.run_dir.strip():
+            raise ConfigError("run_dir must name a directory")
+        if SNAPSHOT_PLACEHOLDER in self.run_dir:
+            raise ConfigError(f"run_dir still holds the placeholder {SNAPSHOT_PLACEHOLDER}: {self.run_dir!r}")
+        object.__setattr__(self, "languages", validate_languages(self.languages))
+        object.__setattr__(self, "variants", tuple(self.variants))
+        check_snapshot("snapshot", self.snapshot)
+        check_snapshot("wikitext_snapshot", self.wikitext_snapshot)
+        check_window("train", self.train_start, self.train_end)
+        check_window("test", self.test_start, self.test_end)
+        check_date("validation_date", self.validation_date)
+        if self.source not in SOURCES:
+            raise ConfigError(f"source must be one of {SOURCES}, got {self.source!r}")
+        if self.source == "parquet" and not self.source_dir:
+            raise ConfigError("source 'parquet' needs source_dir")
+        _check_int("max_records", self.max_records, 1)
+        _check_int("max_records_test", self.max_records_test, 1)
+        _check_int("finetune_max_steps", self.finetune_max_steps, 0)
+        _check_int("max_length", self.max_length, 8)
+        _check_int("classifier_iterations", self.classifier_iterations, 1)
+        _check_int("seed", self.seed, 0)
+        for name in ("filter_anon", "retrain"):
+            _check_bool(name, getattr(self, name))
+        if not isinstance(self.base_model, str) or not self.base_model.strip():
+            raise ConfigError(f"base_model must name a model, a directory or {TINY_BASE_MODEL!r}")
+        if self.production_variant not in VARIANTS:
+            raise ConfigError(f"unknown production_variant {self.production_variant!r}")
+        if self.production_variant not in self.variants:
+            raise ConfigError(
+                f"variants {list(self.variants)} must include the bundled variant {self.production_variant}"
+            )
+        # every stage config is built once here, so that any bad combination fails now
+        for lang in self.languages:
+            self.collect_configs(lang)
+        self.prepare_config()
+        self.train_config()
+
+    # -- the stage configs -------------------------------------------------------------------
+
+    def collect_config(self, lang: str, mode: str) -> CollectConfig:
+        """One language's collection in one mode, with the history cache shared by both modes."""
+        if mode not in MODES:
+            raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
+        return CollectConfig(
+            lang=lang, mode=mode, source=self.source, source_dir=self.source_dir,
+            snapshot=self.snapshot, wikitext_snapshot=self.wikitext_snapshot,
+            train_start=self.train_start, train_end=self.train_end,
+            test_start=self.test_start, test_end=self.test_end,
+            filter_anon=self.filter_anon,
+            max_records=self.max_records if mode == "train" else self.max_records_test,
+            use_cache=True, seed=self.seed,
+        )
+
+    def collect_configs(self, lang: str) -> tuple[CollectConfig, ...]:
+        return tuple(self.collect_config(lang, mode) for mode in MODES)
+
+    def prepare_config(self) -> PrepareConfig:
+        train, test = self.collect_config(self.languages[0], "train"), self.collect_config(self.languages[0], "test")
+        return PrepareConfig(prefix=train.prefix, test_prefix=test.prefix,
+                             validation_date=self.validation_date, seed=self.seed)
+
+    def finetune_config(self, target: str, base_model: str) -> FinetuneConfig:
+        return FinetuneConfig(target=target, base_model=base_model, max_length=self.max_length,
+                              max_steps=self.finetune_max_steps, seed=self.seed)
+
+    def features_config(self) -> FeaturesConfig:
+        return FeaturesConfig(max_length=self.max_length)
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(variants=self.variants, iterations=self.classifier_iterations, seed=self.seed)
+
+    def evaluate_config(self) -> EvaluateConfig:
+        return EvaluateConfig()
+
+    @property
+    def uses_tiny_model(self) -> bool:
+        return self.base_model == TINY_BASE_MODEL
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["languages"] = list(self.languages)
+        data["variants"] = list(self.variants)
+        return data
+
+
+#: The DAG params that map one to one onto :class:`PipelineConfig` fields.
+PARAM_FIELDS = (
+    "languages", "source", "source_dir", "max_records", "max_records_test", "filter_anon",
+    "base_model", "finetune_max_steps", "max_length", "variants", "classifier_iterations",
+    "retrain", "seed",
+)
+#: Params whose empty value means "derived from the data interval".
+INTERVAL_FIELDS = ("snapshot", "wikitext_snapshot", "train_start", "train_end", "validation_date",
+                   "test_start", "test_end")
+
+
+def resolve_run_dir(template: str | None, snapshot: str, environ: Mapping[str, str] | None = None) -> str:
+    """``run_dir`` param -> the run directory: ``{snapshot}`` is replaced by the snapshot; empty
+    means ``$KITRAIN_RUNS_DIR/<snapshot>`` (``~/kitrain/runs/<snapshot>`` without the variable)."""
+    environ = os.environ if environ is None else environ
+    if not template:
+        root = environ.get(RUNS_DIR_ENV) or str(Path("~/kitrain/runs").expanduser())
+        template = root.rstrip("/") + "/" + SNAPSHOT_PLACEHOLDER
+    return template.replace(SNAPSHOT_PLACEHOLDER, snapshot)
+
+
+def config_from_params(
+    params: Mapping[str, Any],
+    interval_start: dt.date | dt.datetime | None,
+    environ: Mapping[str, str] | None = None,
+) -> PipelineConfig:
+    """Resolve a DAG run's params against its data interval into a validated config.
+
+    An interval setting given as a param wins over the derived one; the wikitext snapshot follows
+    a given history snapshot unless it is given too. Unknown params are an error, so a typo in a
+    triggered run's conf cannot pass unnoticed.
+    """
+    known = set(PARAM_FIELDS) | set(INTERVAL_FIELDS) | {"run_dir"}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(f"unknown param(s): {', '.join(unknown)}")
+    derived = interval_settings(interval_start or default_interval_start())
+    if params.get("snapshot"):
+        given = check_snapshot("snapshot", params["snapshot"])
+        year, month = (int(part) for part in given.split("-"))
+        derived = interval_settings(dt.date(year, month, 1))
+    settings = {name: params.get(name) or derived[name] for name in INTERVAL_FIELDS}
+    fields: dict[str, Any] = {name: params[name] for name in PARAM_FIELDS
+                              if name in params and params[name] is not None}
+    if fields.get("source_dir") == "":
+        fields["source_dir"] = None
+    run_dir = resolve_run_dir(params.get("run_dir"), settings["snapshot"], environ)
+    return PipelineConfig(run_dir=run_dir, **settings, **fields)
+
+
+def plan_file_name(run_id: str) -> str:
+    """A run id (``scheduled__2022-08-01T00:00:00+00:00``) as a safe file name."""
+    safe = _RUN_ID_UNSAFE.sub("_", run_id).strip("._")
+    if not safe:
+        raise ConfigError(f"run id {run_id!r} gives an empty file name")
+    return safe[:200] + ".json"
+
+
+_SNAPSHOT_OR_EMPTY = {"type": ["null", "string"], "pattern": r"^(\d{4}-(0[1-9]|1[0-2]))?$"}
+_DATE_OR_EMPTY = {"type": ["null", "string"], "format": "date", "pattern": r"^(\d{4}-\d{2}-\d{2})?$"}
+
+
+def param_specs() -> dict[str, dict[str, Any]]:
+    """The DAG's params as JSON-schema specs (default, title, description and schema keywords).
+
+    Kept here, beside :class:`PipelineConfig`, so the trigger form and the config share one list of
+    names; the DAG only wraps each spec in an Airflow ``Param``. The schema rejects what it can
+    (an unknown language, a bad snapshot, a count below 1) in the trigger form already; the plan
+    task validates everything again through :class:`PipelineConfig`.
+    """
+    from kitrain.languages import LANGUAGES
+
+    return {
+        "languages": {
+            "default": list(PAPER_LANGUAGES), "type": "array", "minItems": 1, "uniqueItems": True,
+            "items": {"type": "string", "enum": list(LANGUAGES)}, "examples": list(LANGUAGES),
+            "title": "Languages to collect",
+            "description": "Wikipedia language codes collected by this run (default: the paper's 47). "
+                           "Later stages use every language collected for the snapshot.",
+        },
+        "source": {"default": "hive", "type": "string", "enum": list(SOURCES), "title": "Source",
+                   "description": "hive: the wmf tables; parquet: copies in source_dir."},
+        "source_dir": {"default": None, "type": ["null", "string"], "title": "Source directory",
+                       "description": "With source parquet: holds mediawiki_history/ and "
+                                      "mediawiki_wikitext_history/."},
+        "run_dir": {"default": None, "type": ["null", "string"], "title": "Run directory",
+                    "description": f"{SNAPSHOT_PLACEHOLDER} is replaced by the snapshot; empty: "
+                                   f"${RUNS_DIR_ENV}/{SNAPSHOT_PLACEHOLDER}."},
+        "snapshot": {"default": None, **_SNAPSHOT_OR_EMPTY, "title": "History snapshot (YYYY-MM)",
+                     "description": "Empty: the month the data interval starts in."},
+        "wikitext_snapshot": {"default": None, **_SNAPSHOT_OR_EMPTY, "title": "Wikitext snapshot",
+                              "description": "Empty: the history snapshot."},
+        "train_start": {"default": None, **_DATE_OR_EMPTY, "title": "Train window start",
+                        "description": "Empty: six months before the snapshot month."},
+        "train_end": {"default": None, **_DATE_OR_EMPTY, "title": "Train window end (exclusive)",
+                      "description": "Empty: the first day after the snapshot month."},
+        "validation_date": {"default": None, **_DATE_OR_EMPTY, "title": "Validation date",
+                            "description": "Train rows before it, test rows from it on. Empty: "
+                                           "the first day of the snapshot month."},
+        "test_start": {"default": None, **_DATE_OR_EMPTY, "title": "Hold-out week start",
+                       "description": "Empty: the first day of the snapshot month."},
+        "test_end": {"default": None, **_DATE_OR_EMPTY, "title": "Hold-out week end (exclusive)",
+                     "description": f"Empty: {HOLDOUT_DAYS} days after its start."},
+        "max_records": {"default": 300_000, "type": "integer", "minimum": 1,
+                        "title": "Revisions per language (train mode)"},
+        "max_records_test": {"default": 100_000, "type": "integer", "minimum": 1,
+                             "title": "Revisions per language (hold-out week)"},
+        "filter_anon": {"default": False, "type": "boolean", "title": "Anonymous editors only"},
+        "base_model": {"default": DEFAULT_BASE_MODEL, "type": "string", "minLength": 1,
+                       "title": "Base model",
+                       "description": f"Hub id or directory; {TINY_BASE_MODEL!r} builds a tiny "
+                                      "BERT from the run's own texts (tests, demo)."},
+        "finetune_max_steps": {"default": 0, "type": "integer", "minimum": 0,
+                               "title": "Fine-tuning steps (0: the paper's 5 epochs)"},
+        "max_length": {"default": 512, "type": "integer", "minimum": 8,
+                       "title": "Longest text in tokens"},
+        "variants": {"default": [PRODUCTION_VARIANT], "type": "array", "minItems": 1,
+                     "uniqueItems": True, "items": {"type": "string", "enum": list(VARIANTS)},
+                     "examples": list(VARIANTS), "title": "Classifier variants",
+                     "description": f"Must include {PRODUCTION_VARIANT}, which is bundled."},
+        "classifier_iterations": {"default": 5000, "type": "integer", "minimum": 1,
+                                  "title": "CatBoost iterations"},
+        "retrain": {"default": True, "type": "boolean", "title": "Retrain",
+                    "description": "false: stop after collection."},
+        "seed": {"default": 42, "type": "integer", "minimum": 0, "title": "Seed"},
+    }

@@ -1,0 +1,152 @@
+"""Integrity of the Airflow DAG: it imports, it is wired as documented, its params reject bad input.
+
+These parse the DAG file with Airflow's own DagBag and check the serialized form the scheduler and
+the UI work from; no task runs here (tests/test_dag_run.py runs the whole DAG).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from kitrain.paths import TARGETS
+from tests.conftest import REPO
+
+DAG_ID = "ki_multilingual_training"
+TASK_IDS = {"plan", "collect_arguments", "collect", "retrain_requested", "prepare", "base_model",
+            "finetune", "features", "train", "evaluate", "bundle"}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+@pytest.fixture(scope="module")
+def dag(dagbag):
+    return dagbag.dags[DAG_ID]
+
+
+@pytest.fixture(scope="module")
+def serialized(dag):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    # what the scheduler and the API server load: the DAG must survive serialization
+    return DagSerialization.from_dict(DagSerialization.to_dict(dag))
+
+
+def test_dag_folder_imports_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert list(dagbag.dags) == [DAG_ID]
+
+
+def test_dag_settings(dag):
+    from airflow.sdk import CronDataIntervalTimetable
+
+    assert set(dag.tags) >= {"kitrain", "spark"}
+    assert dag.doc_md and "collect" in dag.doc_md
+    # monthly with data intervals (a run covers one month), no catch-up, one run at a time
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert dag.start_date == dt.datetime(2022, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def test_expected_tasks_and_order(dag):
+    assert set(dag.task_ids) == TASK_IDS
+    upstream = {task.task_id: set(task.upstream_task_ids) for task in dag.tasks}
+    assert upstream["collect"] == {"collect_arguments"}
+    # prepare waits for every collection (through the retrain gate)
+    assert "collect" in upstream["retrain_requested"] and "retrain_requested" in upstream["prepare"]
+    assert "prepare" in upstream["base_model"] and "base_model" in upstream["finetune"]
+    for task_id, before in [("features", "finetune"), ("train", "features"), ("evaluate", "train"),
+                            ("bundle", "evaluate")]:
+        assert before in upstream[task_id]
+
+
+def test_every_task_retries(dag):
+    for task in dag.tasks:
+        assert task.retries >= 2, task.task_id
+
+
+def test_collect_is_a_spark_submit_mapped_over_the_languages(dag):
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    collect = dag.get_task("collect")
+    assert isinstance(collect, MappedOperator)
+    assert collect.operator_class is SparkSubmitOperator
+    assert collect.partial_kwargs["conn_id"] == "spark_default"
+    assert collect.partial_kwargs["pool"] == "spark"
+    assert collect.partial_kwargs["application"].endswith("kitrain/entrypoints/spark_collect.py")
+    # mapped over the argument lists of collect_arguments, one per language, named by the language
+    expand = collect.expand_input.value["application_args"]
+    assert expand.operator.task_id == "collect_arguments"
+    assert collect.map_index_template == "{{ task.application_args[1] }}"
+
+
+def test_finetune_is_mapped_over_the_four_targets_on_the_gpu_queue(dag):
+    finetune = dag.get_task("finetune")
+    assert finetune.op_kwargs_expand_input.value == {"target": list(TARGETS)}
+    assert finetune.partial_kwargs["pool"] == "gpu"
+    assert finetune.partial_kwargs["queue"] == "gpu"
+    assert finetune.map_index_template == "{{ target }}"
+    # nothing else needs the GPU
+    for task in dag.tasks:
+        if task.task_id != "finetune":
+            assert task.queue != "gpu", task.task_id
+
+
+def test_bundle_emits_the_model_asset(dag):
+    outlets = dag.get_task("bundle").outlets
+    assert [asset.name for asset in outlets] == ["ki_revert_risk_model"]
+
+
+def test_params_are_the_documented_ones(serialized):
+    from kitrain.plan import param_specs
+
+    assert set(serialized.params.keys()) == set(param_specs())
+    # the trigger form's defaults: all 47 languages of the paper
+    assert len(serialized.params["languages"]) == 47
+
+
+@pytest.mark.parametrize(
+    ("conf", "match"),
+    [
+        ({"languages": ["xx"]}, "languages: 'xx' is not one of"),
+        ({"languages": ["en'; DROP TABLE x; --"]}, "is not one of"),
+        ({"languages": []}, "should be non-empty"),
+        ({"snapshot": "2022-13"}, "snapshot: '2022-13' does not match"),
+        ({"train_start": "2022-1-1"}, "train_start"),
+        ({"max_records": 0}, "less than the minimum of 1"),
+        ({"source": "mysql"}, "source: 'mysql' is not one of"),
+        ({"variants": ["all+everything"]}, "variants: 'all\\+everything' is not one of"),
+        ({"retrain": "yes"}, "retrain: 'yes' is not of type 'boolean'"),
+    ],
+)
+def test_params_reject_bad_input_at_trigger_time(serialized, conf, match):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match=match):
+        serialized.params.deep_merge(conf).validate()
+
+
+def test_params_accept_a_single_language_run(serialized):
+    params = serialized.params.deep_merge({"languages": ["uk"], "retrain": False}).validate()
+    assert params["languages"] == ["uk"] and params["retrain"] is False
+    assert params["snapshot"] is None  # derived from the data interval
+
+
+def test_data_interval_of_a_backfill_month(serialized):
+    """The schedule gives run intervals of whole months; the interval starting 2022-07-01 maps to
+    the paper's settings (tests/test_plan.py checks the mapping itself)."""
+    from airflow.timetables.base import DataInterval
+    from kitrain.plan import interval_settings
+
+    start = dt.datetime(2022, 7, 1, tzinfo=dt.timezone.utc)
+    interval = serialized.timetable.infer_manual_data_interval(run_after=dt.datetime(2022, 8, 1, 12, tzinfo=dt.timezone.utc))
+    assert isinstance(interval, DataInterval)
+    assert (interval.start, interval.end) == (start, dt.datetime(2022, 8, 1, tzinfo=dt.timezone.utc))
+    assert interval_settings(interval.start)["snapshot"] == "2022-07"

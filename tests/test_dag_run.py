@@ -1,0 +1,264 @@
+"""The whole DAG on demo data, as Airflow runs it (``dag.test()``, SQLite, Spark through
+``spark-submit``), and the collection on a real Spark standalone cluster.
+
+The DAG runs in a child process with its own migrated Airflow home: Airflow configures logging and
+its database for the whole process, which must not leak into the other tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kitrain.paths import TARGETS, RunPaths
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+
+DAG_ID = "ki_multilingual_training"
+BIN = str(Path(sys.executable).parent)
+
+#: Runs the DAG once with dag.test() and prints its task instances as JSON.
+RUN_SCRIPT = """
+import datetime as dt, json, sys
+from airflow.dag_processing.dagbag import DagBag
+dag = DagBag(dag_folder=sys.argv[1]).dags[sys.argv[2]]
+run = dag.test(logical_date=dt.datetime.fromisoformat(sys.argv[3]), run_conf=json.loads(sys.argv[4]))
+tis = [{"task_id": ti.task_id, "map_index": ti.map_index, "name": ti.rendered_map_index,
+        "state": str(ti.state)} for ti in run.get_task_instances()]
+print("KITRAIN_RESULT " + json.dumps({"state": str(run.state), "run_id": run.run_id,
+                                      "interval_start": run.data_interval_start.isoformat(),
+                                      "task_instances": tis}))
+"""
+
+
+def _airflow_env(home: Path, spark_host: str = "local[2]") -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps({"conn_type": "spark", "host": spark_host}),
+        "PATH": BIN + os.pathsep + env.get("PATH", ""),  # spark-submit of the installed pyspark
+        "KITRAIN_RETRY_DELAY_S": "1",
+        "HF_HUB_OFFLINE": "1",
+    })
+    return env
+
+
+@pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = _airflow_env(home)
+    airflow = [sys.executable, "-m", "airflow"]
+    for command in (["db", "migrate"], ["pools", "set", "spark", "2", "collections"],
+                    ["pools", "set", "gpu", "1", "fine-tuning"]):
+        done = subprocess.run(airflow + command, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return home
+
+
+def run_dag(home: Path, conf: dict, logical_date: str = "2022-08-01T00:00:00+00:00") -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_SCRIPT, str(REPO / "dags"), DAG_ID, logical_date, json.dumps(conf)],
+        env=_airflow_env(home), capture_output=True, text=True, timeout=1200,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("KITRAIN_RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-4000:] + done.stderr[-4000:]
+    return json.loads(lines[-1].split(" ", 1)[1])
+
+
+def states(result: dict) -> dict[tuple[str, int], tuple[str, str | None]]:
+    return {(ti["task_id"], ti["map_index"]): (ti["state"], ti["name"]) for ti in result["task_instances"]}
+
+
+def conf_for(demo_source: Path, runs: Path, **extra) -> dict:
+    return {
+        "source": "parquet", "source_dir": str(demo_source), "run_dir": str(runs / "{snapshot}"),
+        # the demo tables hold the wikitext of the paper's snapshot; the history snapshot, the
+        # windows and the validation date come from the data interval
+        "wikitext_snapshot": "2022-11",
+        "base_model": "tiny", "finetune_max_steps": 2, "max_length": 64, "classifier_iterations": 30,
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def dag_runs(airflow_home, demo_source, tmp_path_factory):
+    """A run collecting two languages, then a manual run for one of them only."""
+    runs = tmp_path_factory.mktemp("runs")
+    run_dir = RunPaths(str(runs / "2022-07"))
+    first = run_dag(airflow_home, conf_for(demo_source, runs, languages=["uk", "ja"]))
+    collected = {lang: Path(run_dir.collected("all_users", "train", lang)) for lang in ("uk", "ja")}
+    before = {
+        "inode": {lang: path.stat().st_ino for lang, path in collected.items()},
+        "uk": pd.read_parquet(collected["uk"]),
+        "manifest": json.loads(Path(run_dir.bundle(), "manifest.json").read_text()),
+        "bundle_inode": Path(run_dir.bundle()).stat().st_ino,
+    }
+    second = run_dag(airflow_home, conf_for(demo_source, runs, languages=["uk"]))
+    return run_dir, first, before, second
+
+
+def test_whole_dag_runs_on_demo_data(dag_runs):
+    run_dir, first, _, _ = dag_runs
+    assert first["state"] == "success"
+    ti = states(first)
+    assert {state for state, _ in ti.values()} == {"success"}
+    # one mapped collection per language, named by it in the UI; one fine-tuning per target
+    assert sorted(name for (task, _), (_, name) in ti.items() if task == "collect") == ["ja", "uk"]
+    assert sorted(name for (task, _), (_, name) in ti.items() if task == "finetune") == sorted(TARGETS)
+
+
+def test_run_settings_come_from_the_data_interval(dag_runs):
+    run_dir, first, _, _ = dag_runs
+    # the manual run at 2022-08-01 covers July 2022: the paper's snapshot, windows and validation date
+    assert first["interval_start"].startswith("2022-07-01")
+    plans = sorted(Path(run_dir.run_dir, "plans").glob("*.json"))
+    plan = json.loads(plans[0].read_text())
+    assert (plan["snapshot"], plan["train_start"], plan["train_end"], plan["validation_date"],
+            plan["test_start"], plan["test_end"]) == \
+        ("2022-07", "2022-01-01", "2022-08-01", "2022-07-01", "2022-07-01", "2022-07-08")
+    assert json.loads(Path(run_dir.collect_quality("all_users", "train", "uk")).read_text())["config"]["snapshot"] == "2022-07"
+
+
+def test_whole_dag_publishes_a_verified_bundle(dag_runs):
+    from kitrain.bundle import load_bundle
+
+    run_dir, _, before, _ = dag_runs
+    assert before["manifest"]["languages"] == ["ja", "uk"]
+    bundle = load_bundle(run_dir.bundle())  # verifies every checksum
+    assert bundle.manifest["variant"] == "all+user+mlm"
+    for target in TARGETS:
+        assert Path(run_dir.mlm(target), "model.safetensors").is_file()
+    assert Path(run_dir.report(), "index.html").is_file()
+
+
+def test_single_language_run_refreshes_the_model_from_all_collected_languages(dag_runs):
+    run_dir, _, before, second = dag_runs
+    assert second["state"] == "success"
+    ti = states(second)
+    assert [name for (task, _), (_, name) in ti.items() if task == "collect"] == ["uk"]
+    # only uk was collected again (a new directory published in place) ...
+    assert Path(run_dir.collected("all_users", "train", "ja")).stat().st_ino == before["inode"]["ja"]
+    assert Path(run_dir.collected("all_users", "train", "uk")).stat().st_ino != before["inode"]["uk"]
+    # ... with the same rows, since the seed and the snapshot are the same
+    pd.testing.assert_frame_equal(pd.read_parquet(run_dir.collected("all_users", "train", "uk")), before["uk"])
+    # and the model was rebuilt from both languages
+    summary = json.loads(Path(run_dir.prepared_summary()).read_text())
+    assert sorted(summary["languages"]) == ["ja", "uk"]
+    assert Path(run_dir.bundle()).stat().st_ino != before["bundle_inode"]
+    manifest = json.loads(Path(run_dir.bundle(), "manifest.json").read_text())
+    assert manifest["languages"] == ["ja", "uk"]
+
+
+def test_retrain_false_stops_after_collection(airflow_home, dag_runs, demo_source):
+    run_dir, _, _, _ = dag_runs
+    bundle_inode = Path(run_dir.bundle()).stat().st_ino
+    result = run_dag(airflow_home, conf_for(demo_source, Path(run_dir.run_dir).parent,
+                                            languages=["ja"], retrain=False))
+    ti = states(result)
+    assert ti[("collect", 0)] == ("success", "ja")
+    assert ti[("retrain_requested", -1)][0] == "success"
+    for task in ("prepare", "base_model", "features", "train", "evaluate", "bundle"):
+        assert ti[(task, -1)][0] == "skipped", task
+    assert Path(run_dir.bundle()).stat().st_ino == bundle_inode
+
+
+# -- a real Spark standalone cluster -------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _master_state(ui_port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=5) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def standalone_cluster(tmp_path):
+    """A master and one worker started with the installed pyspark's spark-class; stopped after."""
+    port, ui_port, worker_ui = _free_port(), _free_port(), _free_port()
+    props = tmp_path / "spark-standalone.conf"
+    props.write_text("spark.master.rest.enabled false\n")
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PATH": BIN + os.pathsep + os.environ.get("PATH", "")}
+    spark_class = str(Path(BIN, "spark-class"))
+    logs = [open(tmp_path / "master.log", "w"), open(tmp_path / "worker.log", "w")]
+    procs = [subprocess.Popen(
+        [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
+         "--webui-port", str(ui_port), "--properties-file", str(props)],
+        env=env, stdout=logs[0], stderr=subprocess.STDOUT)]
+    try:
+        procs.append(subprocess.Popen(
+            [spark_class, "org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}",
+             "--host", "127.0.0.1", "--cores", "2", "--memory", "2g", "--webui-port", str(worker_ui),
+             "--work-dir", str(tmp_path / "work")],
+            env=env, stdout=logs[1], stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if sum(w["state"] == "ALIVE" for w in _master_state(ui_port)["workers"]) == 1:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("standalone cluster did not start:\n" +
+                                     (tmp_path / "master.log").read_text()[-2000:] +
+                                     (tmp_path / "worker.log").read_text()[-2000:])
+            time.sleep(1)
+        yield f"spark://127.0.0.1", port, ui_port
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for log in logs:
+            log.close()
+
+
+def test_collect_task_on_a_standalone_cluster_equals_local(standalone_cluster, demo_run, demo_source,
+                                                           tmp_path, monkeypatch):
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    from kitrain.config import CollectConfig
+    from kitrain.entrypoints import SPARK_COLLECT_APP
+
+    host, port, ui_port = standalone_cluster
+    # only the connection changes between the embedded default and a cluster
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_STANDALONE_TEST",
+                       json.dumps({"conn_type": "spark", "host": host, "port": port}))
+    monkeypatch.setenv("PATH", BIN + os.pathsep + os.environ.get("PATH", ""))
+    cfg = CollectConfig(lang="uk", mode="train", source="parquet", source_dir=str(demo_source))
+    run_dir = tmp_path / "run"
+    operator = SparkSubmitOperator(
+        task_id="collect", conn_id="spark_standalone_test", application=SPARK_COLLECT_APP,
+        application_args=["--lang", "uk", "--run-dir", str(run_dir), "--config", json.dumps(cfg.to_dict())],
+        conf={"spark.pyspark.python": sys.executable}, executor_memory="1g", total_executor_cores=2,
+        name="kitrain-collect-standalone-test",
+    )
+    operator.execute(context={})
+    # the application really ran on the cluster (not in a local master of its own)
+    apps = _master_state(ui_port)["completedapps"]
+    assert [app["name"] for app in apps] == ["kitrain collect uk"]
+    local_dir, _ = demo_run
+    local = pd.read_parquet(RunPaths(str(local_dir)).collected("all_users", "train", "uk"))
+    cluster = pd.read_parquet(RunPaths(str(run_dir)).collected("all_users", "train", "uk"))
+    assert len(cluster) == len(local) > 0
+    pd.testing.assert_frame_equal(cluster.reset_index(drop=True), local.reset_index(drop=True))

@@ -1,0 +1,179 @@
+"""The run plan: data interval -> settings, params -> validated config, and the DAG task bodies
+that need no Spark (plan, collect arguments, the retrain gate, the spark-submit application's
+argument checks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from kitrain import pipeline
+from kitrain.config import CollectConfig, ConfigError
+from kitrain.entrypoints import spark_collect
+from kitrain.languages import PAPER_LANGUAGES, LanguageError
+from kitrain.plan import (
+    INTERVAL_FIELDS,
+    PARAM_FIELDS,
+    PipelineConfig,
+    config_from_params,
+    default_interval_start,
+    interval_settings,
+    param_specs,
+    plan_file_name,
+    resolve_run_dir,
+)
+
+PAPER = {
+    "snapshot": "2022-07", "wikitext_snapshot": "2022-07", "train_start": "2022-01-01",
+    "train_end": "2022-08-01", "validation_date": "2022-07-01", "test_start": "2022-07-01",
+    "test_end": "2022-07-08",
+}
+
+
+def test_interval_starting_2022_07_01_gives_the_papers_settings():
+    assert interval_settings(dt.date(2022, 7, 1)) == PAPER
+    # a timestamp (Airflow's data_interval_start) works the same
+    assert interval_settings(dt.datetime(2022, 7, 1, tzinfo=dt.timezone.utc)) == PAPER
+
+
+def test_interval_settings_cross_year_boundaries():
+    # February: the train window starts in the previous year
+    feb = interval_settings(dt.date(2023, 2, 1))
+    assert (feb["snapshot"], feb["train_start"], feb["train_end"]) == ("2023-02", "2022-08-01", "2023-03-01")
+    # December: the train window ends in the next year
+    dec = interval_settings(dt.date(2022, 12, 1))
+    assert (dec["train_start"], dec["train_end"], dec["test_end"]) == ("2022-06-01", "2023-01-01", "2022-12-08")
+    # an interval starting mid-month still means its month
+    assert interval_settings(dt.date(2022, 7, 15))["snapshot"] == "2022-07"
+
+
+def test_default_interval_is_the_last_complete_month():
+    assert default_interval_start(dt.datetime(2026, 11, 27, tzinfo=dt.timezone.utc)) == dt.date(2026, 10, 1)
+    assert default_interval_start(dt.datetime(2027, 1, 3, tzinfo=dt.timezone.utc)) == dt.date(2026, 12, 1)
+
+
+def test_params_resolve_against_the_interval(tmp_path):
+    cfg = config_from_params({"run_dir": str(tmp_path / "{snapshot}")}, dt.date(2022, 7, 1))
+    assert {name: getattr(cfg, name) for name in INTERVAL_FIELDS} == PAPER
+    assert cfg.run_dir == str(tmp_path / "2022-07")
+    # the default language list is the paper's 47
+    assert cfg.languages == PAPER_LANGUAGES and len(cfg.languages) == 47
+
+
+def test_params_override_the_interval(tmp_path):
+    # a given snapshot re-derives the windows from it; the wikitext snapshot follows unless given
+    cfg = config_from_params({"snapshot": "2021-03", "run_dir": str(tmp_path / "{snapshot}")},
+                             dt.date(2022, 7, 1))
+    assert (cfg.snapshot, cfg.wikitext_snapshot, cfg.train_start) == ("2021-03", "2021-03", "2020-09-01")
+    assert cfg.run_dir.endswith("2021-03")
+    # single settings win over derived ones; None and "" mean "derive"
+    cfg = config_from_params({"wikitext_snapshot": "2022-11", "test_end": "2022-07-15", "train_start": None,
+                              "validation_date": "", "run_dir": str(tmp_path)}, dt.date(2022, 7, 1))
+    assert (cfg.wikitext_snapshot, cfg.test_end, cfg.train_start, cfg.validation_date) == \
+        ("2022-11", "2022-07-15", "2022-01-01", "2022-07-01")
+
+
+def test_default_run_dir_is_per_snapshot():
+    # $KITRAIN_RUNS_DIR/<snapshot>, or ~/kitrain/runs/<snapshot> without it
+    assert resolve_run_dir(None, "2022-07", {"KITRAIN_RUNS_DIR": "/data/ki/"}) == "/data/ki/2022-07"
+    assert resolve_run_dir("", "2022-07", {}).endswith("/kitrain/runs/2022-07")
+    # a fixed directory stays fixed
+    assert resolve_run_dir("/x/run", "2022-07", {}) == "/x/run"
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"languages": ["xx"]}, LanguageError, "unknown language code 'xx'"),
+        ({"languages": ["en'; DROP TABLE x; --"]}, LanguageError, "invalid language code"),
+        ({"languages": []}, LanguageError, "language list is empty"),
+        ({"snapshot": "2022-13"}, ConfigError, "snapshot must look like YYYY-MM"),
+        ({"train_start": "2022-08-01", "train_end": "2022-01-01"}, ConfigError, "train window end"),
+        ({"max_records": 0}, ConfigError, "max_records must be an integer >= 1"),
+        ({"classifier_iterations": -5}, ConfigError, "classifier_iterations"),
+        ({"source": "parquet"}, ConfigError, "needs source_dir"),
+        ({"variants": ["all+base"]}, ConfigError, "must include the bundled variant"),
+        ({"languges": ["uk"]}, ConfigError, "unknown param.*languges"),
+        ({"retrain": "no"}, ConfigError, "retrain must be a boolean"),
+    ],
+)
+def test_bad_params_are_rejected_with_the_value_named(tmp_path, params, error, match):
+    with pytest.raises(error, match=match):
+        config_from_params({"run_dir": str(tmp_path), **params}, dt.date(2022, 7, 1))
+
+
+def test_config_round_trips_and_builds_every_stage_config(tmp_path):
+    cfg = config_from_params({"run_dir": str(tmp_path), "languages": ["uk", "ja"], "source": "parquet",
+                              "source_dir": "/src", "max_records": 500, "max_records_test": 50,
+                              "base_model": "tiny", "finetune_max_steps": 3, "max_length": 64,
+                              "variants": ["all+user+mlm", "anon+base"], "seed": 7}, dt.date(2022, 7, 1))
+    again = PipelineConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+    train, test = cfg.collect_configs("uk")
+    # both modes share the history cache; each mode keeps its own defaults and record limit
+    assert (train.mode, train.max_records, train.filter_rw, train.prefix, train.use_cache) == \
+        ("train", 500, False, "all_users", True)
+    assert (test.mode, test.max_records, test.filter_rw, test.prefix) == ("test", 50, True, "full_test")
+    assert train.seed == test.seed == 7 and train.source_dir == "/src"
+    assert cfg.prepare_config().validation_date == "2022-07-01"
+    assert cfg.prepare_config().seed == 7
+    ft = cfg.finetune_config("title", "/models/base")
+    assert (ft.max_steps, ft.max_length, ft.base_model, ft.seed) == (3, 64, "/models/base", 7)
+    assert cfg.train_config().variants == ("all+user+mlm", "anon+base")
+    assert cfg.features_config().max_length == 64
+    assert cfg.uses_tiny_model
+
+
+def test_param_specs_cover_exactly_the_config_fields():
+    specs = param_specs()
+    assert set(specs) == set(PARAM_FIELDS) | set(INTERVAL_FIELDS) | {"run_dir"}
+    # the defaults of the form resolve to a valid config
+    defaults = {name: spec["default"] for name, spec in specs.items()}
+    cfg = config_from_params({**defaults, "run_dir": "/tmp/x"}, dt.date(2022, 7, 1))
+    assert cfg.source == "hive" and cfg.max_records == 300_000 and cfg.retrain is True
+    # every spec has a title for the trigger form
+    assert all(spec.get("title") for spec in specs.values())
+
+
+def test_plan_file_name_is_safe():
+    assert plan_file_name("scheduled__2022-08-01T00:00:00+00:00") == "scheduled__2022-08-01T00_00_00_00_00.json"
+    assert "/" not in plan_file_name("../../etc/passwd")
+    with pytest.raises(ConfigError, match="empty file name"):
+        plan_file_name("///")
+
+
+def test_plan_task_writes_the_plan_and_the_collect_arguments(tmp_path):
+    params = {"languages": ["uk", "ja"], "source": "parquet", "source_dir": "/src",
+              "run_dir": str(tmp_path / "runs" / "{snapshot}"), "retrain": False}
+    path = pipeline.plan_run(params, dt.datetime(2022, 7, 1, tzinfo=dt.timezone.utc), "manual__x")
+    assert path == str(tmp_path / "runs" / "2022-07" / "plans" / "manual__x.json")
+    assert pipeline.load_plan(path).languages == ("uk", "ja")
+    args = pipeline.collect_arguments(path)
+    # one argument list per language, named by its language at index 1 (the UI's map index)
+    assert [a[1] for a in args] == ["uk", "ja"]
+    configs = [CollectConfig.from_dict(json.loads(v)) for v, k in zip(args[0][1:], args[0]) if k == "--config"]
+    assert [c.mode for c in configs] == ["train", "test"] and all(c.lang == "uk" for c in configs)
+    # retrain: false stops after collection
+    assert pipeline.retrain_requested(path) is False
+
+
+def test_missing_plan_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="run plan .* does not exist"):
+        pipeline.load_plan(str(tmp_path / "nope.json"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lang", "xx", "--run-dir", "/r", "--config", "{}"], "unknown language code 'xx'"),
+        (["--lang", "uk", "--run-dir", "/r", "--config", "not json"], "--config is not JSON"),
+        (["--lang", "uk", "--run-dir", "/r", "--config", '{"lang": "ja"}'], "for language 'ja', not --lang 'uk'"),
+        (["--lang", "uk", "--run-dir", "/r", "--config", '{"lang": "uk", "colour": 1}'], "unknown CollectConfig field"),
+        (["--lang", "uk", "--run-dir", "/r", "--config", '[1]'], "must be a JSON object"),
+    ],
+)
+def test_spark_application_rejects_bad_arguments_before_spark(argv, message, capsys):
+    assert spark_collect.main(argv) == 2
+    assert message in capsys.readouterr().err
