@@ -56,10 +56,13 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-p", "--prefix", default=None,
                    help="output sub-directory (default: all_users train, full_test test)")
     p.add_argument("--source", choices=SOURCES, default=None,
-                   help="hive: wmf.* tables; parquet: local copies in --source-dir "
-                   "(default: parquet when --source-dir is given, else hive)")
+                   help="hive: wmf.* tables; parquet: local copies in --source-dir; dumps: the public "
+                   "dumps in --dumps-dir (default: parquet with --source-dir, dumps with --dumps-dir, "
+                   "else hive)")
     p.add_argument("--source-dir", help="directory with mediawiki_history/ and "
                    "mediawiki_wikitext_history/ parquet copies")
+    p.add_argument("--dumps-dir", help="directory with mediawiki_history/ TSV dumps and xmldumps/ "
+                   "XML history dumps, laid out as on the dumps site (see `kitrain dumps plan`)")
     p.add_argument("--run-dir", required=True, help="run directory (local path or Hadoop URI)")
     p.add_argument("--snapshot", default="2022-07", help="history snapshot YYYY-MM (default 2022-07)")
     p.add_argument("--wikitext-snapshot", default="2022-11",
@@ -82,9 +85,10 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     from kitrain.paths import RunPaths
     from kitrain.spark import get_spark
 
-    source = args.source or ("parquet" if args.source_dir else "hive")
+    source = args.source or ("parquet" if args.source_dir else "dumps" if args.dumps_dir else "hive")
     cfg = CollectConfig(
         lang=args.lang, mode=args.mode, source=source, source_dir=args.source_dir,
+        dumps_dir=args.dumps_dir,
         snapshot=args.snapshot, wikitext_snapshot=args.wikitext_snapshot,
         train_start=args.train_start, train_end=args.train_end,
         test_start=args.test_start, test_end=args.test_end,
@@ -367,6 +371,66 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_dumps(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "dumps",
+        help="the public dumps as a source: what to download",
+        description="Work with the public mediawiki_history and XML history dumps.",
+    )
+    dsub = p.add_subparsers(dest="dumps_command", required=True, metavar="COMMAND")
+    plan = dsub.add_parser(
+        "plan",
+        help="print the dump files a language needs, with the local layout --dumps-dir expects",
+        description="Print the files to download for one language, snapshot and window: the "
+        "mediawiki_history TSV dumps and the XML pages-meta-history dumps, each as URL, local path "
+        "under --dumps-dir and size (with --listing). Downloads nothing.",
+    )
+    plan.add_argument("--lang", required=True, help="language code, e.g. uk")
+    plan.add_argument("--snapshot", required=True, help="history snapshot YYYY-MM")
+    plan.add_argument("--wikitext-snapshot", default=None,
+                      help="month of the XML dump YYYY-MM (default: the snapshot)")
+    plan.add_argument("--start", default=None,
+                      help="window start YYYY-MM-DD (default: six months before the snapshot month)")
+    plan.add_argument("--end", default=None,
+                      help="window end YYYY-MM-DD, exclusive (default: the month after the snapshot)")
+    plan.add_argument("--base-url", default="https://dumps.wikimedia.org", help="dumps site")
+    plan.add_argument("--listing", default=None,
+                      help="a listing of the dumps site, lines 'SIZE PATH': exact files and total size")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.set_defaults(func=_cmd_dumps_plan)
+
+
+def _cmd_dumps_plan(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from kitrain import dumps
+    from kitrain.config import check_snapshot, check_window
+    from kitrain.languages import validate_language
+    from kitrain.plan import interval_settings
+
+    validate_language(args.lang)
+    year, month = (int(v) for v in check_snapshot("snapshot", args.snapshot).split("-"))
+    derived = interval_settings(dt.date(year, month, 1))
+    start, end = args.start or derived["train_start"], args.end or derived["train_end"]
+    check_window("window", start, end)
+    wikitext = check_snapshot("wikitext_snapshot", args.wikitext_snapshot or args.snapshot)
+    listing = dumps.read_listing(args.listing) if args.listing else None
+    result = dumps.plan(args.lang, args.snapshot, start, end, wikitext, args.base_url, listing)
+    if args.json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return 0
+    lines = [f"# {result['wiki_db']}: history snapshot {args.snapshot}, window {start}..{end}, "
+             f"XML dump of {wikitext}; local paths are relative to --dumps-dir"]
+    for item in result["files"]:
+        size = "" if item["size"] is None else f"\t{item['size']}"
+        note = f"\t# {item['note']}" if item.get("note") else ""
+        lines.append(f"{item['url']}\t{item['local']}{size}{note}")
+    if result["total_bytes"] is not None:
+        lines.append(f"# total: {result['total_bytes']} bytes ({result['total_bytes'] / 2**30:.2f} GiB)")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kitrain", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -381,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_bundle(sub)
     _add_score(sub)
+    _add_dumps(sub)
     return parser
 
 

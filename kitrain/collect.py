@@ -33,7 +33,8 @@ from kitrain.schema import (
     group_flag,
     names,
 )
-from kitrain.spark import HadoopFS, SourceError, register_sources, run_sql
+from kitrain import dumps
+from kitrain.spark import HISTORY_TABLE, WIKITEXT_TABLE, HadoopFS, SourceError, register_sources, run_sql
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +217,8 @@ class _Steps:
         logger.info("%-16s %8d rows (%d dropped)", step, rows, previous - rows)
 
 
-def history_extract(spark: Any, cfg: CollectConfig, paths: RunPaths, fs: HadoopFS) -> Any:
+def history_extract(spark: Any, cfg: CollectConfig, paths: RunPaths, fs: HadoopFS,
+                    source_report: dict[str, Any]) -> Any:
     """The SQL extract of the language's revisions over both modes' windows, cached per snapshot.
 
     Always written to the cache; read back from it instead of querying when ``use_cache`` is set and
@@ -236,6 +238,9 @@ def history_extract(spark: Any, cfg: CollectConfig, paths: RunPaths, fs: HadoopF
                            cache_dir, cached.get("start"), cached.get("end"), start, end)
         else:
             logger.warning("no cached history extract at %s: querying the source", cache_dir)
+    if cfg.source == "dumps":
+        source_report.update(dumps.register_history(spark, cfg.dumps_dir, cfg.snapshot, wiki_db(cfg.lang),
+                                                    start, end, HISTORY_TABLE))
     extract = run_sql(spark, "history_extract", snapshot=cfg.snapshot, wiki_db=wiki_db(cfg.lang),
                       start_ts=start, end_ts=end)
     tmp = f"{cache_dir.rsplit('/', 1)[0]}/.{cfg.lang}.tmp-{uuid.uuid4().hex}"
@@ -257,11 +262,12 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     diffmod.self_check()
     paths = RunPaths(run_dir)
     fs = HadoopFS(spark, paths.run_dir)
-    register_sources(spark, cfg.source, cfg.source_dir)
+    register_sources(spark, cfg.source, cfg.source_dir, cfg.dumps_dir)
     steps = _Steps()
+    source_report: dict[str, Any] = {"source": cfg.source}
 
     start, end = cfg.window
-    base = add_labels_and_flags(in_window(history_extract(spark, cfg, paths, fs), start, end))
+    base = add_labels_and_flags(in_window(history_extract(spark, cfg, paths, fs, source_report), start, end))
     base = base.persist(StorageLevel.MEMORY_AND_DISK)
     df = base
     steps.add("read", df.count())
@@ -281,6 +287,11 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     steps.add("sampling", df.count(), enabled=rows > cfg.max_records, max_records=cfg.max_records)
 
     keep = names(COLLECTED_BASE_COLUMNS)
+    if cfg.source == "dumps":
+        # the XML dumps are streamed for the texts of these revisions and their parents only
+        wanted = [value for row in df.select("revision_id", "revision_parent_id").collect() for value in row]
+        source_report.update(dumps.register_wikitext(spark, cfg.dumps_dir, cfg.wikitext_snapshot,
+                                                     wiki_db(cfg.lang), wanted, WIKITEXT_TABLE))
     texts = run_sql(spark, "wikitext", wikitext_snapshot=cfg.wikitext_snapshot,
                     wiki_db=wiki_db(cfg.lang))
     with_text = attach_texts(df.select(*keep), texts).persist(StorageLevel.MEMORY_AND_DISK)
@@ -329,6 +340,7 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
         "rows": written,
         "revert_rate": _revert_rate(spark, final),
         "steps": steps.steps,
+        "source": source_report,
         "config": cfg.to_dict(),
         "versions": _versions(spark),
     }

@@ -21,7 +21,7 @@ DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SEGMENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 MODES = ("train", "test")
-SOURCES = ("hive", "parquet")
+SOURCES = ("hive", "parquet", "dumps")
 
 #: Per-mode defaults of the original collection commands (README of the original repository):
 #: ``-m train -f1 0 -f2 0 -n 300000 -p all_users`` and ``-m test -f1 0 -f2 1 -n 100000 -p full_test``.
@@ -105,6 +105,8 @@ class CollectConfig(_Config):
     mode: str = "train"
     source: str = "hive"
     source_dir: str | None = None
+    #: With ``source="dumps"``: the folder of public dump files (see :mod:`kitrain.dumps`).
+    dumps_dir: str | None = None
     snapshot: str = "2022-07"
     wikitext_snapshot: str = "2022-11"
     train_start: str = "2022-01-01"
@@ -135,6 +137,8 @@ class CollectConfig(_Config):
             raise ConfigError(f"source must be one of {SOURCES}, got {self.source!r}")
         if self.source == "parquet" and not self.source_dir:
             raise ConfigError("source 'parquet' needs source_dir (--source-dir DIR)")
+        if self.source == "dumps" and not self.dumps_dir:
+            raise ConfigError("source 'dumps' needs dumps_dir (--dumps-dir DIR)")
         check_snapshot("snapshot", self.snapshot)
         check_snapshot("wikitext_snapshot", self.wikitext_snapshot)
         check_window("train", self.train_start, self.train_end)

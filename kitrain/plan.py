@@ -109,6 +109,7 @@ class PipelineConfig(_Config):
     languages: tuple[str, ...] = PAPER_LANGUAGES
     source: str = "hive"
     source_dir: str | None = None
+    dumps_dir: str | None = None
     max_records: int = 300_000
     max_records_test: int = 100_000
     filter_anon: bool = False
@@ -137,6 +138,8 @@ class PipelineConfig(_Config):
             raise ConfigError(f"source must be one of {SOURCES}, got {self.source!r}")
         if self.source == "parquet" and not self.source_dir:
             raise ConfigError("source 'parquet' needs source_dir")
+        if self.source == "dumps" and not self.dumps_dir:
+            raise ConfigError("source 'dumps' needs dumps_dir")
         _check_int("max_records", self.max_records, 1)
         _check_int("max_records_test", self.max_records_test, 1)
         _check_int("finetune_max_steps", self.finetune_max_steps, 0)
@@ -167,6 +170,7 @@ class PipelineConfig(_Config):
             raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
         return CollectConfig(
             lang=lang, mode=mode, source=self.source, source_dir=self.source_dir,
+            dumps_dir=self.dumps_dir,
             snapshot=self.snapshot, wikitext_snapshot=self.wikitext_snapshot,
             train_start=self.train_start, train_end=self.train_end,
             test_start=self.test_start, test_end=self.test_end,
@@ -209,7 +213,7 @@ class PipelineConfig(_Config):
 
 #: The DAG params that map one to one onto :class:`PipelineConfig` fields.
 PARAM_FIELDS = (
-    "languages", "source", "source_dir", "max_records", "max_records_test", "filter_anon",
+    "languages", "source", "source_dir", "dumps_dir", "max_records", "max_records_test", "filter_anon",
     "base_model", "finetune_max_steps", "max_length", "variants", "classifier_iterations",
     "retrain", "seed",
 )
@@ -251,8 +255,9 @@ def config_from_params(
     settings = {name: params.get(name) or derived[name] for name in INTERVAL_FIELDS}
     fields: dict[str, Any] = {name: params[name] for name in PARAM_FIELDS
                               if name in params and params[name] is not None}
-    if fields.get("source_dir") == "":
-        fields["source_dir"] = None
+    for name in ("source_dir", "dumps_dir"):
+        if fields.get(name) == "":
+            fields[name] = None
     run_dir = resolve_run_dir(params.get("run_dir"), settings["snapshot"], environ)
     return PipelineConfig(run_dir=run_dir, **settings, **fields)
 
@@ -288,10 +293,14 @@ def param_specs() -> dict[str, dict[str, Any]]:
                            "Later stages use every language collected for the snapshot.",
         },
         "source": {"default": "hive", "type": "string", "enum": list(SOURCES), "title": "Source",
-                   "description": "hive: the wmf tables; parquet: copies in source_dir."},
+                   "description": "hive: the wmf tables; parquet: copies in source_dir; dumps: the "
+                                  "public dumps in dumps_dir."},
         "source_dir": {"default": None, "type": ["null", "string"], "title": "Source directory",
                        "description": "With source parquet: holds mediawiki_history/ and "
                                       "mediawiki_wikitext_history/."},
+        "dumps_dir": {"default": None, "type": ["null", "string"], "title": "Dumps directory",
+                      "description": "With source dumps: mediawiki_history/ TSV and xmldumps/ XML "
+                                     "files laid out as on the dumps site."},
         "run_dir": {"default": None, "type": ["null", "string"], "title": "Run directory",
                     "description": f"{SNAPSHOT_PLACEHOLDER} is replaced by the snapshot; empty: "
                                    f"${RUNS_DIR_ENV}/{SNAPSHOT_PLACEHOLDER}."},

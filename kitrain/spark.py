@@ -174,8 +174,16 @@ def register_parquet_sources(spark: Any, source_dir: str) -> None:
         logger.info("registered %s from %s", table, path)
 
 
-def register_sources(spark: Any, source: str, source_dir: str | None) -> None:
-    """Make the two source tables available under their ``wmf.`` names."""
+def register_sources(spark: Any, source: str, source_dir: str | None, dumps_dir: str | None = None) -> None:
+    """Make the two source tables available under their ``wmf.`` names.
+
+    The dumps are read later, once it is known which files and which revisions are needed
+    (:func:`kitrain.dumps.register_history`, :func:`kitrain.dumps.register_wikitext`).
+    """
+    if source == "dumps":
+        if not dumps_dir or not os.path.isdir(dumps_dir):
+            raise SourceError(f"dumps directory {dumps_dir!r} not found (--dumps-dir DIR)")
+        return
     if source == "parquet":
         if not source_dir:
             raise SourceError("source 'parquet' needs --source-dir")
