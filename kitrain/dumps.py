@@ -295,10 +295,13 @@ def parse_xml(path: str, wanted: frozenset[int] | set[int]) -> Iterator[tuple[An
         with opener(path, "rb") as handle:
             context = ET.iterparse(handle, events=("start", "end"))
             depth = 0
+            root = None
             for event, element in context:
                 name = _local_name(element.tag)
                 if event == "start":
                     depth += 1
+                    if root is None:
+                        root = element
                     if name == "page":
                         page = {}
                     continue
@@ -327,8 +330,8 @@ def parse_xml(path: str, wanted: frozenset[int] | set[int]) -> Iterator[tuple[An
                         )
                         yield ("text" if text is not None else "no_text", path, None, *row)
                     element.clear()
-                elif name == "page":
-                    element.clear()
+                elif name == "page" and root is not None:
+                    root.clear()  # drops the finished page itself, so memory stays flat
     except ET.ParseError as exc:
         line, column = exc.position
         yield ("error", path, f"line {line}, column {column}: {exc}", *empty)
@@ -643,10 +646,13 @@ def parse_xml(path: str, wanted: frozenset[int] | set[int]) -> Iterator[tuple[An
         with opener(path, "rb") as handle:
             context = ET.iterparse(handle, events=("start", "end"))
             depth = 0
+            root = None
             for event, element in context:
                 name = _local_name(element.tag)
                 if event == "start":
                     depth += 1
+                    if root is None:
+                        root = element
                     if name == "page":
                         page = {}
                     continue
@@ -675,8 +681,8 @@ def parse_xml(path: str, wanted: frozenset[int] | set[int]) -> Iterator[tuple[An
                         )
                         yield ("text" if text is not None else "no_text", path, None, *row)
                     element.clear()
-                elif name == "page":
-                    element.clear()
+                elif name == "page" and root is not None:
+                    root.clear()  # drops the finished page itself, so memory stays flat
     except ET.ParseError as exc:
         line, column = exc.position
         yield ("error", path, f"line {line}, column {column}: {exc}", *empty)

@@ -252,3 +252,34 @@ def test_cli_collects_from_dumps(dumps_dir, tmp_path, capsys):
     assert code == 0
     assert Path(RunPaths(str(tmp_path / "run")).collected("full_test", "test", "ja")).is_dir()
     shutil.rmtree(tmp_path / "run")
+
+
+@pytest.mark.spark
+def test_tsv_fields_arrays_nulls_and_both_layouts(spark, tmp_path):
+    from kitrain.schema import HISTORY_COLUMNS, HISTORY_EXTRA_COLUMNS
+
+    names = [name for name, _ in HISTORY_COLUMNS + HISTORY_EXTRA_COLUMNS]
+
+    def line(width, **values):
+        return "\t".join(values.get(name, "") for name in names[:width])
+
+    row = {"wiki_db": "ukwiki", "event_entity": "revision", "event_timestamp": "2022-07-02 10:00:00.0",
+           "revision_id": "7", "revision_tags": "a\\,b,mobile edit", "event_user_is_anonymous": "true",
+           "page_namespace": "0"}
+    for width in (70, 74):
+        path = tmp_path / f"{width}.tsv"
+        extra = {"user_is_permanent": "false"} if width == 74 else {}
+        path.write_text(line(width, **row, **extra) + "\n" + line(width, **{**row, "revision_id": "8",
+                        "event_timestamp": "2021-01-01 00:00:00.0"}) + "\n", encoding="utf-8")
+        (got,) = dumps.read_history(spark, [dumps.HistoryFile(str(path), "all-time")], "2022-01-01").collect()
+        # an escaped comma stays inside its item; the row before the window start is not read
+        assert got["revision_tags"] == ["a,b", "mobile edit"]
+        assert got["revision_id"] == 7 and got["event_user_is_anonymous"] is True
+        # empty fields: null, an empty array, and the empty edit summary
+        assert got["revision_parent_id"] is None and got["event_user_groups"] == []
+        assert got["event_comment"] == ""
+        assert got["user_is_permanent"] is (False if width == 74 else None)
+    bad = tmp_path / "bad.tsv"
+    bad.write_text(line(70, **{**row, "revision_id": "seven"}) + "\n", encoding="utf-8")
+    with pytest.raises(DumpError, match=rf"{bad}, line 1: a number or boolean field does not parse"):
+        dumps.read_history(spark, [dumps.HistoryFile(str(bad), "all-time")], "2022-01-01")
