@@ -156,7 +156,7 @@ def register_parquet_sources(spark: Any, source_dir: str) -> None:
         path = source_dir.rstrip("/") + "/" + subdir
         if "://" not in path and not os.path.isdir(path):
             raise SourceError(f"parquet source table {table} not found: no directory {path}")
-        spark.sql(_DROP_STATEMENTS[table])
+        drop_source_table(spark, table)
         spark.catalog.createTable(table, path=os.path.abspath(path) if "://" not in path else path,
                                   source="parquet")
         if any(c.isPartition for c in spark.catalog.listColumns(table)):
@@ -172,6 +172,13 @@ def register_parquet_sources(spark: Any, source_dir: str) -> None:
         if spark.table(table).isEmpty():
             raise SourceError(f"parquet source {path} holds no rows")
         logger.info("registered %s from %s", table, path)
+
+
+def drop_source_table(spark: Any, table: str) -> None:
+    """Drop one of the two ``wmf.`` source tables from the session's catalog (fixed statements:
+    no SQL text is ever built from a value)."""
+    spark.sql("CREATE DATABASE IF NOT EXISTS wmf")
+    spark.sql(_DROP_STATEMENTS[table])
 
 
 def register_sources(spark: Any, source: str, source_dir: str | None, dumps_dir: str | None = None) -> None:

@@ -55,7 +55,7 @@ def test_console_script_help_lists_the_original_flags():
                          capture_output=True, text=True, check=True)
     for flag in ("-l LANG, --lang LANG", "-m {train,test}, --mode", "-f1 {0,1}, --filter-anon",
                  "-f2 {0,1}, --filter-rw", "-n MAX_RECORDS, --max-records", "-uc {0,1}, --use-cache",
-                 "-p PREFIX, --prefix", "--source {hive,parquet}", "--source-dir", "--run-dir",
+                 "-p PREFIX, --prefix", "--source {hive,parquet,dumps}", "--source-dir", "--dumps-dir", "--run-dir",
                  "--master", "--snapshot", "--wikitext-snapshot", "--train-start", "--test-end"):
         assert flag in run.stdout, flag
 
