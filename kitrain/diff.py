@@ -121,11 +121,18 @@ def count_actions(full_diff: dict) -> dict[str, int]:
 #: A heading line as MediaWiki writes it (``== Title ==``); a cheap stand-in for parsing.
 _HEADING = re.compile(r"^(={1,6})[^\n]*?\1[ \t]*$", re.M)
 #: Constructs that may span lines: a cut is only made where the text cut off closes all of them.
-_PAIRED = (("{{", "}}"), ("{|", "|}"), ("<!--", "-->"), ("[[", "]]"))
+_PAIRED = (("{{", "}}"), ("<!--", "-->"), ("[[", "]]"))
+#: Wikitext tables open and close at the start of a line (``{|`` may follow ``:`` indentation); a
+#: ``|}`` elsewhere is the end of a template argument (``{{x|a=|}}``), not of a table.
+_TABLE_OPEN = re.compile(r"^[ \t:]*\{\|", re.M)
+_TABLE_CLOSE = re.compile(r"^[ \t]*\|\}", re.M)
 _BLOCK_TAGS = ("nowiki", "pre", "ref", "math", "gallery", "syntaxhighlight", "source", "code", "poem",
                "timeline", "score", "includeonly", "noinclude", "onlyinclude", "references", "div",
                "table", "blockquote", "center", "span", "small", "big", "sup", "sub", "mapframe")
 _SELF_CLOSING = {tag: re.compile(rf"<{tag}\b[^>]*/>") for tag in _BLOCK_TAGS}
+#: Any opening, closing or self-closing tag of exactly one of those names (``<ref`` is not
+#: ``<references``): one scan counts them all.
+_TAG = re.compile(rf"<(/?)({'|'.join(_BLOCK_TAGS)})(?=[\s/>])([^>]*)>", re.I)
 
 
 def split_sections(text: str) -> list[str]:
@@ -134,13 +141,32 @@ def split_sections(text: str) -> list[str]:
     return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
 
 
-def _self_contained(chunk: str) -> bool:
-    """Whether cutting ``chunk`` off leaves every multi-line construct whole on one side."""
-    if any(chunk.count(a) != chunk.count(b) for a, b in _PAIRED):
-        return False
-    low = chunk.lower()
-    return all(low.count(f"<{tag}") == low.count(f"</{tag}") + len(_SELF_CLOSING[tag].findall(low))
-               for tag in _BLOCK_TAGS)
+def _balance(section: str) -> tuple[int, ...]:
+    """How many of each multi-line construct ``section`` leaves open (negative: closes).
+
+    Sections are cut at heading lines, which no construct's opening or closing token spans, so
+    the balance of a run of sections is the sum of theirs: each section is scanned once.
+    """
+    counts = [section.count(a) - section.count(b) for a, b in _PAIRED]
+    counts.append(len(_TABLE_OPEN.findall(section)) - len(_TABLE_CLOSE.findall(section)))
+    tags = dict.fromkeys(_BLOCK_TAGS, 0)
+    for closing, name, rest in _TAG.findall(section):
+        if closing:
+            tags[name.lower()] -= 1
+        elif not rest.endswith("/"):
+            tags[name.lower()] += 1
+    return (*counts, *tags.values())
+
+
+def _self_contained_prefix(sections: list[str], limit: int) -> int:
+    """The largest ``k <= limit`` such that ``sections[:k]`` leaves no construct open."""
+    best, total = 0, None
+    for k, section in enumerate(sections[:limit], start=1):
+        balance = _balance(section)
+        total = balance if total is None else tuple(t + b for t, b in zip(total, balance))
+        if not any(total):
+            best = k
+    return best
 
 
 def changed_span(prev: str, curr: str) -> tuple[str, str]:
@@ -158,10 +184,10 @@ def changed_span(prev: str, curr: str) -> tuple[str, str]:
     trail = 0
     while trail < min(len(ps), len(cs)) - lead and ps[-1 - trail] == cs[-1 - trail]:
         trail += 1
-    while lead and not _self_contained("".join(ps[:lead])):
-        lead -= 1
-    while trail and not _self_contained("".join(ps[len(ps) - trail:])):
-        trail -= 1
+    # cut only where the text cut off closes everything it opens (equal on both sides, so the
+    # previous revision's sections are checked)
+    lead = _self_contained_prefix(ps, lead)
+    trail = _self_contained_prefix(ps[::-1], trail)
     while True:
         p, c = "".join(ps[lead:len(ps) - trail]), "".join(cs[lead:len(cs) - trail])
         if (p and c) or not (lead or trail):

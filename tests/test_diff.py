@@ -177,6 +177,25 @@ def test_span_never_cuts_inside_an_open_template():
         assert diff.edit_diff(prev, curr, "en") == diff.plain_edit_diff(prev, curr, "en")
 
 
+def test_span_guard_reads_tables_and_tags_exactly():
+    # "|}" ending a template argument is not a table end, and <references/> is not an open <ref>:
+    # neither may stop the equal sections around an edit from being cut
+    prev = ("Lead {{x|a=|}} text.<references/>\n== A ==\n{|\n| cell\n|}\nA text.\n"
+            "== B ==\nB text.\n== C ==\nC text.\n")
+    curr = prev.replace("B text.", "B text, edited.")
+    p, c = diff.changed_span(prev, curr)
+    assert (p, c) == ("== B ==\nB text.\n", "== B ==\nB text, edited.\n")
+    assert diff.edit_diff(prev, curr, "en") == diff.plain_edit_diff(prev, curr, "en")
+    # a table or a <ref> open where the cut would be keeps the text before it
+    for page in ("Lead.\n{|\n| a\n== A ==\n|}\nA text.\n== B ==\nB text.\n",
+                 "Lead.<ref name=r>\n== A ==\n</ref>A text.\n== B ==\nB text.\n"):
+        edited = page.replace("A text.", "A, edited.")
+        p, _ = diff.changed_span(page, edited)
+        # the lead stays (cutting it alone would leave the construct open); B is cut as before
+        assert p.startswith("Lead.") and "B text." not in p, p
+        assert diff.edit_diff(page, edited, "en") == diff.plain_edit_diff(page, edited, "en")
+
+
 def test_span_keeps_context_beside_an_empty_side():
     # an empty page has no sections for the differ, so one equal section stays beside it
     prev = "Lead.\n== A ==\nA.\n"
