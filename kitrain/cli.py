@@ -241,6 +241,9 @@ def _add_features(sub: argparse._SubParsersAction) -> None:
                    help="most texts per batch (default 512)")
     p.add_argument("--max-batch-tokens", type=_positive_int, default=32768,
                    help="most padded tokens per batch (default 32768)")
+    p.add_argument("--length-band", type=float, default=0.75,
+                   help="a batch ends where texts get shorter than this share of its longest "
+                   "(default 0.75; 0: off)")
     p.add_argument("--max-length", type=_positive_int, default=512, help="(default 512)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto: CUDA when present (default)")
@@ -252,6 +255,7 @@ def _cmd_features(args: argparse.Namespace) -> int:
     from kitrain.features import run_features
 
     cfg = FeaturesConfig(batch_size=args.batch_size, max_batch_tokens=args.max_batch_tokens,
+                         length_band=args.length_band,
                          max_length=args.max_length, device=args.device)
     summary = run_features(cfg, args.run_dir, progress=True)
     logger.info("features: %s", json.dumps(summary["rows"]))

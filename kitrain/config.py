@@ -249,6 +249,8 @@ class FeaturesConfig(_Config):
     batch_size: int = 512
     #: ... and at most this many (padded) tokens: short texts go in large batches.
     max_batch_tokens: int = 32768
+    #: ... and a batch ends where texts get shorter than this share of its longest (0: no band).
+    length_band: float = 0.75
     max_length: int = 512
     #: ``auto``: CUDA when present (bf16 where supported, else fp16), else CPU in fp32.
     device: str = "auto"
@@ -256,6 +258,9 @@ class FeaturesConfig(_Config):
     def __post_init__(self) -> None:
         _check_int("batch_size", self.batch_size, 1)
         _check_int("max_batch_tokens", self.max_batch_tokens, 8)
+        if isinstance(self.length_band, bool) or not isinstance(self.length_band, (int, float)) \
+                or not 0 <= self.length_band < 1:
+            raise ConfigError(f"length_band must be >= 0 and < 1, got {self.length_band!r}")
         _check_int("max_length", self.max_length, 8)
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")

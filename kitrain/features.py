@@ -77,28 +77,39 @@ def aggregate(per_row: Sequence[Sequence[Hashable]], scores: dict[Hashable, np.n
     return out
 
 
-def token_batches(lengths: Sequence[int], max_texts: int, max_tokens: int) -> list[np.ndarray]:
+def token_batches(lengths: Sequence[int], max_texts: int, max_tokens: int,
+                  length_band: float = 0.75) -> list[np.ndarray]:
     """Index batches, longest texts first, each within ``max_texts`` texts and ``max_tokens``
-    padded tokens: short texts travel in large batches, long ones in small ones."""
+    padded tokens: short texts travel in large batches, long ones in small ones.
+
+    A batch also ends where the next text is shorter than ``length_band`` times the batch's
+    longest, so a batch's padded tokens stay within ``1 / length_band`` of its real ones (0 turns
+    the band off). Without it, a token budget sized for short texts put the 512 longest of 1,000
+    one-sentence texts in one batch padded to the longest of them: three times the real tokens.
+    """
     order = np.argsort(np.asarray(lengths), kind="stable")[::-1]
     batches, start = [], 0
     while start < len(order):
         longest = max(1, int(lengths[order[start]]))  # sorted: the first is the longest
-        size = max(1, min(max_texts, max_tokens // longest))
-        batches.append(order[start:start + size])
-        start += size
+        stop = start + max(1, min(max_texts, max_tokens // longest))
+        end = start + 1
+        while end < min(stop, len(order)) and lengths[order[end]] >= length_band * longest:
+            end += 1
+        batches.append(order[start:end])
+        start = end
     return batches
 
 
 def score_texts(
     model: Any, tokenizer: Any, items: Sequence[Hashable], batch_size: int, max_length: int,
-    device: Any, progress: bool = False, max_batch_tokens: int = 32768,
+    device: Any, progress: bool = False, max_batch_tokens: int = 32768, length_band: float = 0.75,
 ) -> np.ndarray:
     """Raw model outputs (n, num_labels) in the items' order.
 
     All items are tokenised at once (the fast tokenizer works in parallel), then scored in batches
-    of similar length padded to a multiple of 8, at most ``batch_size`` texts and
-    ``max_batch_tokens`` tokens each.
+    of similar length (see :func:`token_batches`), at most ``batch_size`` texts and
+    ``max_batch_tokens`` tokens each, padded to a multiple of 8 on CUDA (tensor cores) and to the
+    batch's longest text on the CPU, where every padded token costs as much as a real one.
     """
     import torch
     from tqdm.auto import tqdm
@@ -112,11 +123,13 @@ def score_texts(
     else:
         enc = tokenizer(list(items), truncation=True, max_length=max_length)
     columns = {k: v for k, v in enc.items()}
-    batches = token_batches([len(ids) for ids in columns["input_ids"]], batch_size, max_batch_tokens)
+    batches = token_batches([len(ids) for ids in columns["input_ids"]], batch_size, max_batch_tokens,
+                            length_band)
+    multiple = 8 if getattr(device, "type", str(device)) == "cuda" else None
     with torch.inference_mode():
         for idx in tqdm(batches, disable=not progress, desc="scoring", unit="batch"):
             padded = tokenizer.pad({k: [v[i] for i in idx] for k, v in columns.items()},
-                                   pad_to_multiple_of=8, return_tensors="pt")
+                                   pad_to_multiple_of=multiple, return_tensors="pt")
             logits = model(**{k: v.to(device, non_blocking=True) for k, v in padded.items()}).logits
             out[idx] = logits.float().cpu().numpy()
     return out
@@ -161,7 +174,7 @@ def text_model_features(
         logger.info("%s: scoring %d distinct texts (%d with repeats) on %s", target, len(unique),
                     total, device.type)
         raw = score_texts(model, tokenizer, unique, cfg.batch_size, cfg.max_length, device, progress,
-                          cfg.max_batch_tokens)
+                          cfg.max_batch_tokens, cfg.length_band)
         counts[target] = {"distinct_texts": len(unique), "texts": total}
         if target == "title":
             scores = {k: raw[i] for i, k in enumerate(unique)}

@@ -334,6 +334,20 @@ def test_token_batches_respect_both_bounds():
         assert len(batch) <= 3 and len(batch) * max(lengths[i] for i in batch) <= 600 or len(batch) == 1
 
 
+def test_token_batches_end_where_texts_get_much_shorter():
+    from kitrain.features import token_batches
+
+    lengths = [54, 50, 41, 40, 30, 12, 11, 9, 9]
+    # a generous budget would take all nine in one batch padded to 54; the band splits them
+    batches = [b.tolist() for b in token_batches(lengths, max_texts=512, max_tokens=32768, length_band=0.75)]
+    # 40 < 0.75 * 54 starts a second batch, 12 < 0.75 * 40 a third
+    assert [sorted(b) for b in batches] == [[0, 1, 2], [3, 4], [5, 6, 7, 8]]
+    for batch in batches:
+        assert max(lengths[i] for i in batch) * len(batch) <= sum(lengths[i] for i in batch) / 0.75
+    # band 0: the old behaviour, bounded by the budget only
+    assert [sorted(b.tolist()) for b in token_batches(lengths, 512, 32768, length_band=0)] == [list(range(9))]
+
+
 def test_token_batches_single_oversized_text():
     # a text longer than the budget still gets scored, alone
     from kitrain.features import token_batches
