@@ -57,6 +57,23 @@ def check_window(name: str, start: str, end: str) -> None:
         raise ConfigError(f"{name} window end {end} must be after its start {start}")
 
 
+#: ``scheme://user:password@host``: a URI carrying a password in its user-info part.
+_URI_CREDENTIALS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@?#]*:[^/@?#]*@")
+
+
+def check_no_credentials(field: str, value: object) -> None:
+    """Refuse a path or URI with a password in it: every config is written next to the output
+    (plans, quality reports, bundle manifests), so a secret given here would be published. The
+    message never repeats the value."""
+    if isinstance(value, str) and _URI_CREDENTIALS.match(value):
+        scheme = value.split("://", 1)[0]
+        raise ConfigError(
+            f"{field} holds credentials (a {scheme}:// URI with user:password@): configure them "
+            "in the Spark/Hadoop settings (spark-defaults.conf, core-site.xml) or an Airflow "
+            "connection instead, and pass the URI without them"
+        )
+
+
 def _check_int(name: str, value: object, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -139,6 +156,8 @@ class CollectConfig(_Config):
             raise ConfigError("source 'parquet' needs source_dir (--source-dir DIR)")
         if self.source == "dumps" and not self.dumps_dir:
             raise ConfigError("source 'dumps' needs dumps_dir (--dumps-dir DIR)")
+        check_no_credentials("source_dir", self.source_dir)
+        check_no_credentials("dumps_dir", self.dumps_dir)
         check_snapshot("snapshot", self.snapshot)
         check_snapshot("wikitext_snapshot", self.wikitext_snapshot)
         check_window("train", self.train_start, self.train_end)
@@ -223,6 +242,7 @@ class FinetuneConfig(_Config):
             raise ConfigError(f"target must be one of {TARGETS}, got {self.target!r}")
         if not isinstance(self.base_model, str) or not self.base_model.strip():
             raise ConfigError(f"base_model must name a model or a directory, got {self.base_model!r}")
+        check_no_credentials("base_model", self.base_model)
         _check_positive_float("epochs", self.epochs)
         _check_positive_float("learning_rate", self.learning_rate)
         if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \

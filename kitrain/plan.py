@@ -33,6 +33,7 @@ from kitrain.config import (
     _check_int,
     _Config,
     check_date,
+    check_no_credentials,
     check_snapshot,
     check_window,
 )
@@ -125,6 +126,8 @@ class PipelineConfig(_Config):
     def __post_init__(self) -> None:
         if not isinstance(self.run_dir, str) or not self.run_dir.strip():
             raise ConfigError("run_dir must name a directory")
+        for name in ("run_dir", "source_dir", "dumps_dir", "base_model"):
+            check_no_credentials(name, getattr(self, name))
         if SNAPSHOT_PLACEHOLDER in self.run_dir:
             raise ConfigError(f"run_dir still holds the placeholder {SNAPSHOT_PLACEHOLDER}: {self.run_dir!r}")
         object.__setattr__(self, "languages", validate_languages(self.languages))
