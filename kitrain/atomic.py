@@ -1,9 +1,9 @@
 """Atomic publication on the local (or mounted shared) file system, for the stages after Spark.
 
-A stage writes into a hidden temporary directory beside its final output and renames it into place
-only when everything is written; on any error the temporary directory is removed. Readers therefore
-see the old complete output or the new complete output, never a partial one, and a rerun replaces
-only its own output.
+A stage writes into a hidden new version of its output directory and, only when everything is
+written, points the output's name (a symbolic link) at it in one atomic rename; on any error the new
+version is removed. Readers, and a process killed at any moment, therefore see the old complete
+output or the new complete output, never a partial one, and a rerun replaces only its own output.
 """
 
 from __future__ import annotations
@@ -20,20 +20,36 @@ from typing import Any
 
 @contextlib.contextmanager
 def atomic_dir(final: str | os.PathLike[str]) -> Iterator[Path]:
+    """Write a directory's content into a fresh hidden version, then publish it in one step.
+
+    ``final`` is a symbolic link to the current version (``.<name>.v-<id>`` beside it), and
+    publishing replaces the link with ``os.replace``, which is atomic: a reader, or a process
+    killed at any moment, sees the old complete output or the new one, never neither and never a
+    mix. (Renaming directories cannot do that: the old one has to move away first.) An output
+    directory of an older kitrain, a plain directory, is moved aside once and replaced by the link.
+    On an error the new version is removed and the old output stays.
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex}"
-    tmp.mkdir()
+    tag = uuid.uuid4().hex
+    version = final.parent / f".{final.name}.v-{tag}"
+    version.mkdir()
     try:
-        yield tmp
+        yield version
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(version, ignore_errors=True)
         raise
-    old = final.parent / f".{final.name}.old-{uuid.uuid4().hex}"
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    previous = None
+    if final.is_symlink():
+        previous = final.parent / os.readlink(final)
+    elif final.exists():
+        previous = final.parent / f".{final.name}.old-{tag}"
+        os.replace(final, previous)
+    link = final.parent / f".{final.name}.link-{tag}"
+    os.symlink(version.name, link)  # relative: the run directory can be moved or copied
+    os.replace(link, final)
+    if previous is not None and previous.resolve() != version.resolve():
+        shutil.rmtree(previous, ignore_errors=True)
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

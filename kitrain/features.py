@@ -228,13 +228,16 @@ def run_features(cfg: FeaturesConfig, run_dir: str, progress: bool = False) -> d
         raise PrepareError(f"no prepared rows in {paths.run_dir}/prepared: run `kitrain prepare` first")
     mlm, counts, device_type = text_model_features(frames, paths.mlm, cfg, progress)
     summary = {"config": cfg.to_dict(), "device": device_type, "texts": counts, "rows": {}}
-    for split, frame in frames.items():
-        features = assemble(frame, mlm[split])
-        with atomic_dir(paths.features(split)) as tmp:
+    # one rename publishes every split and the summary together (a split without rows this time
+    # leaves no stale output of an earlier run behind)
+    with atomic_dir(paths.features_root()) as root:
+        for split, frame in frames.items():
+            features = assemble(frame, mlm[split])
+            (root / split).mkdir()
             for wiki, part in features.groupby("wiki_db", sort=True):
                 table = pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False)
-                pq.write_table(table, tmp / f"{language_of(wiki)}.parquet", compression="zstd")
-        summary["rows"][split] = len(features)
-        logger.info("features %s: %d rows, %d features", split, len(features), len(ALL_FEATURES))
-    write_json(paths.features_summary(), summary)
+                pq.write_table(table, root / split / f"{language_of(wiki)}.parquet", compression="zstd")
+            summary["rows"][split] = len(features)
+            logger.info("features %s: %d rows, %d features", split, len(features), len(ALL_FEATURES))
+        write_json(root / Path(paths.features_summary()).name, summary)
     return summary

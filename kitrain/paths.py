@@ -87,6 +87,10 @@ class RunPaths:
     def history_cache(self, snapshot: str, lang: str) -> str:
         return self._join("cache", "history", _segment("snapshot", snapshot), validate_language(lang))
 
+    def prepared_root(self) -> str:
+        """``prepared/``: published as a whole (all splits and the summary in one rename)."""
+        return self._join("prepared")
+
     def prepared(self, split: str) -> str:
         return self._join("prepared", _choice("split", split, SPLITS))
 
@@ -101,6 +105,10 @@ class RunPaths:
 
     def mlm_work(self, target: str) -> str:
         return self._join("work", "mlm", _choice("target", target, TARGETS))
+
+    def features_root(self) -> str:
+        """``features/``: published as a whole, like ``prepared/``."""
+        return self._join("features")
 
     def features(self, split: str) -> str:
         return self._join("features", _choice("split", split, SPLITS))

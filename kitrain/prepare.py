@@ -157,10 +157,12 @@ def run_prepare(cfg: PrepareConfig, run_dir: str) -> dict[str, Any]:
             logger.warning("%s has no test-mode collection: it gets no full_test rows", lang)
 
     summary: dict[str, Any] = {"config": cfg.to_dict(), "languages": {}, "totals": {}}
-    with atomic_dir(paths.prepared("train")) as train_dir, \
-            atomic_dir(paths.prepared("test")) as test_dir, \
-            atomic_dir(paths.prepared("full_test")) as full_dir:
-        dirs = {"train": train_dir, "test": test_dir, "full_test": full_dir}
+    # one rename publishes the three splits and the summary together: a reader never sees the
+    # train split of one run beside the test split of another
+    with atomic_dir(paths.prepared_root()) as root:
+        dirs = {split: root / split for split in SPLITS}
+        for folder in dirs.values():
+            folder.mkdir()
         for lang in languages:
             train_table = _read(train_langs[lang]) if lang in train_langs else None
             test_table = _read(test_langs[lang]) if lang in test_langs else None
@@ -175,15 +177,15 @@ def run_prepare(cfg: PrepareConfig, run_dir: str) -> dict[str, Any]:
                 pq.write_table(table, dirs[split] / f"{lang}.parquet", compression="zstd")
             summary["languages"][lang] = counts
             logger.info("%s: %s", lang, {s: c["rows"] for s, c in counts.items()})
-    for split in SPLITS:
-        rows = [c[split] for c in summary["languages"].values() if split in c]
-        total = sum(r["rows"] for r in rows)
-        summary["totals"][split] = {
-            "rows": total,
-            "reverted": sum(r["reverted"] for r in rows),
-            "revert_rate": round(sum(r["reverted"] for r in rows) / total, 6) if total else None,
-        }
-    write_json(paths.prepared_summary(), summary)
+        for split in SPLITS:
+            rows = [c[split] for c in summary["languages"].values() if split in c]
+            total = sum(r["rows"] for r in rows)
+            summary["totals"][split] = {
+                "rows": total,
+                "reverted": sum(r["reverted"] for r in rows),
+                "revert_rate": round(sum(r["reverted"] for r in rows) / total, 6) if total else None,
+            }
+        write_json(root / Path(paths.prepared_summary()).name, summary)
     return summary
 
 

@@ -1,0 +1,127 @@
+"""Crashes: a stage killed with SIGKILL in the middle of writing leaves the previous output whole
+(or none at all on a first run), no later stage reads partial output, and a rerun gives the same
+bytes as an uninterrupted run."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kitrain.paths import RunPaths
+from kitrain.prepare import PrepareError, read_split
+
+pytestmark = pytest.mark.slow
+
+#: Runs the CLI with one function patched to stop for good right after its N-th call
+#: (``KITRAIN_TEST_STALL=write_table:1`` or ``replace:2``): the process is killed there, half-way
+#: through writing a stage's output or between two renames.
+STALLING_CLI = """
+import os, sys, time
+import pyarrow.parquet as pq
+what, nth = os.environ["KITRAIN_TEST_STALL"].split(":")
+owner = pq if what == "write_table" else os
+real = getattr(owner, what)
+calls = [0]
+def stalling(*args, **kwargs):
+    result = real(*args, **kwargs)
+    calls[0] += 1
+    if calls[0] == int(nth):
+        open(os.environ["KITRAIN_TEST_MARKER"], "w").close()
+        time.sleep(600)
+    return result
+setattr(owner, what, stalling)
+from kitrain.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """sha256 of every visible file below ``root`` (following the output links)."""
+    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(root.rglob("*")) if path.is_file() and not path.name.startswith(".")}
+
+
+def kill_mid_write(args: list[str], tmp_path: Path, stall: str = "write_table:1") -> None:
+    marker = tmp_path / "marker"
+    marker.unlink(missing_ok=True)
+    env = {**os.environ, "KITRAIN_TEST_MARKER": str(marker), "KITRAIN_TEST_STALL": stall,
+           "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", STALLING_CLI, *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not marker.exists():
+            assert proc.poll() is None, f"{args} ended before writing (exit {proc.returncode})"
+            assert time.monotonic() < deadline, "the stage never started writing"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def run_cli(args: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "kitrain", *args], capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.fixture
+def run_copy(demo_features, tmp_path):
+    """A copy of the demo run with prepared data, models and features."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(demo_features[0], run_dir, symlinks=True)
+    return run_dir
+
+
+@pytest.mark.parametrize("stall", ["write_table:1", "write_table:4", "replace:1", "replace:2"])
+def test_killed_prepare_shows_the_old_or_the_new_output_never_a_mix(run_copy, tmp_path, stall):
+    prepared = Path(RunPaths(str(run_copy)).prepared_root())
+    before = tree_digest(prepared)
+    assert any(name.endswith(".parquet") for name in before)
+    # what a complete run with another seed publishes (every split and the summary differ)
+    other = tmp_path / "other"
+    shutil.copytree(run_copy, other, symlinks=True)
+    run_cli(["prepare", "--run-dir", str(other), "--seed", "7"])
+    after = tree_digest(Path(RunPaths(str(other)).prepared_root()))
+    assert after != before
+    # killed while writing, or between the renames of a publish: all old, or all new
+    kill_mid_write(["prepare", "--run-dir", str(run_copy), "--seed", "7"], tmp_path, stall)
+    assert tree_digest(prepared) in (before, after)
+    assert len(read_split(str(run_copy), "train")) > 0
+    # run again to the end: exactly the uninterrupted run's bytes
+    run_cli(["prepare", "--run-dir", str(run_copy), "--seed", "7"])
+    assert tree_digest(prepared) == after
+
+
+def test_killed_first_prepare_publishes_nothing(run_copy, tmp_path):
+    paths = RunPaths(str(run_copy))
+    expected = tree_digest(Path(paths.prepared_root()))
+    Path(paths.prepared_root()).unlink()  # as if the run had never prepared
+    kill_mid_write(["prepare", "--run-dir", str(run_copy)], tmp_path)
+    assert not os.path.lexists(paths.prepared_root())
+    # a later stage says there is nothing to read, rather than reading a part
+    with pytest.raises(PrepareError, match="no prepared split"):
+        read_split(str(run_copy), "train")
+    run_cli(["prepare", "--run-dir", str(run_copy)])
+    assert tree_digest(Path(paths.prepared_root())) == expected
+
+
+def test_killed_features_leave_the_previous_features(run_copy, tmp_path):
+    features = Path(RunPaths(str(run_copy)).features_root())
+    before = tree_digest(features)
+    assert "summary.json" in before and any(name.startswith("full_test/") for name in before)
+    args = ["features", "--run-dir", str(run_copy), "--batch-size", "1", "--max-length", "64"]
+    kill_mid_write(args, tmp_path)
+    assert tree_digest(features) == before
+    run_cli(args)
+    # same settings, same machine: the same bytes, summary included
+    assert tree_digest(features) == before
