@@ -58,6 +58,23 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+class CorruptFileError(ValueError):
+    """An output file of a run that cannot be read; the message names it."""
+
+
+def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -> Any:
+    """One parquet file of a run directory, or an error naming it (a truncated copy, a file
+    overwritten by something else) instead of a bare pyarrow message."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CorruptFileError(f"cannot read {path}: not a complete parquet file ({exc}); run the "
+                               "stage that writes it again") from None
+
+
 def parquet_files(path: str | os.PathLike[str]) -> list[Path]:
     """The parquet files of an output directory, in name order (none if it does not exist)."""
     path = Path(path)

@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-from kitrain.atomic import atomic_dir, parquet_files, write_json
+from kitrain.atomic import atomic_dir, parquet_files, read_table, write_json
 from kitrain.config import TrainConfig
 from kitrain.metrics import roc_auc, threshold_metrics
 from kitrain.paths import RunPaths
@@ -39,7 +38,7 @@ def read_features(run_dir: str, split: str) -> pd.DataFrame:
     files = parquet_files(path)
     if not files:
         raise PrepareError(f"no features in {path}: run `kitrain features` first")
-    return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+    return pd.concat([read_table(f).to_pandas() for f in files], ignore_index=True)
 
 
 def population(frame: pd.DataFrame, variant: str) -> pd.DataFrame:

@@ -468,11 +468,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kitrain.kidataset import DatasetError
     from kitrain.score import InputLineError
     from kitrain.textdata import NoExamplesError
+    from kitrain.atomic import CorruptFileError
 
     try:
         return int(args.func(args))
     except (ConfigError, LanguageError, SourceError, JavaMissingError, PrepareError,
-            ModelLoadError, NoExamplesError, ExternalScoresError, BundleError, InputLineError, DatasetError) as exc:
+            ModelLoadError, NoExamplesError, ExternalScoresError, BundleError, InputLineError, DatasetError,
+            CorruptFileError) as exc:
         print(f"kitrain {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201 (CLI edge)
         return 2
 

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kitrain.atomic import atomic_dir, parquet_files, write_json
+from kitrain.atomic import atomic_dir, parquet_files, read_table, write_json
 from kitrain.config import PrepareConfig
 from kitrain.languages import LanguageError, validate_language
 from kitrain.paths import SPLITS, RunPaths
@@ -197,4 +197,4 @@ def read_split(run_dir: str, split: str, columns: list[str] | None = None) -> pd
     files = parquet_files(path)
     if not files:
         raise PrepareError(f"prepared split {path} is empty")
-    return pd.concat([pq.read_table(f, columns=columns).to_pandas() for f in files], ignore_index=True)
+    return pd.concat([read_table(f, columns=columns).to_pandas() for f in files], ignore_index=True)

@@ -13,9 +13,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
-from kitrain.atomic import atomic_dir
+from kitrain.atomic import atomic_dir, read_table
 from kitrain.textdata import title_text
 
 logger = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ def read_corpus(path: str | os.PathLike[str]) -> list[str]:
         raise FileNotFoundError(f"no parquet files in corpus {path}")
     texts: list[str] = []
     for file in files:
-        texts.extend(corpus_texts(pq.read_table(file, columns=columns).to_pandas()))
+        texts.extend(corpus_texts(read_table(file, columns=columns).to_pandas()))
     if not texts:
         raise ValueError(f"corpus {path} holds no text")
     return texts

@@ -125,3 +125,65 @@ def test_killed_features_leave_the_previous_features(run_copy, tmp_path):
     run_cli(args)
     # same settings, same machine: the same bytes, summary included
     assert tree_digest(features) == before
+
+
+#: Fine-tuning killed right after it saved its first checkpoint.
+STALLING_FINETUNE = """
+import os, sys, time
+from transformers import Trainer
+real = Trainer._save_checkpoint
+def stalling(self, *args, **kwargs):
+    result = real(self, *args, **kwargs)
+    open(os.environ["KITRAIN_TEST_MARKER"], "w").close()
+    time.sleep(600)
+    return result
+Trainer._save_checkpoint = stalling
+from kitrain.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_killed_finetune_resumes_from_its_checkpoint_to_the_same_step(run_copy, tmp_path):
+    import json
+
+    paths = RunPaths(str(run_copy))
+    args = ["finetune", "--run-dir", str(run_copy), "--target", "inserts", "--base-model",
+            paths.base_model(), "--max-steps", "6", "--save-steps", "2", "--batch-size", "4",
+            "--max-length", "64"]
+    published = Path(paths.mlm("inserts"), "kitrain_finetune.json")
+    before = published.read_text()
+    marker = tmp_path / "marker"
+    proc = subprocess.Popen([sys.executable, "-c", STALLING_FINETUNE, *args],
+                            env={**os.environ, "KITRAIN_TEST_MARKER": str(marker), "HF_HUB_OFFLINE": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    # killed mid-training: the published model is still the previous one, a checkpoint waits
+    assert published.read_text() == before
+    assert (Path(paths.mlm_work("inserts")) / "checkpoint-2").is_dir()
+    run_cli(args)
+    record = json.loads(published.read_text())
+    assert record["resumed_from_step"] == 2
+    assert record["global_step"] == 6
+    assert not Path(paths.mlm_work("inserts")).exists()  # checkpoints go once published
+
+
+@pytest.mark.parametrize("split_file", ["prepared/train", "features/train"])
+def test_corrupt_parquet_in_a_run_is_one_clear_error(run_copy, split_file, capsys):
+    from kitrain import cli
+
+    folder = run_copy / split_file
+    victim = sorted(folder.glob("*.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:100])  # a truncated copy
+    command = (["features", "--run-dir", str(run_copy), "--batch-size", "1"] if split_file.startswith("prepared")
+               else ["train", "--run-dir", str(run_copy), "--iterations", "5"])
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read {victim.resolve()}" in err or f"cannot read {victim}" in err
+    assert "not a complete parquet file" in err
