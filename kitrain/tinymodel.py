@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -49,6 +51,40 @@ def read_corpus(path: str | os.PathLike[str]) -> list[str]:
     return texts
 
 
+def wordpiece_vocab(texts: Iterable[str], vocab_size: int, normalizer: Any, pre_tokenizer: Any) -> dict[str, int]:
+    """A WordPiece vocabulary built deterministically: the special tokens, the characters seen (as
+    a word start and as a ``##`` continuation, together by count), then the most frequent whole
+    words, each group ordered by count and then by the token itself, cut at ``vocab_size``.
+
+    The ``tokenizers`` trainer breaks ties between equally frequent merges in the order of a Rust
+    hash map, which is seeded per process: two runs on the same corpus got different vocabularies,
+    hence different models and scores. Words missing from this vocabulary fall back to characters.
+    """
+    words: Counter[str] = Counter()
+    for text in texts:
+        for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)):
+            words[word] += 1
+    starts: Counter[str] = Counter()
+    continuations: Counter[str] = Counter()
+    for word, count in words.items():
+        starts[word[0]] += count
+        for char in word[1:]:
+            continuations["##" + char] += count
+
+    def ranked(counter: Counter[str]) -> list[str]:
+        return [token for token, _ in sorted(counter.items(), key=lambda item: (-item[1], item[0]))]
+
+    tokens = list(SPECIAL_TOKENS)
+    seen = set(tokens)
+    for token in ranked(starts + continuations) + ranked(words):
+        if len(tokens) >= vocab_size:
+            break
+        if token not in seen:  # a one-character word is already in as a word start
+            seen.add(token)
+            tokens.append(token)
+    return {token: index for index, token in enumerate(tokens)}
+
+
 def build_tiny_model(
     out_dir: str | os.PathLike[str],
     texts: Iterable[str],
@@ -61,16 +97,17 @@ def build_tiny_model(
 ) -> Path:
     """Train the tokenizer on ``texts``, build the model, publish both atomically in ``out_dir``."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
 
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     # cased like bert-base-multilingual-cased; CJK characters become single tokens
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=False, handle_chinese_chars=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer = normalizers.BertNormalizer(lowercase=False, handle_chinese_chars=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    vocab = wordpiece_vocab(texts, vocab_size, normalizer, pre_tokenizer)
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = pre_tokenizer
     tokenizer.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS)
-    tokenizer.train_from_iterator(texts, trainer=trainer)
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
