@@ -74,6 +74,18 @@ def check_no_credentials(field: str, value: object) -> None:
         )
 
 
+def check_source(source: object, source_dir: object, dumps_dir: object) -> None:
+    """The source is known and has the folder it needs, without credentials in it."""
+    if source not in SOURCES:
+        raise ConfigError(f"source must be one of {SOURCES}, got {source!r}")
+    if source == "parquet" and not source_dir:
+        raise ConfigError("source 'parquet' needs source_dir (--source-dir DIR)")
+    if source == "dumps" and not dumps_dir:
+        raise ConfigError("source 'dumps' needs dumps_dir (--dumps-dir DIR)")
+    check_no_credentials("source_dir", source_dir)
+    check_no_credentials("dumps_dir", dumps_dir)
+
+
 def _check_int(name: str, value: object, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -150,14 +162,7 @@ class CollectConfig(_Config):
         for name in self.FIELDS_BY_MODE:
             if getattr(self, name) is None:
                 object.__setattr__(self, name, MODE_DEFAULTS[self.mode][name])
-        if self.source not in SOURCES:
-            raise ConfigError(f"source must be one of {SOURCES}, got {self.source!r}")
-        if self.source == "parquet" and not self.source_dir:
-            raise ConfigError("source 'parquet' needs source_dir (--source-dir DIR)")
-        if self.source == "dumps" and not self.dumps_dir:
-            raise ConfigError("source 'dumps' needs dumps_dir (--dumps-dir DIR)")
-        check_no_credentials("source_dir", self.source_dir)
-        check_no_credentials("dumps_dir", self.dumps_dir)
+        check_source(self.source, self.source_dir, self.dumps_dir)
         check_snapshot("snapshot", self.snapshot)
         check_snapshot("wikitext_snapshot", self.wikitext_snapshot)
         check_window("train", self.train_start, self.train_end)

@@ -35,6 +35,7 @@ from kitrain.config import (
     check_date,
     check_no_credentials,
     check_snapshot,
+    check_source,
     check_window,
 )
 from kitrain.languages import PAPER_LANGUAGES, validate_languages
@@ -137,12 +138,7 @@ class PipelineConfig(_Config):
         check_window("train", self.train_start, self.train_end)
         check_window("test", self.test_start, self.test_end)
         check_date("validation_date", self.validation_date)
-        if self.source not in SOURCES:
-            raise ConfigError(f"source must be one of {SOURCES}, got {self.source!r}")
-        if self.source == "parquet" and not self.source_dir:
-            raise ConfigError("source 'parquet' needs source_dir")
-        if self.source == "dumps" and not self.dumps_dir:
-            raise ConfigError("source 'dumps' needs dumps_dir")
+        check_source(self.source, self.source_dir, self.dumps_dir)
         _check_int("max_records", self.max_records, 1)
         _check_int("max_records_test", self.max_records_test, 1)
         _check_int("finetune_max_steps", self.finetune_max_steps, 0)
