@@ -180,11 +180,13 @@ def _spark_read_error(exc: Exception) -> DumpError | None:
 
 
 def read_history(spark: Any, files: list[HistoryFile], start: str) -> Any:
-    """The history TSV files as a DataFrame with the table's 74 columns and types.
+    """The history TSV files as a DataFrame with the table's 74 columns and types (persisted: the
+    caller unpersists it once written).
 
     Lines are split on tabs in Spark; a line with the wrong number of fields, or a number or
     boolean that does not parse, stops the run naming the file and the line.
     """
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     all_columns = HISTORY_COLUMNS + HISTORY_EXTRA_COLUMNS
@@ -219,14 +221,18 @@ def read_history(spark: Any, files: list[HistoryFile], start: str) -> Any:
         bad_value = bad_value | check
     parsed = raw.select("_file", "_line", bad_width.alias("_bad_width"), bad_value.alias("_bad_value"), *cols)
     parsed = parsed.where((F.col("event_timestamp") >= start) | F.col("_bad_width") | F.col("_bad_value"))
+    # kept for the table write that follows the check, so the (bz2) files are decompressed once
+    parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         bad = parsed.where(F.col("_bad_width") | F.col("_bad_value")).select("_file", "_line", "_bad_width").first()
     except Exception as exc:  # noqa: BLE001 - a Spark read error is re-raised with the file named
+        parsed.unpersist()
         error = _spark_read_error(exc)
         if error is None:
             raise
         raise error from None
     if bad is not None:
+        parsed.unpersist()
         number = _line_number(bad["_file"], bad["_line"])
         where = f"{bad['_file']}, line {number}" if number else bad["_file"]
         if bad["_bad_width"]:
@@ -243,15 +249,17 @@ def register_history(spark: Any, dumps_dir: str, snapshot: str, wiki_db: str, st
     from pyspark.sql import functions as F
 
     files = history_files(dumps_dir, snapshot, wiki_db, start, end)
-    frame = read_history(spark, files, start).withColumn("snapshot", F.lit(snapshot))
+    parsed = read_history(spark, files, start)
     drop_source_table(spark, table)
     try:
-        frame.write.partitionBy("snapshot").saveAsTable(table)
+        parsed.withColumn("snapshot", F.lit(snapshot)).write.partitionBy("snapshot").saveAsTable(table)
     except Exception as exc:  # noqa: BLE001 - a Spark read error is re-raised with the file named
         error = _spark_read_error(exc)
         if error is None:
             raise
         raise error from None
+    finally:
+        parsed.unpersist()
     rows = spark.table(table).count()
     logger.info("read %d history rows of %s from %d dump file(s)", rows, wiki_db, len(files))
     return {"history_files": [f.path for f in files], "history_rows": rows}

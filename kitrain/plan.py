@@ -20,6 +20,7 @@ from typing import Any
 
 from kitrain.config import (
     DEFAULT_BASE_MODEL,
+    MODE_DEFAULTS,
     MODES,
     SOURCES,
     CollectConfig,
@@ -182,8 +183,8 @@ class PipelineConfig(_Config):
         return tuple(self.collect_config(lang, mode) for mode in MODES)
 
     def prepare_config(self) -> PrepareConfig:
-        train, test = self.collect_config(self.languages[0], "train"), self.collect_config(self.languages[0], "test")
-        return PrepareConfig(prefix=train.prefix, test_prefix=test.prefix,
+        # the collections use their modes' default prefixes (collect_config leaves them unset)
+        return PrepareConfig(prefix=MODE_DEFAULTS["train"]["prefix"], test_prefix=MODE_DEFAULTS["test"]["prefix"],
                              validation_date=self.validation_date, seed=self.seed)
 
     def finetune_config(self, target: str, base_model: str) -> FinetuneConfig:
