@@ -400,6 +400,9 @@ def _add_dumps(sub: argparse._SubParsersAction) -> None:
     plan.add_argument("--base-url", default="https://dumps.wikimedia.org", help="dumps site")
     plan.add_argument("--listing", default=None,
                       help="a listing of the dumps site, lines 'SIZE PATH': exact files and total size")
+    plan.add_argument("--xml-format", choices=("bz2", "7z"), default="bz2",
+                      help="which of the XML dump's two compressions to download (7z files are "
+                      "several times smaller; both are read)")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.set_defaults(func=_cmd_dumps_plan)
 
@@ -419,7 +422,8 @@ def _cmd_dumps_plan(args: argparse.Namespace) -> int:
     check_window("window", start, end)
     wikitext = check_snapshot("wikitext_snapshot", args.wikitext_snapshot or args.snapshot)
     listing = dumps.read_listing(args.listing) if args.listing else None
-    result = dumps.plan(args.lang, args.snapshot, start, end, wikitext, args.base_url, listing)
+    result = dumps.plan(args.lang, args.snapshot, start, end, wikitext, args.base_url, listing,
+                        xml_format=args.xml_format)
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return 0

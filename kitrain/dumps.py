@@ -4,8 +4,8 @@ Two dumps stand in for the two analytics tables:
 
 - ``mediawiki_history`` monthly TSV dumps (no header, one file per wiki and period, ``.tsv`` or
   ``.tsv.bz2``; 70 columns, or 74 in newer dumps) for ``wmf.mediawiki_history``;
-- the XML ``pages-meta-history`` dumps (``.xml`` or ``.xml.bz2``) for
-  ``wmf.mediawiki_wikitext_history``.
+- the XML ``pages-meta-history`` dumps (``.xml``, ``.xml.bz2`` or ``.xml.7z``, the last read with
+  the pure-Python py7zr, no 7-Zip binary) for ``wmf.mediawiki_wikitext_history``.
 
 Both are turned into tables of the analytics tables' names and columns in the session's own catalog,
 so the same SQL files and the same diff code run on them. Only the history files whose period
@@ -18,7 +18,7 @@ the XML does not carry is counted, and the collection's missing-text step drops 
 Layout of ``--dumps-dir DIR`` (as on the dumps site)::
 
     DIR/mediawiki_history/<snapshot>/<wiki_db>/<snapshot>.<wiki_db>.<period>.tsv[.bz2]
-    DIR/xmldumps/<wiki_db>/<YYYYMMDD>/<wiki_db>-<YYYYMMDD>-pages-meta-history*.xml[.bz2]
+    DIR/xmldumps/<wiki_db>/<YYYYMMDD>/<wiki_db>-<YYYYMMDD>-pages-meta-history*.xml[.bz2|.7z]
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ DEFAULT_BASE_URL = "https://dumps.wikimedia.org"
 TSV_NAME = re.compile(
     r"^(?P<snapshot>\d{4}-\d{2})\.(?P<wiki>[a-z0-9_]+)\.(?P<period>all-time|\d{4}|\d{4}-\d{2})\.tsv(?P<bz2>\.bz2)?$"
 )
+#: Formats of one XML dump part, in the order of preference when several are there (plain text
+#: costs no decompression; bz2 is read by the standard library; 7z needs py7zr).
+XML_FORMATS = ("", ".bz2", ".7z")
 XML_NAME = re.compile(
     r"^(?P<wiki>[a-z0-9_]+)-(?P<date>\d{8})-pages-meta-history\d*\.xml(?:-p\d+p\d+)?(?P<ext>\.bz2|\.7z)?$"
 )
@@ -123,17 +126,21 @@ def xml_files(dumps_dir: str, wiki_db: str, wikitext_snapshot: str) -> list[str]
         raise DumpError(f"no XML dump of {wiki_db} from {wikitext_snapshot} in {folder} "
                         f"(found: {available or 'nothing'}): see `kitrain dumps plan`")
     dump = folder / dates[-1]
-    files = []
+    # the dumps site offers each part as .bz2 and as .7z: read each part once, in one format
+    parts: dict[str, dict[str, Path]] = {}
     for entry in sorted(dump.iterdir()):
         match = XML_NAME.match(entry.name)
-        if match is None:
-            continue
-        if match["ext"] == ".7z":
-            raise DumpError(f"{entry}: .7z dumps need a system 7-Zip; download the .bz2 files of "
-                            f"the same dump instead (kitrain dumps plan lists them)")
-        files.append(str(entry))
-    if not files:
-        raise DumpError(f"no {wiki_db}-{dates[-1]}-pages-meta-history*.xml[.bz2] file in {dump}")
+        if match is not None:
+            ext = match["ext"] or ""
+            parts.setdefault(entry.name[: len(entry.name) - len(ext)], {})[ext] = entry
+    if not parts:
+        raise DumpError(f"no {wiki_db}-{dates[-1]}-pages-meta-history*.xml[.bz2|.7z] file in {dump}")
+    files = []
+    for part, formats in sorted(parts.items()):
+        chosen = next(formats[ext] for ext in XML_FORMATS if ext in formats)
+        if len(formats) > 1:
+            logger.info("%s is there as %s; reading %s", part, sorted(formats), chosen.name)
+        files.append(str(chosen))
     return files
 
 
@@ -284,70 +291,205 @@ def _timestamp(value: str | None) -> str | None:
     return value.replace("T", " ").rstrip("Z") + ".0"
 
 
+#: Bytes handed to the XML parser at a time.
+CHUNK_BYTES = 1 << 20
+#: Decompressed pieces of a ``.7z`` member waiting for the parser. py7zr hands over up to 128 MB at
+#: a time, so a task reading a .7z holds at most about three of those (being parsed, waiting, being
+#: decompressed), whatever the dump's size.
+SEVEN_ZIP_QUEUE = 1
+
+
+def _chunks(path: str) -> Iterator[bytes]:
+    """The decompressed bytes of one XML dump file, chunk by chunk, whatever its compression."""
+    if path.endswith(".7z"):
+        for piece in _seven_zip_chunks(path):
+            # py7zr decompresses up to 128 MB at a time: the parser gets it a chunk at a time
+            # anyway, so the tree it builds before the finished pages are cleared stays small
+            view = memoryview(piece)
+            for offset in range(0, len(view), CHUNK_BYTES):
+                yield view[offset: offset + CHUNK_BYTES]
+        return
+    opener = bz2.open if path.endswith(".bz2") else open
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            yield chunk
+
+
+class _Stopped(Exception):
+    """Raised inside py7zr's extraction when the reader no longer wants its chunks."""
+
+
+def _seven_zip_chunks(path: str) -> Iterator[bytes]:
+    """Stream the one member of a ``.7z`` dump with py7zr (pure Python, no 7-Zip binary).
+
+    py7zr pushes decompressed chunks into a writer instead of letting us pull them, and its
+    ``read()`` would hold the whole member in memory, so its extraction runs in a thread whose
+    writer hands each chunk over through a small bounded queue: at most a few chunks of the member
+    are in memory at once. An error in the archive reaches the reader as ``DumpError``; a reader
+    that stops early (a broken XML file) stops the extraction too.
+    """
+    import lzma
+    import queue
+    import threading
+
+    try:
+        import py7zr
+        from py7zr.io import Py7zIO, WriterFactory
+    except ImportError as exc:  # pragma: no cover - py7zr is a dependency of kitrain
+        raise DumpError(f"{path}: reading .7z needs the py7zr package ({exc})") from exc
+
+    handover: queue.Queue = queue.Queue(maxsize=SEVEN_ZIP_QUEUE)
+    stopped = threading.Event()
+
+    def put(item: tuple[str, Any]) -> None:
+        while not stopped.is_set():
+            try:
+                handover.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    class Sink(Py7zIO):
+        def __init__(self) -> None:
+            self.written = 0
+
+        def write(self, s: bytes | bytearray) -> int:
+            put(("data", s))  # py7zr does not reuse the buffer it passes
+            self.written += len(s)
+            return len(s)
+
+        def read(self, size: int | None = None) -> bytes:
+            return b""
+
+        def seek(self, offset: int, whence: int = 0) -> int:
+            return 0
+
+        def flush(self) -> None:
+            return None
+
+        def size(self) -> int:
+            return self.written
+
+    class Sinks(WriterFactory):
+        def create(self, filename: str) -> Py7zIO:
+            return Sink()
+
+    def extract() -> None:
+        try:
+            with py7zr.SevenZipFile(path, "r") as archive:
+                names = [entry.filename for entry in archive.list() if not entry.is_directory]
+                if len(names) != 1:
+                    raise DumpError(f"{path}: a pages-meta-history .7z holds one XML file, this one "
+                                    f"holds {len(names)} ({names[:3]})")
+                archive.extractall(factory=Sinks())
+            put(("end", None))
+        except _Stopped:
+            return
+        except DumpError as exc:
+            put(("error", exc))
+        except (py7zr.exceptions.ArchiveError, py7zr.PasswordRequired, lzma.LZMAError, EOFError,
+                OSError, ValueError) as exc:
+            put(("error", DumpError(f"{path}: not a readable .7z archive (truncated download?): "
+                                    f"{type(exc).__name__}: {exc}")))
+        except Exception as exc:  # not swallowed: handed to the reader, which raises it
+            put(("error", exc))
+
+    worker = threading.Thread(target=extract, name=f"7z:{Path(path).name}", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = handover.get()
+            if kind == "data":
+                yield value
+            elif kind == "end":
+                return
+            else:
+                raise value
+    finally:
+        stopped.set()
+        worker.join()
+
+
 def parse_xml(path: str, wanted: frozenset[int] | set[int]) -> Iterator[tuple[Any, ...]]:
     """Stream one ``pages-meta-history`` file; yield a row per revision in ``wanted``.
 
     Rows are ``(kind, file, detail, *XML_FIELDS)``: kind ``text`` for a revision with its text,
     ``no_text`` for a wanted revision whose text the dump does not carry (deleted or missing), and
     ``error`` (with the reason in ``detail``) when the file is truncated or not well-formed, after
-    which the file is not read further. Memory stays bounded: each page's elements are cleared as
-    soon as they are read.
+    which the file is not read further. Memory stays bounded: the decompressed bytes are fed to an
+    incremental parser a chunk at a time and each page's elements are cleared as soon as they are
+    read, so only the wanted texts are kept.
     """
     import xml.etree.ElementTree as ET
 
     empty = (None,) * len(XML_FIELDS)
-    opener = bz2.open if path.endswith(".bz2") else open
+    parser = ET.XMLPullParser(events=("start", "end"))
     page: dict[str, Any] = {}
+    depth = 0
+    root = None
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        nonlocal page, depth, root
+        for event, element in parser.read_events():
+            name = _local_name(element.tag)
+            if event == "start":
+                depth += 1
+                if root is None:
+                    root = element
+                if name == "page":
+                    page = {}
+                continue
+            depth -= 1
+            if name in ("title", "ns", "id") and depth == 2:  # page-level fields
+                page[name] = element.text
+            elif name == "revision":
+                fields = {_local_name(child.tag): child for child in element}
+                revision_id = int(fields["id"].text)
+                if revision_id in wanted:
+                    yield _revision_row(path, page, revision_id, fields)
+                element.clear()
+            elif name == "page" and root is not None:
+                root.clear()  # drops the finished page itself, so memory stays flat
+
     try:
-        with opener(path, "rb") as handle:
-            context = ET.iterparse(handle, events=("start", "end"))
-            depth = 0
-            root = None
-            for event, element in context:
-                name = _local_name(element.tag)
-                if event == "start":
-                    depth += 1
-                    if root is None:
-                        root = element
-                    if name == "page":
-                        page = {}
-                    continue
-                depth -= 1
-                if name in ("title", "ns", "id") and depth == 2:  # page-level fields
-                    page[name] = element.text
-                elif name == "revision":
-                    fields = {_local_name(child.tag): child for child in element}
-                    revision_id = int(fields["id"].text)
-                    if revision_id in wanted:
-                        text_el = fields.get("text")
-                        text = None
-                        if text_el is not None and text_el.get("deleted") is None:
-                            text = text_el.text or ""
-                        parent = fields.get("parentid")
-                        row = (
-                            int(page["id"]), int(page["ns"]), page.get("title"), revision_id,
-                            int(parent.text) if parent is not None and parent.text else None,
-                            _timestamp(fields["timestamp"].text if "timestamp" in fields else None),
-                            fields["comment"].text if "comment" in fields else None,
-                            int(text_el.get("bytes")) if text_el is not None and text_el.get("bytes") else None,
-                            fields["sha1"].text if "sha1" in fields else None,
-                            text,
-                            fields["model"].text if "model" in fields else None,
-                            fields["format"].text if "format" in fields else None,
-                        )
-                        yield ("text" if text is not None else "no_text", path, None, *row)
-                    element.clear()
-                elif name == "page" and root is not None:
-                    root.clear()  # drops the finished page itself, so memory stays flat
+        for chunk in _chunks(path):
+            parser.feed(chunk)
+            yield from rows()
+        parser.close()
+        yield from rows()
     except ET.ParseError as exc:
         line, column = exc.position
         yield ("error", path, f"line {line}, column {column}: {exc}", *empty)
     except EOFError:
         yield ("error", path, "the compressed file ends early (truncated download?)", *empty)
+    except DumpError as exc:
+        yield ("error", path, str(exc).removeprefix(f"{path}: "), *empty)
     except OSError as exc:
         yield ("error", path, f"cannot read: {exc}", *empty)
     except (KeyError, TypeError, ValueError) as exc:
         yield ("error", path, f"a revision lacks a field or has a malformed one ({exc!r})", *empty)
+
+
+def _revision_row(path: str, page: dict[str, Any], revision_id: int, fields: dict[str, Any]) -> tuple[Any, ...]:
+    """The row of one wanted revision (``text`` or, where the dump lacks its text, ``no_text``)."""
+    text_el = fields.get("text")
+    text = None
+    if text_el is not None and text_el.get("deleted") is None:
+        text = text_el.text or ""
+    parent = fields.get("parentid")
+    row = (
+        int(page["id"]), int(page["ns"]), page.get("title"), revision_id,
+        int(parent.text) if parent is not None and parent.text else None,
+        _timestamp(fields["timestamp"].text if "timestamp" in fields else None),
+        fields["comment"].text if "comment" in fields else None,
+        int(text_el.get("bytes")) if text_el is not None and text_el.get("bytes") else None,
+        fields["sha1"].text if "sha1" in fields else None,
+        text,
+        fields["model"].text if "model" in fields else None,
+        fields["format"].text if "format" in fields else None,
+    )
+    return ("text" if text is not None else "no_text", path, None, *row)
 
 
 def register_wikitext(spark: Any, dumps_dir: str, wikitext_snapshot: str, wiki_db: str,
@@ -435,8 +577,11 @@ def read_listing(path: str) -> dict[str, int]:
 
 
 def plan(lang: str, snapshot: str, start: str, end: str, wikitext_snapshot: str,
-         base_url: str = DEFAULT_BASE_URL, listing: dict[str, int] | None = None) -> dict[str, Any]:
+         base_url: str = DEFAULT_BASE_URL, listing: dict[str, int] | None = None,
+         xml_format: str = "bz2") -> dict[str, Any]:
     """What to download for one language: remote URL, local path under ``--dumps-dir`` and size.
+
+    The site offers each XML part as ``.bz2`` and as ``.7z`` (``xml_format``); only one is needed.
 
     Without a listing the file names of the history dump depend on the wiki's size (one all-time
     file, one per year or one per month) and the XML dump's date is unknown, so the plan gives the
@@ -444,6 +589,8 @@ def plan(lang: str, snapshot: str, start: str, end: str, wikitext_snapshot: str,
     """
     from kitrain.languages import wiki_db as wiki_db_of
 
+    if xml_format not in ("bz2", "7z"):
+        raise DumpError(f"xml_format must be bz2 or 7z, got {xml_format!r}")
     wiki = wiki_db_of(lang)
     base = base_url.rstrip("/")
     history_remote = f"other/mediawiki_history/{snapshot}/{wiki}"
@@ -456,7 +603,7 @@ def plan(lang: str, snapshot: str, start: str, end: str, wikitext_snapshot: str,
                           "local": f"{HISTORY_DIR}/{snapshot}/{wiki}/{name}", "size": None,
                           "note": "one of: all-time, or each year, or each month, whichever exists"})
         month = wikitext_snapshot.replace("-", "")
-        pattern = f"{wiki}/{month}DD/{wiki}-{month}DD-pages-meta-history*.xml-p*p*.bz2"
+        pattern = f"{wiki}/{month}DD/{wiki}-{month}DD-pages-meta-history*.xml-p*p*.{xml_format}"
         files.append({"kind": "xml", "url": f"{base}/{pattern}", "local": f"{XML_DIR}/{pattern}",
                       "size": None, "note": "every part of the newest dump of that month"})
         return {"lang": lang, "wiki_db": wiki, "window": [start, end], "files": files, "total_bytes": None}
@@ -473,15 +620,16 @@ def plan(lang: str, snapshot: str, start: str, end: str, wikitext_snapshot: str,
         files.append({"kind": "history", "url": f"{base}/{key}",
                       "local": f"{HISTORY_DIR}/{snapshot}/{wiki}/{Path(key).name}", "size": size})
     month = wikitext_snapshot.replace("-", "")
+    wanted_ext = "." + xml_format
     dates = sorted({Path(k).parts[1] for k in listing
                     if len(Path(k).parts) == 3 and Path(k).parts[0] == wiki
                     and re.fullmatch(month + r"\d\d", Path(k).parts[1])
-                    and (m := XML_NAME.match(Path(k).name)) and m["ext"] == ".bz2"})
+                    and (m := XML_NAME.match(Path(k).name)) and m["ext"] == wanted_ext})
     if dates:
         for key in sorted(listing):
             parts = Path(key).parts
             if len(parts) == 3 and parts[0] == wiki and parts[1] == dates[-1] \
-                    and (m := XML_NAME.match(parts[2])) and m["ext"] == ".bz2":
+                    and (m := XML_NAME.match(parts[2])) and m["ext"] == wanted_ext:
                 files.append({"kind": "xml", "url": f"{base}/{key}",
                               "local": f"{XML_DIR}/{wiki}/{dates[-1]}/{parts[2]}", "size": listing[key]})
     missing = [kind for kind in ("history", "xml") if not any(f["kind"] == kind for f in files)]

@@ -4,7 +4,7 @@
   by commas with commas inside items escaped by a backslash, an empty field for null; one file per
   period (``all-time``, a year or a month), plain or ``.bz2``, with the 70- or the 74-column layout.
 - XML ``pages-meta-history`` (export schema 0.11): pages with their revisions, split over several
-  files, plain or ``.bz2``.
+  files, plain, ``.bz2`` or ``.7z`` (one member, LZMA as the dumps site's 7za writes it).
 """
 
 from __future__ import annotations
@@ -36,8 +36,20 @@ def _rows(source: Path, subdir: str, wiki_db: str, snapshot: str) -> list[dict]:
     return [row for row in table.to_pylist() if row["wiki_db"] == wiki_db]
 
 
-def _write(path: Path, text: str, compress: bool) -> Path:
+def write_7z(path: Path, text: str) -> Path:
+    """``path``.7z holding one member, the XML file ``path``'s name, compressed with LZMA."""
+    import py7zr
+
+    archive = path.with_name(path.name + ".7z")
+    with py7zr.SevenZipFile(archive, "w", filters=[{"id": py7zr.FILTER_LZMA}]) as out:
+        out.writestr(text.encode("utf-8"), path.name)
+    return archive
+
+
+def _write(path: Path, text: str, compress: bool | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if compress == "7z":
+        return write_7z(path, text)
     if compress:
         path = path.with_name(path.name + ".bz2")
         path.write_bytes(bz2.compress(text.encode("utf-8")))
@@ -61,10 +73,11 @@ def write_history_dump(source: Path, out: Path, wiki_db: str, snapshot: str = "2
 
 
 def write_xml_dump(source: Path, out: Path, wiki_db: str, wikitext_snapshot: str = "2022-11",
-                   dump_date: str = "20221101", parts: int = 2, compress: bool = True,
+                   dump_date: str = "20221101", parts: int = 2, compress: bool | str = True,
                    edit: Callable[[dict], dict | None] | None = None) -> list[Path]:
-    """One wiki's wikitext as ``parts`` XML history files. ``edit`` may change or drop (None) a
-    revision's row before it is written."""
+    """One wiki's wikitext as ``parts`` XML history files, plain (``compress=False``), ``.bz2``
+    (``True``) or ``.7z`` (``"7z"``). ``edit`` may change or drop (None) a revision's row before it
+    is written."""
     pages: dict[int, list[dict]] = {}
     for row in _rows(source, "mediawiki_wikitext_history", wiki_db, wikitext_snapshot):
         row = edit(row) if edit else row

@@ -17,7 +17,7 @@ from kitrain.collect import run_collect
 from kitrain.config import CollectConfig, ConfigError
 from kitrain.dumps import DumpError
 from kitrain.paths import RunPaths
-from tests.dumpfiles import write_history_dump, write_xml_dump
+from tests.dumpfiles import write_7z, write_history_dump, write_xml_dump
 
 
 # -- pure parts ------------------------------------------------------------------------------------
@@ -60,8 +60,15 @@ def test_xml_files_take_the_newest_dump_of_the_month(tmp_path):
         ["ukwiki-20221120-pages-meta-history1.xml-p1p9.bz2"]
     with pytest.raises(DumpError, match="no XML dump of ukwiki from 2022-10 .*found: .*20221101"):
         dumps.xml_files(str(tmp_path), "ukwiki", "2022-10")
-    (tmp_path / "xmldumps" / "ukwiki" / "20221201" / "ukwiki-20221201-pages-meta-history2.xml-p1p9.7z").write_bytes(b"")
-    with pytest.raises(DumpError, match=r"\.7z dumps need"):
+    # each part is read once: .bz2 where the site offers both, .7z where only that is there
+    december = tmp_path / "xmldumps" / "ukwiki" / "20221201"
+    (december / "ukwiki-20221201-pages-meta-history1.xml-p1p9.7z").write_bytes(b"")
+    (december / "ukwiki-20221201-pages-meta-history2.xml-p10p20.7z").write_bytes(b"")
+    assert [Path(p).name for p in dumps.xml_files(str(tmp_path), "ukwiki", "2022-12")] == \
+        ["ukwiki-20221201-pages-meta-history1.xml-p1p9.bz2", "ukwiki-20221201-pages-meta-history2.xml-p10p20.7z"]
+    for entry in december.iterdir():
+        entry.unlink()
+    with pytest.raises(DumpError, match=r"no ukwiki-20221201-pages-meta-history\*\.xml\[\.bz2\|\.7z\] file"):
         dumps.xml_files(str(tmp_path), "ukwiki", "2022-12")
 
 
@@ -96,6 +103,70 @@ def test_xml_parser_reports_broken_files_with_their_position(tmp_path):
     assert row[0] == "error" and "ends early" in row[2]
 
 
+SMALL_DUMP = (
+    '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/"><page><title>Київ</title><ns>0</ns><id>5</id>'
+    + "".join(f"<revision><id>{i}</id><timestamp>2022-07-01T10:00:00Z</timestamp><text>{'слово ' * 400}{i}</text>"
+              "</revision>" for i in range(1, 400))
+    + "</page></mediawiki>"
+)
+
+
+def test_xml_parser_reads_7z_like_plain_and_bz2(tmp_path):
+    plain = tmp_path / "ukwiki-20221101-pages-meta-history1.xml"
+    plain.write_text(SMALL_DUMP, encoding="utf-8")
+    (tmp_path / "packed").mkdir()
+    packed = write_7z(tmp_path / "packed" / plain.name, SMALL_DUMP)
+    squeezed = tmp_path / (plain.name + ".bz2")
+    squeezed.write_bytes(bz2.compress(SMALL_DUMP.encode("utf-8")))
+    wanted = {1, 200, 399, 1000}
+    rows = {path.suffix: list(dumps.parse_xml(str(path), wanted)) for path in (plain, packed, squeezed)}
+    # the same three revisions (1000 is not in the dump), the same texts, whatever the compression
+    assert [(r[0], r[6]) for r in rows[".xml"]] == [("text", 1), ("text", 200), ("text", 399)]
+    assert [r[3:] for r in rows[".7z"]] == [r[3:] for r in rows[".xml"]] == [r[3:] for r in rows[".bz2"]]
+    assert rows[".7z"][2][12].endswith("слово 399")
+
+
+def test_7z_is_handed_over_in_bounded_pieces(tmp_path, monkeypatch):
+    # py7zr hands over what it decompressed at once; the parser gets it a chunk at a time
+    monkeypatch.setattr(dumps, "CHUNK_BYTES", 4096)
+    packed = write_7z(tmp_path / "d.xml", SMALL_DUMP)
+    pieces = list(dumps._chunks(str(packed)))
+    assert len(pieces) > 10 and max(len(p) for p in pieces) <= 4096
+    assert b"".join(pieces) == SMALL_DUMP.encode("utf-8")
+
+
+def _threads() -> set[str]:
+    import threading
+
+    return {t.name for t in threading.enumerate() if t.name.startswith("7z:")}
+
+
+def test_broken_7z_files_are_named_and_stop_their_reader(tmp_path):
+    packed = write_7z(tmp_path / "ukwiki-20221101-pages-meta-history1.xml", SMALL_DUMP)
+    truncated = tmp_path / "truncated.xml.7z"
+    truncated.write_bytes(packed.read_bytes()[: packed.stat().st_size // 2])
+    (row,) = dumps.parse_xml(str(truncated), {1})
+    assert row[0] == "error" and row[1] == str(truncated) and "not a readable .7z archive" in row[2]
+    # XML broken inside a good archive: the position is named and the extraction thread ends
+    broken = write_7z(tmp_path / "broken.xml", SMALL_DUMP[:5000] + "</mediawiki>" + SMALL_DUMP[5000:])
+    rows = list(dumps.parse_xml(str(broken), {1, 399}))
+    assert rows[-1][0] == "error" and "line 1, column" in rows[-1][2] and "mismatched tag" in rows[-1][2]
+    assert not _threads()
+    # a reader that stops early stops the extraction too
+    chunks = dumps._chunks(str(packed))
+    next(chunks)
+    chunks.close()
+    assert not _threads()
+    two = tmp_path / "two.xml.7z"
+    import py7zr
+
+    with py7zr.SevenZipFile(two, "w") as out:
+        out.writestr(b"<mediawiki/>", "a.xml")
+        out.writestr(b"<mediawiki/>", "b.xml")
+    (row,) = dumps.parse_xml(str(two), {1})
+    assert row[0] == "error" and "holds one XML file, this one holds 2" in row[2]
+
+
 def test_listing_plan_gives_exact_files_and_total(tmp_path):
     listing = tmp_path / "listing.txt"
     listing.write_text(
@@ -118,6 +189,12 @@ def test_listing_plan_gives_exact_files_and_total(tmp_path):
     assert result["files"][0]["url"] == \
         "https://dumps.wikimedia.org/other/mediawiki_history/2022-07/ukwiki/2022-07.ukwiki.2022.tsv.bz2"
     assert result["total_bytes"] == 2700
+    # the same dump as .7z: only the part the listing has in that format
+    packed = dumps.plan("uk", "2022-07", "2022-01-01", "2022-08-01", "2022-07",
+                        listing=dumps.read_listing(str(listing)), xml_format="7z")
+    assert [f["local"] for f in packed["files"] if f["kind"] == "xml"] == \
+        ["xmldumps/ukwiki/20220701/ukwiki-20220701-pages-meta-history1.xml-p1p9.7z"]
+    assert packed["total_bytes"] == 2000 + 999
 
 
 def test_plan_command_without_listing(capsys):
@@ -140,11 +217,12 @@ def test_dumps_source_needs_its_directory():
 
 @pytest.fixture(scope="module")
 def dumps_dir(demo_source, tmp_path_factory):
-    """uk: yearly .bz2 files in the 74-column layout; ja: one plain all-time file of 70 columns."""
+    """uk: yearly .bz2 files in the 74-column layout and XML in two .7z parts; ja: one plain
+    all-time file of 70 columns and one plain XML part (.bz2 XML: the broken-input tests)."""
     out = tmp_path_factory.mktemp("dumps")
     write_history_dump(demo_source, out, "ukwiki", split="year", columns=74, compress=True)
     write_history_dump(demo_source, out, "jawiki", split="all-time", columns=70, compress=False)
-    write_xml_dump(demo_source, out, "ukwiki", parts=2, compress=True)
+    write_xml_dump(demo_source, out, "ukwiki", parts=2, compress="7z")
     write_xml_dump(demo_source, out, "jawiki", parts=1, compress=False)
     return out
 
