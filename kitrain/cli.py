@@ -74,6 +74,9 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=42, help="seed of the sampling (default 42)")
     p.add_argument("--output-files", type=_positive_int, default=4,
                    help="parquet files per language (default 4)")
+    p.add_argument("--max-diff-chars", type=_positive_int, default=400_000,
+                   help="longest changed span diffed (characters, both sides); longer edits are "
+                   "counted as DiffTooLarge and dropped (default 400000)")
     p.add_argument("--master", default=None,
                    help="Spark master, e.g. local[4], yarn, spark://host:7077 "
                    "(default: spark-submit's, else local[*])")
@@ -94,7 +97,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         test_start=args.test_start, test_end=args.test_end,
         filter_anon=args.filter_anon, filter_rw=args.filter_rw, max_records=args.max_records,
         use_cache=args.use_cache, prefix=args.prefix, seed=args.seed,
-        output_files=args.output_files,
+        output_files=args.output_files, max_diff_chars=args.max_diff_chars,
     )
     paths = RunPaths(args.run_dir)
     spark = get_spark(f"kitrain collect {cfg.lang} {cfg.mode}", master=args.master,

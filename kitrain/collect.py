@@ -27,6 +27,7 @@ from kitrain.schema import (
     GOOD_REVERTER_GROUPS,
     LABEL,
     TAG_FLAGS,
+    TIMESTAMP_FORMAT,
     USER_ANONYMOUS,
     USER_GROUPS,
     ddl,
@@ -34,13 +35,23 @@ from kitrain.schema import (
     names,
 )
 from kitrain import dumps
-from kitrain.spark import HISTORY_TABLE, WIKITEXT_TABLE, HadoopFS, SourceError, register_sources, run_sql
+from kitrain.spark import (
+    HISTORY_TABLE,
+    WIKITEXT_TABLE,
+    HadoopFS,
+    SourceError,
+    malformed_timestamp,
+    register_sources,
+    run_sql,
+)
 
 logger = logging.getLogger(__name__)
 
 #: Name of the column holding the error class of a failed diff (null when the diff succeeded).
 DIFF_ERROR = "diff_error"
 CACHE_META = "_kitrain_cache.json"
+#: Version of the history extract's columns; a cached extract of another version is queried again.
+EXTRACT_VERSION = 2
 
 
 # --- pure DataFrame steps -----------------------------------------------------------------------
@@ -67,6 +78,54 @@ def in_window(df: Any, start: str, end: str) -> Any:
     """Revisions with ``start <= event_timestamp < end`` (timestamps are ISO strings)."""
     F = _F()
     return df.where((F.col("event_timestamp") >= F.lit(start)) & (F.col("event_timestamp") < F.lit(end)))
+
+
+def window_candidates(df: Any, start: str, end: str) -> Any:
+    """The rows that belong to the window, plus those whose timestamp is malformed: those cannot be
+    placed in or out of it by the string comparison, so they are read, counted and then dropped."""
+    F = _F()
+    inside = (F.col("event_timestamp") >= F.lit(start)) & (F.col("event_timestamp") < F.lit(end))
+    return df.where(inside | malformed_timestamp())
+
+
+def drop_malformed_timestamps(df: Any) -> Any:
+    return df.where(~malformed_timestamp())
+
+
+def drop_duplicate_revisions(df: Any) -> Any:
+    """One row per revision id: identical copies collapse into one; a revision id whose copies
+    disagree (which one is right cannot be told) is dropped whole."""
+    F = _F()
+    distinct = df.distinct()
+    conflicting = distinct.groupBy("revision_id").count().where(F.col("count") > 1).select("revision_id")
+    return distinct.join(conflicting, "revision_id", "left_anti").select(*df.columns)
+
+
+#: The two texts a diff needs; a row with either not valid UTF-8 is dropped (and counted).
+TEXT_COLUMNS = ("revision_text", "parent_text")
+
+
+def string_columns(df: Any) -> list[str]:
+    """Top-level string columns other than the two texts (titles, comments, user names)."""
+    from pyspark.sql.types import StringType
+
+    return [f.name for f in df.schema.fields if isinstance(f.dataType, StringType) and f.name not in TEXT_COLUMNS]
+
+
+def drop_invalid_utf8_texts(df: Any) -> Any:
+    """Rows whose texts are valid UTF-8. Invalid bytes would stop the whole collection where the
+    rows cross into Python (Arrow cannot convert them), and a diff of damaged text means nothing."""
+    F = _F()
+    return df.where(F.is_valid_utf8(F.col("revision_text")) & F.is_valid_utf8(F.col("parent_text")))
+
+
+def repair_utf8(df: Any) -> Any:
+    """Invalid bytes in the other string columns become U+FFFD: the row stays, the value is
+    readable, and the count of repaired values is reported."""
+    F = _F()
+    for name in string_columns(df):
+        df = df.withColumn(name, F.make_valid_utf8(F.col(name)))
+    return df
 
 
 def add_labels_and_flags(df: Any) -> Any:
@@ -118,11 +177,20 @@ def keep_anonymous(df: Any) -> Any:
     return df.where(_F().col(USER_ANONYMOUS) == 1)
 
 
+#: Resolution of the sampling fraction.
+SAMPLE_BUCKETS = 1_000_000_000
+
+
 def sample_down(df: Any, rows: int, max_records: int, seed: int) -> Any:
-    """About ``max_records`` rows by seeded Bernoulli sampling when there are more than that."""
+    """About ``max_records`` rows when there are more than that: a revision is kept when a seeded
+    hash of its id falls under the fraction. Unlike ``DataFrame.sample`` the choice does not depend
+    on how rows are partitioned or ordered (a shuffle, another master), so a rerun or a cluster
+    run keeps exactly the same revisions."""
     if rows <= max_records:
         return df
-    return df.sample(withReplacement=False, fraction=max_records / rows, seed=seed)
+    F = _F()
+    bucket = F.pmod(F.xxhash64(F.col("revision_id"), F.lit(seed)), F.lit(SAMPLE_BUCKETS))
+    return df.where(bucket < F.lit(int(SAMPLE_BUCKETS * max_records / rows)))
 
 
 def attach_texts(df: Any, texts: Any) -> Any:
@@ -151,18 +219,20 @@ def attach_texts(df: Any, texts: Any) -> Any:
     )
 
 
-def diff_pandas(batches: Iterator[pd.DataFrame], lang: str) -> Iterator[pd.DataFrame]:
+def diff_pandas(batches: Iterator[pd.DataFrame], lang: str,
+                max_span_chars: int | None = None) -> Iterator[pd.DataFrame]:
     """``mapInPandas`` body: diff each revision against its parent, batch by batch (Arrow).
 
-    A failed diff keeps its row with the error class in ``diff_error``; the driver counts and
-    drops those rows, so no failure is silent.
+    A failed diff keeps its row with the error class in ``diff_error`` (``DiffTooLarge`` for a
+    changed span over ``max_span_chars``); the driver counts and drops those rows, so no failure
+    is silent.
     """
     diffmod.self_check()
     for batch in batches:
         inserts, removes, changes, actions, errors = [], [], [], [], []
         for prev, curr in zip(batch["parent_text"], batch["revision_text"]):
             try:
-                result = diffmod.edit_diff(prev, curr, lang)
+                result = diffmod.edit_diff(prev, curr, lang, max_span_chars)
             except Exception as exc:  # counted by class on the driver, never swallowed
                 inserts.append(None)
                 removes.append(None)
@@ -184,14 +254,14 @@ def diff_pandas(batches: Iterator[pd.DataFrame], lang: str) -> Iterator[pd.DataF
         yield out
 
 
-def compute_diffs(df: Any, lang: str, partitions: int) -> Any:
+def compute_diffs(df: Any, lang: str, partitions: int, max_span_chars: int | None = None) -> Any:
     """Run :func:`diff_pandas` on the executors; rows keep every column but the two texts."""
     kept = [f for f in df.schema.fields if f.name not in ("revision_text", "parent_text")]
     out_schema = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in kept)
     out_schema += ", " + ddl(COLLECTED_COLUMNS[len(COLLECTED_BASE_COLUMNS):])
     out_schema += f", `{DIFF_ERROR}` string"
     return df.repartition(partitions, "revision_id").mapInPandas(
-        functools.partial(diff_pandas, lang=lang), out_schema
+        functools.partial(diff_pandas, lang=lang, max_span_chars=max_span_chars), out_schema
     )
 
 
@@ -227,11 +297,13 @@ def history_extract(spark: Any, cfg: CollectConfig, paths: RunPaths, fs: HadoopF
     cache_dir = paths.history_cache(cfg.snapshot, cfg.lang)
     start, end = cfg.extract_window
     meta = {"snapshot": cfg.snapshot, "wiki_db": wiki_db(cfg.lang), "start": start, "end": end,
-            "source": cfg.source}
+            "source": cfg.source, "extract_version": EXTRACT_VERSION}
     if cfg.use_cache:
         if fs.exists(f"{cache_dir}/{CACHE_META}"):
             cached = json.loads(fs.read_text(f"{cache_dir}/{CACHE_META}"))
-            if cached.get("start", "9") <= start and cached.get("end", "0") >= end:
+            if cached.get("extract_version") != EXTRACT_VERSION:
+                logger.warning("cached extract %s was written by an older kitrain: querying again", cache_dir)
+            elif cached.get("start", "9") <= start and cached.get("end", "0") >= end:
                 logger.info("reusing cached history extract %s", cache_dir)
                 return spark.read.parquet(cache_dir)
             logger.warning("cached extract %s covers %s..%s, not %s..%s: querying again",
@@ -242,7 +314,7 @@ def history_extract(spark: Any, cfg: CollectConfig, paths: RunPaths, fs: HadoopF
         source_report.update(dumps.register_history(spark, cfg.dumps_dir, cfg.snapshot, wiki_db(cfg.lang),
                                                     start, end, HISTORY_TABLE))
     extract = run_sql(spark, "history_extract", snapshot=cfg.snapshot, wiki_db=wiki_db(cfg.lang),
-                      start_ts=start, end_ts=end)
+                      start_ts=start, end_ts=end, timestamp_format=TIMESTAMP_FORMAT)
     tmp = f"{cache_dir.rsplit('/', 1)[0]}/.{cfg.lang}.tmp-{uuid.uuid4().hex}"
     extract.write.mode("overwrite").parquet(tmp)
     fs.write_text(f"{tmp}/{CACHE_META}", json.dumps(meta, sort_keys=True))
@@ -267,10 +339,28 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     source_report: dict[str, Any] = {"source": cfg.source}
 
     start, end = cfg.window
-    base = add_labels_and_flags(in_window(history_extract(spark, cfg, paths, fs, source_report), start, end))
-    base = base.persist(StorageLevel.MEMORY_AND_DISK)
+    candidates = window_candidates(history_extract(spark, cfg, paths, fs, source_report), start, end)
+    candidates = candidates.persist(StorageLevel.MEMORY_AND_DISK)
+    read = candidates.where(~malformed_timestamp()).select(
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(F.col("reverting_revision_missing").cast("int")).alias("reverting_missing"),
+    ).first()
+    malformed = candidates.where(malformed_timestamp()).count()
+    # reverted revisions whose reverting revision is not in the table keep their label; the
+    # reverting facts default to "not reverted again" and "no group"
+    steps.add("read", int(read["rows"]) + malformed,
+              reverting_revision_missing=int(read["reverting_missing"] or 0))
+    steps.add("malformed_timestamps", int(read["rows"]), timestamp_format=TIMESTAMP_FORMAT)
+    if malformed:
+        logger.warning("%s: %d revision(s) with a timestamp not in %s dropped", cfg.lang, malformed,
+                       TIMESTAMP_FORMAT)
+    base = drop_duplicate_revisions(drop_malformed_timestamps(candidates))
+    base = add_labels_and_flags(base).persist(StorageLevel.MEMORY_AND_DISK)
+    distinct_rows = drop_malformed_timestamps(candidates).distinct().count()
     df = base
-    steps.add("read", df.count())
+    unique = df.count()
+    steps.add("duplicate_revisions", unique, identical_copies=int(read["rows"]) - distinct_rows,
+              conflicting_copies=distinct_rows - unique)
 
     if cfg.filter_rw:
         df = drop_revision_wars(df)
@@ -312,8 +402,19 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
             f"snapshot {cfg.wikitext_snapshot} of the wikitext table: check --wikitext-snapshot"
         )
 
+    repairable = string_columns(with_text_ok)
+    invalid = with_text_ok.select(
+        *[F.sum((~F.is_valid_utf8(F.col(name))).cast("int")).alias(name) for name in TEXT_COLUMNS + tuple(repairable)],
+        F.sum((~(F.is_valid_utf8("revision_text") & F.is_valid_utf8("parent_text"))).cast("int")).alias("_rows"),
+    ).first().asDict()
+    valid = repair_utf8(drop_invalid_utf8_texts(with_text_ok))
+    steps.add("invalid_utf8", rows_with_text - int(invalid["_rows"] or 0),
+              invalid_revision_text=int(invalid["revision_text"] or 0),
+              invalid_parent_text=int(invalid["parent_text"] or 0),
+              repaired={name: int(invalid[name] or 0) for name in repairable if invalid[name]})
+
     partitions = cfg.diff_partitions or spark.sparkContext.defaultParallelism * 4
-    diffed = compute_diffs(with_text_ok, cfg.lang, partitions).persist(StorageLevel.MEMORY_AND_DISK)
+    diffed = compute_diffs(valid, cfg.lang, partitions, cfg.max_diff_chars).persist(StorageLevel.MEMORY_AND_DISK)
     errors = {
         row[DIFF_ERROR]: int(row["count"])
         for row in diffed.where(F.col(DIFF_ERROR).isNotNull()).groupBy(DIFF_ERROR).count().collect()
@@ -346,7 +447,7 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     }
     fs.write_text(paths.collect_quality(cfg.prefix, cfg.mode, cfg.lang),
                   json.dumps(report, indent=2, sort_keys=False) + "\n")
-    for frame in (base, with_text, diffed):
+    for frame in (candidates, base, with_text, diffed):
         frame.unpersist()
     logger.info("%s %s: %d revisions published to %s", cfg.lang, cfg.mode, written, final)
     return report

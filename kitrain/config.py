@@ -152,6 +152,11 @@ class CollectConfig(_Config):
     output_files: int = 4
     #: Partitions the edit diff runs in; 0 = Spark's default parallelism times four.
     diff_partitions: int = 0
+    #: Longest changed span (characters of both sides, after the unchanged sections are cut off)
+    #: that is diffed; longer ones are counted as ``DiffTooLarge`` in ``diff_failures`` and dropped.
+    #: The diff's time grows faster than quadratically: about 30 s at this size on one core, hours
+    #: for a 5 MB page, which would stall the whole language.
+    max_diff_chars: int = 400_000
 
     FIELDS_BY_MODE: ClassVar[tuple[str, ...]] = ("filter_rw", "max_records", "prefix")
 
@@ -169,7 +174,8 @@ class CollectConfig(_Config):
         check_window("test", self.test_start, self.test_end)
         for name in ("filter_anon", "filter_rw", "use_cache"):
             _check_bool(name, getattr(self, name))
-        for name, minimum in (("max_records", 1), ("output_files", 1), ("diff_partitions", 0)):
+        for name, minimum in (("max_records", 1), ("output_files", 1), ("diff_partitions", 0),
+                              ("max_diff_chars", 1)):
             _check_int(name, getattr(self, name), minimum)
         _check_int("seed", self.seed, 0)
         if not isinstance(self.prefix, str) or not SEGMENT_PATTERN.fullmatch(self.prefix):

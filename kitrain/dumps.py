@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from kitrain.schema import HISTORY_COLUMNS, HISTORY_EXTRA_COLUMNS, WIKITEXT_COLUMNS
-from kitrain.spark import SourceError, drop_source_table
+from kitrain.spark import SourceError, drop_source_table, malformed_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +227,9 @@ def read_history(spark: Any, files: list[HistoryFile], start: str) -> Any:
     for check in checks:
         bad_value = bad_value | check
     parsed = raw.select("_file", "_line", bad_width.alias("_bad_width"), bad_value.alias("_bad_value"), *cols)
-    parsed = parsed.where((F.col("event_timestamp") >= start) | F.col("_bad_width") | F.col("_bad_value"))
+    # malformed timestamps are kept whatever their date: the collection counts and drops them
+    parsed = parsed.where((F.col("event_timestamp") >= start) | malformed_timestamp()
+                          | F.col("_bad_width") | F.col("_bad_value"))
     # kept for the table write that follows the check, so the (bz2) files are decompressed once
     parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
     try:

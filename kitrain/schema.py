@@ -69,6 +69,11 @@ WIKITEXT_COLUMNS: tuple[tuple[str, str], ...] = (
 HISTORY_PARTITIONS: tuple[str, ...] = ("snapshot",)
 WIKITEXT_PARTITIONS: tuple[str, ...] = ("snapshot", "wiki_db")
 
+#: Format of ``event_timestamp`` in the history table and its dumps (``2022-07-01 10:00:00.0``), as a
+#: Spark datetime pattern. A value not in it cannot be placed in a window; the collection counts and
+#: drops it.
+TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss[.SSSSSS]"
+
 # --- labels, tags, groups ---------------------------------------------------------------------
 
 LABEL = "revision_is_identity_reverted"

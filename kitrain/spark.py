@@ -115,6 +115,16 @@ def _submitted_conf() -> dict[str, str]:
     return dict(SparkConf().getAll())
 
 
+def malformed_timestamp(column: str = "event_timestamp") -> Any:
+    """True where ``column`` is null or not a real time in :data:`kitrain.schema.TIMESTAMP_FORMAT`
+    (``2022-02-30 ...``, ``2022-07-01T10:00:00Z``, ``03.07.2022``)."""
+    from pyspark.sql import functions as F
+
+    from kitrain.schema import TIMESTAMP_FORMAT
+
+    return F.try_to_timestamp(F.col(column), F.lit(TIMESTAMP_FORMAT)).isNull()
+
+
 def load_sql(name: str) -> str:
     """Text of ``sql/<name>.sql`` from the installed package."""
     resource = importlib.resources.files("kitrain.sql").joinpath(f"{name}.sql")

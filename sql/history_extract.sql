@@ -6,10 +6,15 @@
 --   :wiki_db    e.g. ukwiki
 --   :start_ts   window start, inclusive (YYYY-MM-DD; compared as a string with event_timestamp)
 --   :end_ts     window end, exclusive
+--   :timestamp_format  the tables' timestamp format (kitrain.schema.TIMESTAMP_FORMAT)
 --
+-- Rows whose event_timestamp is not in that format (or null) cannot be placed in or out of the
+-- window by the string comparison, so they are returned too, whatever their date: the collection
+-- counts them in quality.json and drops them, instead of losing them here without a trace.
 -- The reverting revision is looked up in the whole snapshot of the wiki, not only in the window, so a
 -- revision reverted after the window ends still learns whether its revert was itself reverted.
--- A reverting revision missing from the table gives NULLs: "not reverted" and "no groups".
+-- A reverting revision missing from the table gives NULLs: "not reverted" and "no groups"; the
+-- flag reverting_revision_missing marks those rows so that they are counted.
 WITH revisions AS (
     SELECT
         wiki_db,
@@ -33,8 +38,8 @@ WITH revisions AS (
       AND wiki_db = :wiki_db
       AND event_entity = 'revision'
       AND page_namespace = 0
-      AND event_timestamp >= :start_ts
-      AND event_timestamp < :end_ts
+      AND ((event_timestamp >= :start_ts AND event_timestamp < :end_ts)
+           OR try_to_timestamp(event_timestamp, :timestamp_format) IS NULL)
 ),
 reverting AS (
     -- one row per revision id, so that a duplicated reverting revision cannot duplicate rows
@@ -51,7 +56,8 @@ reverting AS (
 SELECT
     r.*,
     v.revision_is_identity_reverted AS reverting_revision_is_reverted_revision,
-    v.event_user_groups AS reverting_revision_event_user_groups
+    v.event_user_groups AS reverting_revision_event_user_groups,
+    COALESCE(r.revision_is_identity_reverted, FALSE) AND v.revision_id IS NULL AS reverting_revision_missing
 FROM revisions r
 LEFT JOIN reverting v
     ON r.revision_first_identity_reverting_revision_id = v.revision_id

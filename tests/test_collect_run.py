@@ -60,7 +60,8 @@ def expected_counts(source: Path, lang: str, mode: str) -> dict[str, int]:
     revs = h[(h.event_entity == "revision") & (h.page_namespace == 0)]
     rows = revs[(revs.event_timestamp >= start) & (revs.event_timestamp < end)].copy()
     reverted_reverts = set(h.loc[(h.event_entity == "revision") & h.revision_is_identity_reverted.eq(True), "revision_id"])
-    counts = {"read": len(rows)}
+    # the demo tables have no malformed timestamp and no duplicated revision
+    counts = {"read": len(rows), "malformed_timestamps": len(rows), "duplicate_revisions": len(rows)}
     if mode == "test":  # -f2 defaults to 1 in test mode
         war = rows.revision_first_identity_reverting_revision_id.isin(reverted_reverts)
         rows = rows[~war]
@@ -72,7 +73,7 @@ def expected_counts(source: Path, lang: str, mode: str) -> dict[str, int]:
     counts["anonymous_filter"] = counts["sampling"] = len(rows)
     have = text_ids(source, lang)
     rows = rows[rows.revision_id.isin(have) & rows.revision_parent_id.isin(have)]
-    counts["missing_text"] = len(rows)
+    counts["missing_text"] = counts["invalid_utf8"] = len(rows)
     return counts
 
 
@@ -108,8 +109,8 @@ def test_quality_json_is_written_with_config(collected, run_dir):
     report = json.loads(path.read_text())
     assert report["config"]["lang"] == "ja" and report["config"]["prefix"] == "full_test"
     assert [s["step"] for s in report["steps"]] == [
-        "read", "revision_wars", "bots", "creations", "anonymous_filter", "sampling",
-        "missing_text", "diff_failures",
+        "read", "malformed_timestamps", "duplicate_revisions", "revision_wars", "bots", "creations",
+        "anonymous_filter", "sampling", "missing_text", "invalid_utf8", "diff_failures",
     ]
     assert report["versions"]["mwedittypes"].startswith("3.")
 

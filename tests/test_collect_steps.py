@@ -150,15 +150,16 @@ def test_attach_texts_marks_missing_and_ignores_duplicates(spark):
 def test_failed_diffs_are_kept_with_their_error_class(spark, monkeypatch):
     import pandas as pd
 
-    def boom(prev, curr, lang):
+    def boom(prev, curr, lang, max_span_chars=None):
         if curr == "bad":
             raise RecursionError("too deep")
-        return real(prev, curr, lang)
+        return real(prev, curr, lang, max_span_chars)
 
     real = collect.diffmod.edit_diff
     monkeypatch.setattr(collect.diffmod, "edit_diff", boom)
-    batch = pd.DataFrame({"revision_id": [1, 2], "parent_text": ["A b.", "A b."],
-                          "revision_text": ["A b. C d.", "bad"]})
-    (out,) = list(collect.diff_pandas(iter([batch]), lang="en"))
-    assert list(out["diff_error"]) == [None, "RecursionError"]
+    batch = pd.DataFrame({"revision_id": [1, 2, 3], "parent_text": ["A b.", "A b.", "A b."],
+                          "revision_text": ["A b. C d.", "bad", "A b.\n\n" + "Long new text. " * 20]})
+    (out,) = list(collect.diff_pandas(iter([batch]), lang="en", max_span_chars=200))
+    # the third edit's changed span (300 characters) is over the limit: counted by its class
+    assert list(out["diff_error"]) == [None, "RecursionError", "DiffTooLarge"]
     assert out.loc[0, "texts_insert"] == ["C d"] and out.loc[1, "actions"] is None

@@ -44,6 +44,7 @@ def test_round_trip_through_dict():
         ({"prefix": "../etc"}, "prefix must be"),  # path traversal through the prefix
         ({"filter_anon": 1}, "filter_anon must be a boolean"),
         ({"output_files": 0}, "output_files must be an integer >= 1"),
+        ({"max_diff_chars": 0}, "max_diff_chars must be an integer >= 1"),
     ],
 )
 def test_bad_values_fail_naming_the_field(kwargs, message):

@@ -206,6 +206,18 @@ def test_span_keeps_context_beside_an_empty_side():
 SHARED_PAIRS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "edit_pairs.jsonl.gz"
 
 
+def test_span_limit_counts_the_changed_span_not_the_page():
+    page = "".join(f"== S{i} ==\nText {i}.\n\n" for i in range(2000))
+    # a small edit on a long page: only the changed section counts against the limit
+    small = diff.edit_diff(page, page.replace("Text 1000.", "Text 1000 and more."), "en", max_span_chars=500)
+    assert small == diff.edit_diff(page, page.replace("Text 1000.", "Text 1000 and more."), "en")
+    # blanking the page is a span of the whole page: refused before any parsing
+    with pytest.raises(diff.DiffTooLarge, match=r"changed span of \d+ \+ 0 characters is over max_diff_chars=500"):
+        diff.edit_diff(page, "", "en", max_span_chars=500)
+    # identical texts have no span at all
+    assert diff.edit_diff(page, page, "en", max_span_chars=1).texts_insert == []
+
+
 @pytest.mark.skipif(not SHARED_PAIRS.exists(), reason="../shared/data/edit_pairs.jsonl.gz absent (a user's clone)")
 def test_identical_to_plain_on_real_article_edits():
     # every 6th of the 180 real-article pairs (all edit kinds, the small and medium sizes)

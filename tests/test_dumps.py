@@ -348,9 +348,15 @@ def test_tsv_fields_arrays_nulls_and_both_layouts(spark, tmp_path):
         path = tmp_path / f"{width}.tsv"
         extra = {"user_is_permanent": "false"} if width == 74 else {}
         path.write_text(line(width, **row, **extra) + "\n" + line(width, **{**row, "revision_id": "8",
-                        "event_timestamp": "2021-01-01 00:00:00.0"}) + "\n", encoding="utf-8")
-        (got,) = dumps.read_history(spark, [dumps.HistoryFile(str(path), "all-time")], "2022-01-01").collect()
-        # an escaped comma stays inside its item; the row before the window start is not read
+                        "event_timestamp": "2021-01-01 00:00:00.0"}) + "\n"
+                        + line(width, **{**row, "revision_id": "9", "event_timestamp": "01.01.2021"}) + "\n",
+                        encoding="utf-8")
+        rows = dumps.read_history(spark, [dumps.HistoryFile(str(path), "all-time")], "2022-01-01").collect()
+        # the row before the window start is not read; a malformed timestamp cannot be placed, so
+        # its row is read for the collection to count and drop
+        assert sorted(r["revision_id"] for r in rows) == [7, 9]
+        got = next(r for r in rows if r["revision_id"] == 7)
+        # an escaped comma stays inside its item
         assert got["revision_tags"] == ["a,b", "mobile edit"]
         assert got["revision_id"] == 7 and got["event_user_is_anonymous"] is True
         # empty fields: null, an empty array, and the empty edit summary
