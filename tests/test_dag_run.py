@@ -36,9 +36,56 @@ from airflow.dag_processing.dagbag import DagBag
 dag = DagBag(dag_folder=sys.argv[1]).dags[sys.argv[2]]
 run = dag.test(logical_date=dt.datetime.fromisoformat(sys.argv[3]), run_conf=json.loads(sys.argv[4]))
 tis = [{"task_id": ti.task_id, "map_index": ti.map_index, "name": ti.rendered_map_index,
-        "state": str(ti.state)} for ti in run.get_task_instances()]
+        "state": str(ti.state), "try_number": ti.try_number} for ti in run.get_task_instances()]
 print("KITRAIN_RESULT " + json.dumps({"state": str(run.state), "run_id": run.run_id,
                                       "interval_start": run.data_interval_start.isoformat(),
+                                      "task_instances": tis}))
+"""
+
+
+#: Clears one mapped collection and everything downstream of it in an existing run, as "Clear" with
+#: "Downstream" on that task instance does in the UI, then drives the run to its end the way
+#: dag.test() does (dag.test() itself clears the whole run first, so it cannot resume one).
+RESUME_SCRIPT = """
+import json, sys, time
+from airflow import settings
+from airflow.dag_processing.dagbag import DagBag
+from airflow.models.dagrun import DagRun
+from airflow.sdk import timezone
+from airflow.sdk.definitions.dag import _run_task
+from airflow.serialization.serialized_objects import DagSerialization
+from airflow.utils.state import DagRunState, TaskInstanceState
+
+dag = DagBag(dag_folder=sys.argv[1]).dags[sys.argv[2]]
+run_id, task_id, map_index = sys.argv[3], sys.argv[4], int(sys.argv[5])
+scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+downstream = set(scheduler_dag.partial_subset(task_ids=[task_id], include_downstream=True,
+                                              include_upstream=False).task_dict) - {task_id}
+session = settings.Session()
+cleared = scheduler_dag.clear(task_ids=[(task_id, map_index), *sorted(downstream)], run_id=run_id,
+                              session=session)
+session.commit()
+dr = session.query(DagRun).filter(DagRun.run_id == run_id).one()
+dr.dag = scheduler_dag
+dr.state = DagRunState.RUNNING
+session.commit()
+while dr.state == DagRunState.RUNNING:
+    session.expire_all()
+    schedulable, _ = dr.update_state(session=session)
+    for ti in schedulable:
+        if ti.state != TaskInstanceState.UP_FOR_RESCHEDULE:
+            ti.try_number += 1
+        ti.state = TaskInstanceState.SCHEDULED
+        ti.scheduled_dttm = timezone.utcnow()
+    session.commit()
+    scheduled = [ti for ti in dr.get_task_instances(session=session) if ti.state == TaskInstanceState.SCHEDULED]
+    for ti in scheduled:
+        _run_task(ti=ti, task=dag.task_dict[ti.task_id], run_triggerer=True)
+    if not scheduled:
+        time.sleep(1)
+tis = [{"task_id": ti.task_id, "map_index": ti.map_index, "name": ti.rendered_map_index,
+        "state": str(ti.state), "try_number": ti.try_number} for ti in dr.get_task_instances()]
+print("KITRAIN_RESULT " + json.dumps({"state": str(dr.state), "run_id": dr.run_id, "cleared": cleared,
                                       "task_instances": tis}))
 """
 
@@ -70,8 +117,12 @@ def airflow_home(tmp_path_factory):
 
 
 def run_dag(home: Path, conf: dict, logical_date: str = "2022-08-01T00:00:00+00:00") -> dict:
+    return _child(home, RUN_SCRIPT, logical_date, json.dumps(conf))
+
+
+def _child(home: Path, script: str, *args: str) -> dict:
     done = subprocess.run(
-        [sys.executable, "-c", RUN_SCRIPT, str(REPO / "dags"), DAG_ID, logical_date, json.dumps(conf)],
+        [sys.executable, "-c", script, str(REPO / "dags"), DAG_ID, *args],
         env=_airflow_env(home), capture_output=True, text=True, timeout=1200,
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("KITRAIN_RESULT ")]
@@ -174,6 +225,47 @@ def test_retrain_false_stops_after_collection(airflow_home, dag_runs, demo_sourc
     for task in ("prepare", "base_model", "features", "train", "evaluate", "bundle"):
         assert ti[(task, -1)][0] == "skipped", task
     assert Path(run_dir.bundle()).stat().st_ino == bundle_inode
+
+
+def test_a_failed_language_is_cleared_and_rerun_alone(airflow_home, demo_source, tmp_path):
+    import shutil
+
+    # ja's wikitext is missing from the source, so its collection fails (after its retries)
+    source = tmp_path / "source"
+    shutil.copytree(demo_source, source)
+    ja_texts = source / "mediawiki_wikitext_history" / "snapshot=2022-11" / "wiki_db=jawiki"
+    ja_texts.rename(tmp_path / "ja-texts")
+    runs = tmp_path / "runs"
+    run_dir = RunPaths(str(runs / "2022-07"))
+    failed = run_dag(airflow_home, conf_for(source, runs, languages=["uk", "ja"]))
+    ti = states(failed)
+    ja_index = next(index for (task, index), (_, name) in ti.items() if task == "collect" and name == "ja")
+    uk_index = 1 - ja_index
+    assert failed["state"] == "failed"
+    assert ti[("collect", ja_index)][0] == "failed" and ti[("collect", uk_index)][0] == "success"
+    assert ti[("prepare", -1)][0] == "upstream_failed"
+    # uk is published; of ja nothing, not even a partial directory
+    uk_dir = Path(run_dir.collected("all_users", "train", "uk"))
+    uk_inode, uk_rows = uk_dir.stat().st_ino, pd.read_parquet(uk_dir)
+    assert not Path(run_dir.collected("all_users", "train", "ja")).exists()
+    assert not [p for p in Path(run_dir.collected_mode("all_users", "train")).iterdir() if "ja" in p.name]
+
+    # the cause is fixed, then only ja's collection (and what follows it) is cleared and rerun
+    (tmp_path / "ja-texts").rename(ja_texts)
+    tries = {key: entry["try_number"] for entry in failed["task_instances"]
+             for key in [(entry["task_id"], entry["map_index"])]}
+    resumed = _child(airflow_home, RESUME_SCRIPT, failed["run_id"], "collect", str(ja_index))
+    assert resumed["state"] == "success", resumed
+    after = {(e["task_id"], e["map_index"]): e for e in resumed["task_instances"]}
+    assert {e["state"] for e in after.values()} == {"success"}
+    # uk's collection did not run again: same try, same published directory
+    assert after[("collect", uk_index)]["try_number"] == tries[("collect", uk_index)]
+    assert after[("collect", ja_index)]["try_number"] > tries[("collect", ja_index)]
+    assert uk_dir.stat().st_ino == uk_inode
+    pd.testing.assert_frame_equal(pd.read_parquet(uk_dir), uk_rows)
+    assert len(pd.read_parquet(run_dir.collected("all_users", "train", "ja"))) > 0
+    manifest = json.loads(Path(run_dir.bundle(), "manifest.json").read_text())
+    assert manifest["languages"] == ["ja", "uk"]
 
 
 # -- a real Spark standalone cluster -------------------------------------------------------------
