@@ -278,14 +278,24 @@ class HadoopFS:
     def publish_dir(self, tmp: str, final: str) -> None:
         """Move a finished output directory into place, replacing an older one.
 
-        Readers see either the old complete output or the new complete output, never a partial one;
-        an interrupted publish leaves at most a hidden ``.old`` directory, removed by the next run.
+        Readers see either the old complete output or the new complete output, never a partial one.
+        A process killed in between leaves hidden directories only (``.<name>.tmp-*`` being written,
+        ``.<name>.old-*`` moved aside; the output itself is then missing, never partial): the next
+        publish of the same name removes them.
         """
-        parent = final.rsplit("/", 1)[0]
+        parent, name = final.rsplit("/", 1)
         self.mkdirs(parent)
-        old = f"{parent}/.{final.rsplit('/', 1)[1]}.old-{uuid.uuid4().hex}"
+        old = f"{parent}/.{name}.old-{uuid.uuid4().hex}"
         if self.exists(final):
             self.rename(final, old)
         self.rename(tmp, final)
         if self.exists(old):
             self.delete(old)
+        for leftover in self.glob(f"{parent}/.{name}.old-*") + self.glob(f"{parent}/.{name}.tmp-*"):
+            logger.warning("removing %s, left by an interrupted run", leftover)
+            self.delete(leftover)
+
+    def glob(self, pattern: str) -> list[str]:
+        """Paths matching a Hadoop glob pattern (none when nothing matches)."""
+        found = self._fs.globStatus(self._p(pattern))
+        return [] if found is None else sorted(str(status.getPath()) for status in found)

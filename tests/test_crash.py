@@ -21,23 +21,32 @@ from kitrain.prepare import PrepareError, read_split
 pytestmark = pytest.mark.slow
 
 #: Runs the CLI with one function patched to stop for good right after its N-th call
-#: (``KITRAIN_TEST_STALL=write_table:1`` or ``replace:2``): the process is killed there, half-way
-#: through writing a stage's output or between two renames.
+#: (``KITRAIN_TEST_STALL=pyarrow.parquet.write_table:1`` or ``os.replace:2``; a third field counts
+#: only the calls whose arguments mention it): the process is killed there, half-way through
+#: writing a stage's output or between two renames.
 STALLING_CLI = """
-import os, sys, time
-import pyarrow.parquet as pq
-what, nth = os.environ["KITRAIN_TEST_STALL"].split(":")
-owner = pq if what == "write_table" else os
-real = getattr(owner, what)
+import importlib, os, sys, time
+target, nth, *match = os.environ["KITRAIN_TEST_STALL"].split(":", 2)
+parts = target.split(".")
+for cut in range(len(parts) - 1, 0, -1):
+    try:
+        owner = importlib.import_module(".".join(parts[:cut]))
+        break
+    except ImportError:
+        continue
+for name in parts[cut:-1]:
+    owner = getattr(owner, name)
+real = getattr(owner, parts[-1])
 calls = [0]
 def stalling(*args, **kwargs):
     result = real(*args, **kwargs)
-    calls[0] += 1
-    if calls[0] == int(nth):
-        open(os.environ["KITRAIN_TEST_MARKER"], "w").close()
-        time.sleep(600)
+    if not match or match[0] in repr(args):
+        calls[0] += 1
+        if calls[0] == int(nth):
+            open(os.environ["KITRAIN_TEST_MARKER"], "w").close()
+            time.sleep(600)
     return result
-setattr(owner, what, stalling)
+setattr(owner, parts[-1], stalling)
 from kitrain.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -49,7 +58,7 @@ def tree_digest(root: Path) -> dict[str, str]:
             for path in sorted(root.rglob("*")) if path.is_file() and not path.name.startswith(".")}
 
 
-def kill_mid_write(args: list[str], tmp_path: Path, stall: str = "write_table:1") -> None:
+def kill_mid_write(args: list[str], tmp_path: Path, stall: str = "pyarrow.parquet.write_table:1") -> None:
     marker = tmp_path / "marker"
     marker.unlink(missing_ok=True)
     env = {**os.environ, "KITRAIN_TEST_MARKER": str(marker), "KITRAIN_TEST_STALL": stall,
@@ -82,7 +91,8 @@ def run_copy(demo_features, tmp_path):
     return run_dir
 
 
-@pytest.mark.parametrize("stall", ["write_table:1", "write_table:4", "replace:1", "replace:2"])
+@pytest.mark.parametrize("stall", ["pyarrow.parquet.write_table:1", "pyarrow.parquet.write_table:4",
+                                   "os.replace:1", "os.replace:2"])
 def test_killed_prepare_shows_the_old_or_the_new_output_never_a_mix(run_copy, tmp_path, stall):
     prepared = Path(RunPaths(str(run_copy)).prepared_root())
     before = tree_digest(prepared)
@@ -125,6 +135,31 @@ def test_killed_features_leave_the_previous_features(run_copy, tmp_path):
     run_cli(args)
     # same settings, same machine: the same bytes, summary included
     assert tree_digest(features) == before
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("stall", ["rename:1", "rename:2"])
+def test_killed_collection_leaves_the_language_whole_or_missing(run_copy, demo_source, tmp_path, stall):
+    import pandas as pd
+
+    paths = RunPaths(str(run_copy))
+    uk, ja = (Path(paths.collected("all_users", "train", lang)) for lang in ("uk", "ja"))
+    before, ja_before = pd.read_parquet(uk), tree_digest(ja)
+    args = ["collect", "-l", "uk", "--source-dir", str(demo_source), "--run-dir", str(run_copy),
+            "--master", "local[1]"]
+    # killed after the old directory was moved aside (1), or after the new one was moved in (2)
+    kill_mid_write(args, tmp_path, f"kitrain.spark.HadoopFS.rename:{stall[-1]}:/collected/all_users/train/")
+    hidden = [p.name for p in uk.parent.iterdir() if p.name.startswith(".uk.")]
+    if stall == "rename:1":
+        # the language is missing, never partial: a reader finds no uk at all
+        assert not uk.exists() and any(name.startswith(".uk.old-") for name in hidden)
+    else:
+        pd.testing.assert_frame_equal(pd.read_parquet(uk), before)
+    assert tree_digest(ja) == ja_before
+    # collected again: the same rows, and what the killed run left behind is gone
+    run_cli(args)
+    pd.testing.assert_frame_equal(pd.read_parquet(uk), before)
+    assert [p.name for p in uk.parent.iterdir() if p.name.startswith(".uk.")] == []
 
 
 #: Fine-tuning killed right after it saved its first checkpoint.
