@@ -101,6 +101,14 @@ def drop_duplicate_revisions(df: Any) -> Any:
     return distinct.join(conflicting, "revision_id", "left_anti").select(*df.columns)
 
 
+def conflicting_copies(df: Any) -> int:
+    """Rows that :func:`drop_duplicate_revisions` drops because their revision id has copies that
+    disagree (identical copies counted once)."""
+    F = _F()
+    per_id = df.distinct().groupBy("revision_id").count().where(F.col("count") > 1)
+    return int(per_id.select(F.sum("count")).first()[0] or 0)
+
+
 #: The two texts a diff needs; a row with either not valid UTF-8 is dropped (and counted).
 TEXT_COLUMNS = ("revision_text", "parent_text")
 
@@ -341,25 +349,26 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     start, end = cfg.window
     candidates = window_candidates(history_extract(spark, cfg, paths, fs, source_report), start, end)
     candidates = candidates.persist(StorageLevel.MEMORY_AND_DISK)
-    read = candidates.where(~malformed_timestamp()).select(
-        F.count(F.lit(1)).alias("rows"),
-        F.sum(F.col("reverting_revision_missing").cast("int")).alias("reverting_missing"),
+    read = candidates.select(
+        F.count(F.lit(1)).alias("all"),
+        F.sum(malformed_timestamp().cast("int")).alias("malformed"),
+        F.sum((F.col("reverting_revision_missing") & ~malformed_timestamp()).cast("int")).alias("reverting_missing"),
     ).first()
-    malformed = candidates.where(malformed_timestamp()).count()
+    malformed = int(read["malformed"] or 0)
+    well_formed = int(read["all"]) - malformed
     # reverted revisions whose reverting revision is not in the table keep their label; the
     # reverting facts default to "not reverted again" and "no group"
-    steps.add("read", int(read["rows"]) + malformed,
-              reverting_revision_missing=int(read["reverting_missing"] or 0))
-    steps.add("malformed_timestamps", int(read["rows"]), timestamp_format=TIMESTAMP_FORMAT)
+    steps.add("read", int(read["all"]), reverting_revision_missing=int(read["reverting_missing"] or 0))
+    steps.add("malformed_timestamps", well_formed, timestamp_format=TIMESTAMP_FORMAT)
     if malformed:
         logger.warning("%s: %d revision(s) with a timestamp not in %s dropped", cfg.lang, malformed,
                        TIMESTAMP_FORMAT)
     base = drop_duplicate_revisions(drop_malformed_timestamps(candidates))
     base = add_labels_and_flags(base).persist(StorageLevel.MEMORY_AND_DISK)
-    distinct_rows = drop_malformed_timestamps(candidates).distinct().count()
     df = base
     unique = df.count()
-    steps.add("duplicate_revisions", unique, identical_copies=int(read["rows"]) - distinct_rows,
+    distinct_rows = unique + conflicting_copies(drop_malformed_timestamps(candidates))
+    steps.add("duplicate_revisions", unique, identical_copies=well_formed - distinct_rows,
               conflicting_copies=distinct_rows - unique)
 
     if cfg.filter_rw:

@@ -121,6 +121,56 @@ def test_window_is_half_open(spark):
     assert ids(collect.in_window(frame(spark, rows), "2022-07-01", "2022-07-08")) == [2, 3]
 
 
+def test_malformed_timestamps_are_candidates_then_dropped(spark):
+    rows = [
+        extract_row(revision_id=1, event_timestamp="2022-07-02 10:00:00.0"),  # in the window
+        extract_row(revision_id=2, event_timestamp="2021-07-02 10:00:00.0"),  # well formed, outside
+        extract_row(revision_id=3, event_timestamp="2022-07-02T10:00:00Z"),  # ISO: malformed
+        extract_row(revision_id=4, event_timestamp="2022-02-30 10:00:00.0"),  # no such day
+        extract_row(revision_id=5, event_timestamp=None),  # null
+        extract_row(revision_id=6, event_timestamp="2022-07-02 10:00:00"),  # no fraction: fine
+    ]
+    candidates = collect.window_candidates(frame(spark, rows), "2022-07-01", "2022-07-08")
+    assert ids(candidates) == [1, 3, 4, 5, 6]
+    assert ids(collect.drop_malformed_timestamps(candidates)) == [1, 6]
+
+
+def test_duplicate_revisions_collapse_or_go(spark):
+    rows = [
+        extract_row(revision_id=1),
+        extract_row(revision_id=2), extract_row(revision_id=2),  # identical copies: one stays
+        extract_row(revision_id=3), extract_row(revision_id=3, page_revision_count=4),  # disagree: both go
+        extract_row(revision_id=4, revision_tags=["a"]), extract_row(revision_id=4, revision_tags=["a"]),
+    ]
+    out = collect.drop_duplicate_revisions(frame(spark, rows))
+    assert ids(out) == [1, 2, 4]
+    assert out.columns == frame(spark, rows).columns
+
+
+def test_invalid_utf8_texts_dropped_other_strings_repaired(spark):
+    from pyspark.sql import functions as F
+
+    df = spark.createDataFrame(
+        [(1, "6F6B", "6F6B", "4B79697621"), (2, "61FF62", "6F6B", "4B79697621"),
+         (3, "6F6B", "C328", "4B79697621"), (4, "6F6B", "6F6B", "4BFF")],
+        "revision_id bigint, r string, p string, t string",
+    ).select("revision_id", *[F.unhex(c).cast("string").alias(n) for c, n in
+                              (("r", "revision_text"), ("p", "parent_text"), ("t", "page_title"))])
+    kept = collect.drop_invalid_utf8_texts(df)
+    # 2: bad revision text, 3: bad parent text (a truncated two-byte sequence); 4's title is repairable
+    assert ids(kept) == [1, 4]
+    assert collect.string_columns(df) == ["page_title"]
+    titles = {r["revision_id"]: r["page_title"] for r in collect.repair_utf8(kept).collect()}
+    assert titles == {1: "Kyiv!", 4: "K\ufffd"}
+
+
+def test_sampling_does_not_depend_on_partitioning(spark):
+    df = spark.range(0, 5000).withColumnRenamed("id", "revision_id")
+    one = ids(collect.sample_down(df.coalesce(1), 5000, 1000, seed=3))
+    many = ids(collect.sample_down(df.repartition(7), 5000, 1000, seed=3))
+    assert one == many
+
+
 def test_sampling_is_seeded_and_only_above_the_limit(spark):
     df = spark.range(0, 2000).withColumnRenamed("id", "revision_id")
     # at or under the limit nothing is sampled
