@@ -115,6 +115,7 @@ class PipelineConfig(_Config):
     dumps_dir: str | None = None
     max_records: int = 300_000
     max_records_test: int = 100_000
+    max_diff_chars: int = 400_000
     filter_anon: bool = False
     base_model: str = DEFAULT_BASE_MODEL
     finetune_max_steps: int = 0
@@ -142,6 +143,7 @@ class PipelineConfig(_Config):
         check_source(self.source, self.source_dir, self.dumps_dir)
         _check_int("max_records", self.max_records, 1)
         _check_int("max_records_test", self.max_records_test, 1)
+        _check_int("max_diff_chars", self.max_diff_chars, 1)
         _check_int("finetune_max_steps", self.finetune_max_steps, 0)
         _check_int("max_length", self.max_length, 8)
         _check_int("classifier_iterations", self.classifier_iterations, 1)
@@ -176,7 +178,7 @@ class PipelineConfig(_Config):
             test_start=self.test_start, test_end=self.test_end,
             filter_anon=self.filter_anon,
             max_records=self.max_records if mode == "train" else self.max_records_test,
-            use_cache=True, seed=self.seed,
+            max_diff_chars=self.max_diff_chars, use_cache=True, seed=self.seed,
         )
 
     def collect_configs(self, lang: str) -> tuple[CollectConfig, ...]:
@@ -213,7 +215,8 @@ class PipelineConfig(_Config):
 
 #: The DAG params that map one to one onto :class:`PipelineConfig` fields.
 PARAM_FIELDS = (
-    "languages", "source", "source_dir", "dumps_dir", "max_records", "max_records_test", "filter_anon",
+    "languages", "source", "source_dir", "dumps_dir", "max_records", "max_records_test", "max_diff_chars",
+    "filter_anon",
     "base_model", "finetune_max_steps", "max_length", "variants", "classifier_iterations",
     "retrain", "seed",
 )
@@ -323,6 +326,10 @@ def param_specs() -> dict[str, dict[str, Any]]:
                         "title": "Revisions per language (train mode)"},
         "max_records_test": {"default": 100_000, "type": "integer", "minimum": 1,
                              "title": "Revisions per language (hold-out week)"},
+        "max_diff_chars": {"default": 400_000, "type": "integer", "minimum": 1,
+                           "title": "Longest changed span diffed (characters)",
+                           "description": "Edits whose changed span (both sides) is longer are "
+                                          "counted as DiffTooLarge and dropped."},
         "filter_anon": {"default": False, "type": "boolean", "title": "Anonymous editors only"},
         "base_model": {"default": DEFAULT_BASE_MODEL, "type": "string", "minLength": 1,
                        "title": "Base model",

@@ -92,6 +92,7 @@ def test_default_run_dir_is_per_snapshot():
         ({"snapshot": "2022-13"}, ConfigError, "snapshot must look like YYYY-MM"),
         ({"train_start": "2022-08-01", "train_end": "2022-01-01"}, ConfigError, "train window end"),
         ({"max_records": 0}, ConfigError, "max_records must be an integer >= 1"),
+        ({"max_diff_chars": -5}, ConfigError, "max_diff_chars must be an integer >= 1"),
         ({"classifier_iterations": -5}, ConfigError, "classifier_iterations"),
         ({"source": "parquet"}, ConfigError, "needs source_dir"),
         ({"variants": ["all+base"]}, ConfigError, "must include the bundled variant"),
@@ -108,7 +109,8 @@ def test_config_round_trips_and_builds_every_stage_config(tmp_path):
     cfg = config_from_params({"run_dir": str(tmp_path), "languages": ["uk", "ja"], "source": "parquet",
                               "source_dir": "/src", "max_records": 500, "max_records_test": 50,
                               "base_model": "tiny", "finetune_max_steps": 3, "max_length": 64,
-                              "variants": ["all+user+mlm", "anon+base"], "seed": 7}, dt.date(2022, 7, 1))
+                              "variants": ["all+user+mlm", "anon+base"], "seed": 7,
+                              "max_diff_chars": 1000}, dt.date(2022, 7, 1))
     again = PipelineConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
     train, test = cfg.collect_configs("uk")
@@ -117,6 +119,7 @@ def test_config_round_trips_and_builds_every_stage_config(tmp_path):
         ("train", 500, False, "all_users", True)
     assert (test.mode, test.max_records, test.filter_rw, test.prefix) == ("test", 50, True, "full_test")
     assert train.seed == test.seed == 7 and train.source_dir == "/src"
+    assert train.max_diff_chars == test.max_diff_chars == 1000
     assert cfg.prepare_config().validation_date == "2022-07-01"
     assert cfg.prepare_config().seed == 7
     ft = cfg.finetune_config("title", "/models/base")
