@@ -343,21 +343,23 @@ def _seven_zip_chunks(path: str) -> Iterator[bytes]:
     handover: queue.Queue = queue.Queue(maxsize=SEVEN_ZIP_QUEUE)
     stopped = threading.Event()
 
-    def put(item: tuple[str, Any]) -> None:
+    def put(item: tuple[str, Any]) -> bool:
+        """Hand ``item`` to the reader; False once the reader has stopped."""
         while not stopped.is_set():
             try:
                 handover.put(item, timeout=0.1)
-                return
+                return True
             except queue.Full:
                 continue
-        raise _Stopped
+        return False
 
     class Sink(Py7zIO):
         def __init__(self) -> None:
             self.written = 0
 
         def write(self, s: bytes | bytearray) -> int:
-            put(("data", s))  # py7zr does not reuse the buffer it passes
+            if not put(("data", s)):  # py7zr does not reuse the buffer it passes
+                raise _Stopped
             self.written += len(s)
             return len(s)
 
