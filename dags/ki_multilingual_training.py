@@ -39,7 +39,9 @@ from kitrain.plan import param_specs
 #: The published model; each bundle task instance adds an event with the bundle's path.
 MODEL_ASSET = Asset(name="ki_revert_risk_model", uri="file:///kitrain/ki_revert_risk_model/bundle")
 
-#: Seconds between retries (tests and the demo shorten it through the environment).
+#: Retries of every task, and seconds between them (tests and the demo change them through the
+#: environment of the scheduler and workers).
+RETRIES = int(os.environ.get("KITRAIN_RETRIES", "2"))
 RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("KITRAIN_RETRY_DELAY_S", "300")))
 
 #: The Python that runs collection on the driver and the executors: this one unless the Airflow
@@ -59,7 +61,7 @@ SPARK_CONF = {
     max_active_runs=1,
     tags=["kitrain", "revert-risk", "spark", "ml"],
     doc_md=__doc__,
-    default_args={"owner": "kitrain", "retries": 2, "retry_delay": RETRY_DELAY},
+    default_args={"owner": "kitrain", "retries": RETRIES, "retry_delay": RETRY_DELAY},
     params={name: Param(**spec) for name, spec in param_specs().items()},
 )
 def ki_multilingual_training():
