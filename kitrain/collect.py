@@ -74,30 +74,37 @@ def _contains(array_col: Any, value: str) -> Any:
     return F.coalesce(F.array_contains(array_col, F.lit(value)), F.lit(False)).cast("int")
 
 
-def in_window(df: Any, start: str, end: str) -> Any:
-    """Revisions with ``start <= event_timestamp < end`` (timestamps are ISO strings)."""
+def _inside(start: str, end: str) -> Any:
+    """``start <= event_timestamp < end`` (timestamps are ISO strings)."""
     F = _F()
-    return df.where((F.col("event_timestamp") >= F.lit(start)) & (F.col("event_timestamp") < F.lit(end)))
+    return (F.col("event_timestamp") >= F.lit(start)) & (F.col("event_timestamp") < F.lit(end))
+
+
+def in_window(df: Any, start: str, end: str) -> Any:
+    """Revisions with ``start <= event_timestamp < end``."""
+    return df.where(_inside(start, end))
 
 
 def window_candidates(df: Any, start: str, end: str) -> Any:
     """The rows that belong to the window, plus those whose timestamp is malformed: those cannot be
     placed in or out of it by the string comparison, so they are read, counted and then dropped."""
-    F = _F()
-    inside = (F.col("event_timestamp") >= F.lit(start)) & (F.col("event_timestamp") < F.lit(end))
-    return df.where(inside | malformed_timestamp())
+    return df.where(_inside(start, end) | malformed_timestamp())
 
 
 def drop_malformed_timestamps(df: Any) -> Any:
     return df.where(~malformed_timestamp())
 
 
+def _disagreeing(distinct: Any) -> Any:
+    """``revision_id, count`` of the ids that have several different rows in ``distinct``."""
+    return distinct.groupBy("revision_id").count().where(_F().col("count") > 1)
+
+
 def drop_duplicate_revisions(df: Any) -> Any:
     """One row per revision id: identical copies collapse into one; a revision id whose copies
     disagree (which one is right cannot be told) is dropped whole."""
-    F = _F()
     distinct = df.distinct()
-    conflicting = distinct.groupBy("revision_id").count().where(F.col("count") > 1).select("revision_id")
+    conflicting = _disagreeing(distinct).select("revision_id")
     return distinct.join(conflicting, "revision_id", "left_anti").select(*df.columns)
 
 
@@ -105,8 +112,7 @@ def conflicting_copies(df: Any) -> int:
     """Rows that :func:`drop_duplicate_revisions` drops because their revision id has copies that
     disagree (identical copies counted once)."""
     F = _F()
-    per_id = df.distinct().groupBy("revision_id").count().where(F.col("count") > 1)
-    return int(per_id.select(F.sum("count")).first()[0] or 0)
+    return int(_disagreeing(df.distinct()).select(F.sum("count")).first()[0] or 0)
 
 
 #: The two texts a diff needs; a row with either not valid UTF-8 is dropped (and counted).
@@ -120,11 +126,15 @@ def string_columns(df: Any) -> list[str]:
     return [f.name for f in df.schema.fields if isinstance(f.dataType, StringType) and f.name not in TEXT_COLUMNS]
 
 
+def _texts_valid() -> Any:
+    F = _F()
+    return F.is_valid_utf8(F.col(TEXT_COLUMNS[0])) & F.is_valid_utf8(F.col(TEXT_COLUMNS[1]))
+
+
 def drop_invalid_utf8_texts(df: Any) -> Any:
     """Rows whose texts are valid UTF-8. Invalid bytes would stop the whole collection where the
     rows cross into Python (Arrow cannot convert them), and a diff of damaged text means nothing."""
-    F = _F()
-    return df.where(F.is_valid_utf8(F.col("revision_text")) & F.is_valid_utf8(F.col("parent_text")))
+    return df.where(_texts_valid())
 
 
 def repair_utf8(df: Any) -> Any:
@@ -264,7 +274,7 @@ def diff_pandas(batches: Iterator[pd.DataFrame], lang: str,
 
 def compute_diffs(df: Any, lang: str, partitions: int, max_span_chars: int | None = None) -> Any:
     """Run :func:`diff_pandas` on the executors; rows keep every column but the two texts."""
-    kept = [f for f in df.schema.fields if f.name not in ("revision_text", "parent_text")]
+    kept = [f for f in df.schema.fields if f.name not in TEXT_COLUMNS]
     out_schema = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in kept)
     out_schema += ", " + ddl(COLLECTED_COLUMNS[len(COLLECTED_BASE_COLUMNS):])
     out_schema += f", `{DIFF_ERROR}` string"
@@ -363,11 +373,11 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     if malformed:
         logger.warning("%s: %d revision(s) with a timestamp not in %s dropped", cfg.lang, malformed,
                        TIMESTAMP_FORMAT)
-    base = drop_duplicate_revisions(drop_malformed_timestamps(candidates))
-    base = add_labels_and_flags(base).persist(StorageLevel.MEMORY_AND_DISK)
+    well_timed = drop_malformed_timestamps(candidates)
+    base = add_labels_and_flags(drop_duplicate_revisions(well_timed)).persist(StorageLevel.MEMORY_AND_DISK)
     df = base
     unique = df.count()
-    distinct_rows = unique + conflicting_copies(drop_malformed_timestamps(candidates))
+    distinct_rows = unique + conflicting_copies(well_timed)
     steps.add("duplicate_revisions", unique, identical_copies=well_formed - distinct_rows,
               conflicting_copies=distinct_rows - unique)
 
@@ -414,7 +424,7 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     repairable = string_columns(with_text_ok)
     invalid = with_text_ok.select(
         *[F.sum((~F.is_valid_utf8(F.col(name))).cast("int")).alias(name) for name in TEXT_COLUMNS + tuple(repairable)],
-        F.sum((~(F.is_valid_utf8("revision_text") & F.is_valid_utf8("parent_text"))).cast("int")).alias("_rows"),
+        F.sum((~_texts_valid()).cast("int")).alias("_rows"),
     ).first().asDict()
     valid = repair_utf8(drop_invalid_utf8_texts(with_text_ok))
     steps.add("invalid_utf8", rows_with_text - int(invalid["_rows"] or 0),
