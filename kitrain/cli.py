@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from kitrain.config import MODES, SOURCES, CollectConfig, ConfigError
+from kitrain.config import MODES, SOURCES, CollectConfig, ConfigError, FeaturesConfig
 from kitrain.languages import LanguageError
 
 logger = logging.getLogger("kitrain")
@@ -74,9 +74,9 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=42, help="seed of the sampling (default 42)")
     p.add_argument("--output-files", type=_positive_int, default=4,
                    help="parquet files per language (default 4)")
-    p.add_argument("--max-diff-chars", type=_positive_int, default=400_000,
+    p.add_argument("--max-diff-chars", type=_positive_int, default=CollectConfig.max_diff_chars,
                    help="longest changed span diffed (characters, both sides); longer edits are "
-                   "counted as DiffTooLarge and dropped (default 400000)")
+                   "counted as DiffTooLarge and dropped (default %(default)s)")
     p.add_argument("--master", default=None,
                    help="Spark master, e.g. local[4], yarn, spark://host:7077 "
                    "(default: spark-submit's, else local[*])")
@@ -244,9 +244,9 @@ def _add_features(sub: argparse._SubParsersAction) -> None:
                    help="most texts per batch (default 512)")
     p.add_argument("--max-batch-tokens", type=_positive_int, default=32768,
                    help="most padded tokens per batch (default 32768)")
-    p.add_argument("--length-band", type=float, default=0.75,
+    p.add_argument("--length-band", type=float, default=FeaturesConfig.length_band,
                    help="a batch ends where texts get shorter than this share of its longest "
-                   "(default 0.75; 0: off)")
+                   "(default %(default)s; 0: off)")
     p.add_argument("--max-length", type=_positive_int, default=512, help="(default 512)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto: CUDA when present (default)")
@@ -254,7 +254,6 @@ def _add_features(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
-    from kitrain.config import FeaturesConfig
     from kitrain.features import run_features
 
     cfg = FeaturesConfig(batch_size=args.batch_size, max_batch_tokens=args.max_batch_tokens,
@@ -379,6 +378,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _add_dumps(sub: argparse._SubParsersAction) -> None:
+    from kitrain.dumps import XML_DOWNLOAD_FORMATS
+
     p = sub.add_parser(
         "dumps",
         help="the public dumps as a source: what to download",
@@ -403,7 +404,7 @@ def _add_dumps(sub: argparse._SubParsersAction) -> None:
     plan.add_argument("--base-url", default="https://dumps.wikimedia.org", help="dumps site")
     plan.add_argument("--listing", default=None,
                       help="a listing of the dumps site, lines 'SIZE PATH': exact files and total size")
-    plan.add_argument("--xml-format", choices=("bz2", "7z"), default="bz2",
+    plan.add_argument("--xml-format", choices=XML_DOWNLOAD_FORMATS, default=XML_DOWNLOAD_FORMATS[0],
                       help="which of the XML dump's two compressions to download (7z files are "
                       "several times smaller; both are read)")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")

@@ -48,6 +48,8 @@ TSV_NAME = re.compile(
 #: Formats of one XML dump part, in the order of preference when several are there (plain text
 #: costs no decompression; bz2 is read by the standard library; 7z needs py7zr).
 XML_FORMATS = ("", ".bz2", ".7z")
+#: The compressions the dumps site offers each XML part in (``kitrain dumps plan --xml-format``).
+XML_DOWNLOAD_FORMATS = ("bz2", "7z")
 XML_NAME = re.compile(
     r"^(?P<wiki>[a-z0-9_]+)-(?P<date>\d{8})-pages-meta-history\d*\.xml(?:-p\d+p\d+)?(?P<ext>\.bz2|\.7z)?$"
 )
@@ -593,8 +595,8 @@ def plan(lang: str, snapshot: str, start: str, end: str, wikitext_snapshot: str,
     """
     from kitrain.languages import wiki_db as wiki_db_of
 
-    if xml_format not in ("bz2", "7z"):
-        raise DumpError(f"xml_format must be bz2 or 7z, got {xml_format!r}")
+    if xml_format not in XML_DOWNLOAD_FORMATS:
+        raise DumpError(f"xml_format must be one of {XML_DOWNLOAD_FORMATS}, got {xml_format!r}")
     wiki = wiki_db_of(lang)
     base = base_url.rstrip("/")
     history_remote = f"other/mediawiki_history/{snapshot}/{wiki}"

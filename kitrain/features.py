@@ -78,7 +78,7 @@ def aggregate(per_row: Sequence[Sequence[Hashable]], scores: dict[Hashable, np.n
 
 
 def token_batches(lengths: Sequence[int], max_texts: int, max_tokens: int,
-                  length_band: float = 0.75) -> list[np.ndarray]:
+                  length_band: float = FeaturesConfig.length_band) -> list[np.ndarray]:
     """Index batches, longest texts first, each within ``max_texts`` texts and ``max_tokens``
     padded tokens: short texts travel in large batches, long ones in small ones.
 
@@ -102,7 +102,8 @@ def token_batches(lengths: Sequence[int], max_texts: int, max_tokens: int,
 
 def score_texts(
     model: Any, tokenizer: Any, items: Sequence[Hashable], batch_size: int, max_length: int,
-    device: Any, progress: bool = False, max_batch_tokens: int = 32768, length_band: float = 0.75,
+    device: Any, progress: bool = False, max_batch_tokens: int = FeaturesConfig.max_batch_tokens,
+    length_band: float = FeaturesConfig.length_band,
 ) -> np.ndarray:
     """Raw model outputs (n, num_labels) in the items' order.
 

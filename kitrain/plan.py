@@ -115,7 +115,7 @@ class PipelineConfig(_Config):
     dumps_dir: str | None = None
     max_records: int = 300_000
     max_records_test: int = 100_000
-    max_diff_chars: int = 400_000
+    max_diff_chars: int = CollectConfig.max_diff_chars
     filter_anon: bool = False
     base_model: str = DEFAULT_BASE_MODEL
     finetune_max_steps: int = 0
@@ -326,7 +326,7 @@ def param_specs() -> dict[str, dict[str, Any]]:
                         "title": "Revisions per language (train mode)"},
         "max_records_test": {"default": 100_000, "type": "integer", "minimum": 1,
                              "title": "Revisions per language (hold-out week)"},
-        "max_diff_chars": {"default": 400_000, "type": "integer", "minimum": 1,
+        "max_diff_chars": {"default": CollectConfig.max_diff_chars, "type": "integer", "minimum": 1,
                            "title": "Longest changed span diffed (characters)",
                            "description": "Edits whose changed span (both sides) is longer are "
                                           "counted as DiffTooLarge and dropped."},
