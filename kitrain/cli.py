@@ -66,7 +66,10 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-dir", required=True, help="run directory (local path or Hadoop URI)")
     p.add_argument("--snapshot", default="2022-07", help="history snapshot YYYY-MM (default 2022-07)")
     p.add_argument("--wikitext-snapshot", default="2022-11",
-                   help="wikitext snapshot YYYY-MM (default 2022-11)")
+                   help="wikitext snapshot YYYY-MM of --source hive and parquet (default 2022-11)")
+    p.add_argument("--xml-dump", default=None, metavar="YYYYMMDD",
+                   help="with --dumps-dir: the XML dump to read (default: the first full-history "
+                   "dump dated on or after the end of both windows)")
     p.add_argument("--train-start", default="2022-01-01", help="train window start (inclusive)")
     p.add_argument("--train-end", default="2022-08-01", help="train window end (exclusive)")
     p.add_argument("--test-start", default="2022-07-01", help="hold-out window start (inclusive)")
@@ -84,7 +87,7 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
-    from kitrain.collect import run_collect
+    from kitrain.collect import check_source_files, run_collect
     from kitrain.paths import RunPaths
     from kitrain.spark import get_spark
 
@@ -97,8 +100,9 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         test_start=args.test_start, test_end=args.test_end,
         filter_anon=args.filter_anon, filter_rw=args.filter_rw, max_records=args.max_records,
         use_cache=args.use_cache, prefix=args.prefix, seed=args.seed,
-        output_files=args.output_files, max_diff_chars=args.max_diff_chars,
+        output_files=args.output_files, max_diff_chars=args.max_diff_chars, xml_dump=args.xml_dump,
     )
+    check_source_files(cfg)  # missing or unusable dump files stop here, before Spark starts
     paths = RunPaths(args.run_dir)
     spark = get_spark(f"kitrain collect {cfg.lang} {cfg.mode}", master=args.master,
                       hive=cfg.source == "hive", scratch_dir=paths.scratch() + "/warehouse")
@@ -395,8 +399,6 @@ def _add_dumps(sub: argparse._SubParsersAction) -> None:
     )
     plan.add_argument("--lang", required=True, help="language code, e.g. uk")
     plan.add_argument("--snapshot", required=True, help="history snapshot YYYY-MM")
-    plan.add_argument("--wikitext-snapshot", default=None,
-                      help="month of the XML dump YYYY-MM (default: the snapshot)")
     plan.add_argument("--start", default=None,
                       help="window start YYYY-MM-DD (default: six months before the snapshot month)")
     plan.add_argument("--end", default=None,
@@ -407,6 +409,12 @@ def _add_dumps(sub: argparse._SubParsersAction) -> None:
     plan.add_argument("--xml-format", choices=XML_DOWNLOAD_FORMATS, default=XML_DOWNLOAD_FORMATS[0],
                       help="which of the XML dump's two compressions to download (7z files are "
                       "several times smaller; both are read)")
+    plan.add_argument("--xml-dump", default=None, metavar="YYYYMMDD",
+                      help="the XML dump to read (default: the first full-history dump dated on or "
+                      "after --end, as the collection chooses)")
+    plan.add_argument("--dumps-dir", default=None,
+                      help="also say which of these files are already in DIR and which dump a "
+                      "collection from DIR would read")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.set_defaults(func=_cmd_dumps_plan)
 
@@ -415,7 +423,7 @@ def _cmd_dumps_plan(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from kitrain import dumps
-    from kitrain.config import check_snapshot, check_window
+    from kitrain.config import check_snapshot, check_snapshot_holds, check_window, check_xml_dump
     from kitrain.languages import validate_language
     from kitrain.plan import interval_settings
 
@@ -424,21 +432,39 @@ def _cmd_dumps_plan(args: argparse.Namespace) -> int:
     derived = interval_settings(dt.date(year, month, 1))
     start, end = args.start or derived["train_start"], args.end or derived["train_end"]
     check_window("window", start, end)
-    wikitext = check_snapshot("wikitext_snapshot", args.wikitext_snapshot or args.snapshot)
+    check_snapshot_holds("snapshot", args.snapshot, end)
+    check_xml_dump("dumps", args.xml_dump, end)
     listing = dumps.read_listing(args.listing) if args.listing else None
-    result = dumps.plan(args.lang, args.snapshot, start, end, wikitext, args.base_url, listing,
-                        xml_format=args.xml_format)
+    result = dumps.plan(args.lang, args.snapshot, start, end, args.base_url, listing,
+                        xml_format=args.xml_format, xml_dump=args.xml_dump)
+    if args.dumps_dir:
+        try:
+            result["in_dumps_dir"] = dumps.check_dumps(args.dumps_dir, args.snapshot, result["wiki_db"],
+                                                       start, end, args.xml_dump)
+        except dumps.DumpError as exc:
+            result["in_dumps_dir"] = {"error": str(exc)}
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return 0
     lines = [f"# {result['wiki_db']}: history snapshot {args.snapshot}, window {start}..{end}, "
-             f"XML dump of {wikitext}; local paths are relative to --dumps-dir"]
+             f"XML dump {result['xml_dump']}; local paths are relative to --dumps-dir"]
     for item in result["files"]:
         size = "" if item["size"] is None else f"\t{item['size']}"
         note = f"\t# {item['note']}" if item.get("note") else ""
         lines.append(f"{item['url']}\t{item['local']}{size}{note}")
     if result["total_bytes"] is not None:
         lines.append(f"# total: {result['total_bytes']} bytes ({result['total_bytes'] / 2**30:.2f} GiB)")
+    if result["wait_for"]:
+        where = "is not in the listing" if listing is not None else "is not made yet"
+        lines.append(f"# wait: the XML dump of {result['wait_for']} {where}. Full-history dumps are "
+                     f"made by the run of the 1st of each month and take days to weeks; download it "
+                     f"once its dumpstatus.json says the metahistory jobs are done")
+    local = result.get("in_dumps_dir")
+    if local is not None:
+        lines.append(f"# --dumps-dir {args.dumps_dir}: " + (
+            local["error"] if "error" in local else
+            f"ready; a collection reads XML dump {local['xml_dump']} ({len(local['xml_files'])} file(s)) "
+            f"and {len(local['history_files'])} history file(s)"))
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

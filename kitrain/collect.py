@@ -340,6 +340,16 @@ def history_extract(spark: Any, cfg: CollectConfig, paths: RunPaths, fs: HadoopF
     return spark.read.parquet(cache_dir)
 
 
+def check_source_files(cfg: CollectConfig) -> dict[str, Any]:
+    """What can be checked of the source without Spark: with the dumps, the history files of the
+    windows and the XML dump to read (the first full-history dump dated on or after the end of both
+    windows, or ``xml_dump``). Called before Spark starts; raises naming what is missing."""
+    if cfg.source != "dumps":
+        return {}
+    start, end = cfg.extract_window
+    return dumps.check_dumps(cfg.dumps_dir, cfg.snapshot, wiki_db(cfg.lang), start, end, cfg.xml_dump)
+
+
 def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     """Collect one language in one mode into ``run_dir``; return the quality report.
 
@@ -350,6 +360,7 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     diffmod.self_check()
+    dump_files = check_source_files(cfg)  # before anything is read
     paths = RunPaths(run_dir)
     fs = HadoopFS(spark, paths.run_dir)
     register_sources(spark, cfg.source, cfg.source_dir, cfg.dumps_dir)
@@ -399,7 +410,8 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     if cfg.source == "dumps":
         # the XML dumps are streamed for the texts of these revisions and their parents only
         wanted = [value for row in df.select("revision_id", "revision_parent_id").collect() for value in row]
-        source_report.update(dumps.register_wikitext(spark, cfg.dumps_dir, cfg.wikitext_snapshot,
+        source_report["xml_dump"] = dump_files["xml_dump"]
+        source_report.update(dumps.register_wikitext(spark, dump_files["xml_files"], cfg.wikitext_snapshot,
                                                      wiki_db(cfg.lang), wanted, WIKITEXT_TABLE))
     texts = run_sql(spark, "wikitext", wikitext_snapshot=cfg.wikitext_snapshot,
                     wiki_db=wiki_db(cfg.lang))
@@ -416,9 +428,10 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
               missing_parent_text=int(missing["parent"] or 0))
     if rows_with_text == 0 and int(missing["any"] or 0) > 0:
         # every revision lacking text is a wrong wikitext snapshot or source, not data to drop
+        where = (f"XML dump {dump_files['xml_dump']}: check --xml-dump" if cfg.source == "dumps" else
+                 f"snapshot {cfg.wikitext_snapshot} of the wikitext table: check --wikitext-snapshot")
         raise SourceError(
-            f"{cfg.lang}: none of the {int(missing['any'])} selected revisions has its wikitext in "
-            f"snapshot {cfg.wikitext_snapshot} of the wikitext table: check --wikitext-snapshot"
+            f"{cfg.lang}: none of the {int(missing['any'])} selected revisions has its wikitext in {where}"
         )
 
     repairable = string_columns(with_text_ok)

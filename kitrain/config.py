@@ -17,6 +17,8 @@ from kitrain.languages import validate_language
 
 SNAPSHOT_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: The date of an XML dump run (its folder on the dumps site): ``20220801``.
+DUMP_DATE_PATTERN = re.compile(r"^\d{8}$")
 #: A run-directory path segment chosen by the user (``--prefix``).
 SEGMENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -55,6 +57,49 @@ def check_date(field: str, value: object) -> dt.date:
 def check_window(name: str, start: str, end: str) -> None:
     if check_date(f"{name}_end", end) <= check_date(f"{name}_start", start):
         raise ConfigError(f"{name} window end {end} must be after its start {start}")
+
+
+def snapshot_end(snapshot: str) -> dt.date:
+    """The first day after a snapshot's month: snapshot ``2022-07`` holds events up to 2022-07-31,
+    so it can hold a window ending (exclusively) on 2022-08-01 at the latest."""
+    year, month = (int(part) for part in snapshot.split("-"))
+    return dt.date(year + (month == 12), month % 12 + 1, 1)
+
+
+def check_snapshot_holds(field: str, snapshot: str, window_end: str) -> None:
+    """A snapshot that ends before the window does cannot hold its revisions: refuse it, instead
+    of collecting a window whose last part is silently empty or without texts."""
+    end = dt.date.fromisoformat(window_end)
+    if end > snapshot_end(snapshot):
+        last = end - dt.timedelta(days=1)
+        raise ConfigError(
+            f"{field} {snapshot} holds events up to {snapshot_end(snapshot) - dt.timedelta(days=1)}, "
+            f"but the window ends {window_end}: use {field} {last.year:04d}-{last.month:02d} or later"
+        )
+
+
+def check_dump_date(field: str, value: object) -> dt.date:
+    """An XML dump's date ``YYYYMMDD`` (the run's folder name on the dumps site)."""
+    if isinstance(value, str) and DUMP_DATE_PATTERN.fullmatch(value):
+        try:
+            return dt.datetime.strptime(value, "%Y%m%d").date()
+        except ValueError:
+            pass
+    raise ConfigError(f"{field} must be a dump date YYYYMMDD (e.g. 20220801), got {value!r}")
+
+
+def check_xml_dump(source: str, xml_dump: object, window_end: str) -> None:
+    """A pinned XML dump is only read from the dumps, and must be dated on or after the end of the
+    windows: a full-history dump holds revisions up to about its own date."""
+    if xml_dump is None:
+        return
+    if source != "dumps":
+        raise ConfigError(f"xml_dump ({xml_dump!r}) pins an XML dump: it needs source 'dumps', not {source!r}")
+    if check_dump_date("xml_dump", xml_dump) < dt.date.fromisoformat(window_end):
+        raise ConfigError(
+            f"XML dump {xml_dump} is dated before the end of the window, {window_end}: it cannot "
+            f"hold the window's last revisions; pin a dump dated on or after {window_end}"
+        )
 
 
 #: ``scheme://user:password@host``: a URI carrying a password in its user-info part.
@@ -157,6 +202,9 @@ class CollectConfig(_Config):
     #: The diff's time grows faster than quadratically: about 30 s at this size on one core, hours
     #: for a 5 MB page, which would stall the whole language.
     max_diff_chars: int = 400_000
+    #: With ``source="dumps"``: the XML dump to read, ``YYYYMMDD``. None: the first full-history
+    #: dump of the wiki dated on or after the end of both windows (see :mod:`kitrain.dumps`).
+    xml_dump: str | None = None
 
     FIELDS_BY_MODE: ClassVar[tuple[str, ...]] = ("filter_rw", "max_records", "prefix")
 
@@ -172,6 +220,12 @@ class CollectConfig(_Config):
         check_snapshot("wikitext_snapshot", self.wikitext_snapshot)
         check_window("train", self.train_start, self.train_end)
         check_window("test", self.test_start, self.test_end)
+        # one history extract serves both modes, so the sources must hold both windows
+        end = self.extract_window[1]
+        check_snapshot_holds("snapshot", self.snapshot, end)
+        check_xml_dump(self.source, self.xml_dump, end)
+        if self.source != "dumps":  # the dumps' texts come from the XML dump chosen by date
+            check_snapshot_holds("wikitext_snapshot", self.wikitext_snapshot, end)
         for name in ("filter_anon", "filter_rw", "use_cache"):
             _check_bool(name, getattr(self, name))
         for name, minimum in (("max_records", 1), ("output_files", 1), ("diff_partitions", 0),

@@ -3,7 +3,8 @@
 Two dumps stand in for the two analytics tables:
 
 - ``mediawiki_history`` monthly TSV dumps (no header, one file per wiki and period, ``.tsv`` or
-  ``.tsv.bz2``; 70 columns, or 74 in newer dumps) for ``wmf.mediawiki_history``;
+  ``.tsv.bz2``) for ``wmf.mediawiki_history``. Their column order changed as columns were added;
+  each file's layout is recognised by its number of fields (:data:`HISTORY_DUMP_LAYOUTS`);
 - the XML ``pages-meta-history`` dumps (``.xml``, ``.xml.bz2`` or ``.xml.7z``, the last read with
   the pure-Python py7zr, no 7-Zip binary) for ``wmf.mediawiki_wikitext_history``.
 
@@ -14,6 +15,11 @@ later, never earlier); the XML dumps are streamed file by file on the executors,
 the selected revisions and their parents only. A malformed line, a truncated compressed file or a
 broken XML file stops the run with an error naming the file (and the line); a revision whose text
 the XML does not carry is counted, and the collection's missing-text step drops and counts it.
+
+Which XML dump: full-history dumps are made only by the dump run that starts on the first of a
+month, and hold revisions up to about that day. The texts of a window ending on day E are therefore
+only in a full-history dump dated on or after E, and the collection reads, by default, the first
+such dump of the wiki (``xml_dump`` pins another).
 
 Layout of ``--dumps-dir DIR`` (as on the dumps site)::
 
@@ -27,13 +33,19 @@ import bz2
 import dataclasses
 import datetime as dt
 import logging
-import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kitrain.schema import HISTORY_COLUMNS, HISTORY_EXTRA_COLUMNS, WIKITEXT_COLUMNS
+from kitrain.config import check_xml_dump
+from kitrain.schema import (
+    HISTORY_COLUMNS,
+    HISTORY_DUMP_ESCAPED_COLUMNS,
+    HISTORY_DUMP_LAYOUTS,
+    HISTORY_EXTRA_COLUMNS,
+    WIKITEXT_COLUMNS,
+)
 from kitrain.spark import SourceError, drop_source_table, malformed_timestamp
 
 logger = logging.getLogger(__name__)
@@ -55,8 +67,15 @@ XML_NAME = re.compile(
 )
 #: A comma that separates array items (not one escaped with a backslash inside an item).
 ARRAY_SEPARATOR = r"(?<!\\),"
-#: Free-text columns whose empty field means the empty string (an edit without summary), not null.
+#: Free-text columns whose empty field means the empty string (an edit without summary), not null:
+#: the writer prints null and the empty string alike, and MediaWiki stores an empty summary.
 EMPTY_IS_EMPTY_STRING = ("event_comment",)
+#: The columns of the session's ``wmf.mediawiki_history`` built from the dumps: the table's, with
+#: the temporary-account flags (null from files that predate them). Other columns of newer layouts
+#: (central ids, cross-wiki flag, log id) are read, checked and dropped: nothing uses them.
+TABLE_COLUMNS = HISTORY_COLUMNS + HISTORY_EXTRA_COLUMNS
+#: The day of the month whose dump run makes the full-history (``pages-meta-history``) dumps.
+FULL_HISTORY_DAY = 1
 
 
 class DumpError(SourceError):
@@ -116,27 +135,72 @@ def history_files(dumps_dir: str, snapshot: str, wiki_db: str, start: str, end: 
     return found
 
 
-def xml_files(dumps_dir: str, wiki_db: str, wikitext_snapshot: str) -> list[str]:
-    """The ``pages-meta-history`` files of the newest dump of ``wiki_db`` in the wikitext
-    snapshot's month (``xmldumps/<wiki_db>/<YYYYMMDD>/``)."""
-    folder = Path(dumps_dir, XML_DIR, wiki_db)
-    month = wikitext_snapshot.replace("-", "")
-    dates = sorted(d.name for d in folder.iterdir() if d.is_dir() and re.fullmatch(month + r"\d\d", d.name)) \
-        if folder.is_dir() else []
-    if not dates:
-        available = sorted(d.name for d in folder.iterdir()) if folder.is_dir() else []
-        raise DumpError(f"no XML dump of {wiki_db} from {wikitext_snapshot} in {folder} "
-                        f"(found: {available or 'nothing'}): see `kitrain dumps plan`")
-    dump = folder / dates[-1]
-    # the dumps site offers each part as .bz2 and as .7z: read each part once, in one format
+# -- which XML dump --------------------------------------------------------------------------------
+
+
+def first_full_history_day(window_end: str) -> dt.date:
+    """The date of the first full-history dump run that can hold a window ending on ``window_end``
+    (exclusive): the first day of a month on or after it."""
+    end = dt.date.fromisoformat(window_end)
+    if end.day == FULL_HISTORY_DAY:
+        return end
+    return dt.date(end.year + (end.month == 12), end.month % 12 + 1, FULL_HISTORY_DAY)
+
+
+def _dump_parts(dump: Path) -> dict[str, dict[str, Path]]:
+    """``pages-meta-history`` parts of one dump folder: part name -> {extension: path}."""
     parts: dict[str, dict[str, Path]] = {}
-    for entry in sorted(dump.iterdir()):
-        match = XML_NAME.match(entry.name)
-        if match is not None:
-            ext = match["ext"] or ""
-            parts.setdefault(entry.name[: len(entry.name) - len(ext)], {})[ext] = entry
+    if dump.is_dir():
+        for entry in sorted(dump.iterdir()):
+            match = XML_NAME.match(entry.name)
+            if match is not None:
+                ext = match["ext"] or ""
+                parts.setdefault(entry.name[: len(entry.name) - len(ext)], {})[ext] = entry
+    return parts
+
+
+def full_history_dumps(dumps_dir: str, wiki_db: str) -> list[str]:
+    """Dates (``YYYYMMDD``) of the dump folders of ``wiki_db`` that hold ``pages-meta-history``
+    files: the runs of the 1st of a month (the runs of the 20th make none)."""
+    folder = Path(dumps_dir, XML_DIR, wiki_db)
+    if not folder.is_dir():
+        return []
+    return sorted(d.name for d in folder.iterdir()
+                  if d.is_dir() and re.fullmatch(r"\d{8}", d.name) and _dump_parts(d))
+
+
+def choose_xml_dump(dates: Iterable[str], wiki_db: str, window_end: str, pinned: str | None = None) -> str:
+    """The full-history dump to read for a window ending on ``window_end``, from the dates there
+    are: ``pinned`` if given (refused if dated before the window's end: it cannot hold the window's
+    last revisions), else the first dated on or after the window's end; when there is none, the
+    error says which dump to wait for.
+    """
+    dates = sorted(dates)
+    wanted = first_full_history_day(window_end).strftime("%Y%m%d")
+    if pinned is not None:
+        check_xml_dump("dumps", pinned, window_end)
+        if pinned not in dates:
+            raise DumpError(f"no full-history XML dump {pinned} of {wiki_db} (pages-meta-history "
+                            f"files in {XML_DIR}/{wiki_db}/{pinned}/); there are: {dates or 'none'}")
+        return pinned
+    later = [date for date in dates if date >= window_end.replace("-", "")]
+    if not later:
+        raise DumpError(
+            f"no full-history XML dump of {wiki_db} dated on or after {window_end}, the end of the "
+            f"window (newest there: {dates[-1] if dates else 'none'}): the texts are first in the "
+            f"dump of {wanted} ({XML_DIR}/{wiki_db}/{wanted}/); wait for it and download it "
+            f"(`kitrain dumps plan`)"
+        )
+    return later[0]
+
+
+def xml_files(dumps_dir: str, wiki_db: str, dump_date: str) -> list[str]:
+    """The ``pages-meta-history`` files of one dump of ``wiki_db``, each part once (the dumps site
+    offers each part as .bz2 and as .7z: plain is taken, else .bz2, else .7z)."""
+    dump = Path(dumps_dir, XML_DIR, wiki_db, dump_date)
+    parts = _dump_parts(dump)
     if not parts:
-        raise DumpError(f"no {wiki_db}-{dates[-1]}-pages-meta-history*.xml[.bz2|.7z] file in {dump}")
+        raise DumpError(f"no {wiki_db}-{dump_date}-pages-meta-history*.xml[.bz2|.7z] file in {dump}")
     files = []
     for part, formats in sorted(parts.items()):
         chosen = next(formats[ext] for ext in XML_FORMATS if ext in formats)
@@ -146,11 +210,27 @@ def xml_files(dumps_dir: str, wiki_db: str, wikitext_snapshot: str) -> list[str]
     return files
 
 
+def resolve_xml_dump(dumps_dir: str, wiki_db: str, window_end: str, pinned: str | None = None) -> tuple[str, list[str]]:
+    """The date and files of the XML dump a collection reads (checked before Spark reads a text)."""
+    date = choose_xml_dump(full_history_dumps(dumps_dir, wiki_db), wiki_db, window_end, pinned)
+    return date, xml_files(dumps_dir, wiki_db, date)
+
+
+def check_dumps(dumps_dir: str, snapshot: str, wiki_db: str, start: str, end: str,
+                xml_dump: str | None = None) -> dict[str, Any]:
+    """Everything about the dump files a collection can check before Spark starts: the history
+    files of the window and the XML dump to read. Raises :class:`DumpError` naming what is wrong."""
+    files = history_files(dumps_dir, snapshot, wiki_db, start, end)
+    date, xml = resolve_xml_dump(dumps_dir, wiki_db, end, xml_dump)
+    return {"history_files": [f.path for f in files], "xml_dump": date, "xml_files": xml}
+
+
 # -- history TSV -----------------------------------------------------------------------------------
 
 
-def _layout(path: str) -> int:
-    """Number of fields of the file's first line (70 or 74)."""
+def _layout(path: str) -> tuple[tuple[str, str], ...]:
+    """The column layout of a history dump file, recognised by the number of fields of its first
+    line (an empty file: any layout, it has no rows)."""
     opener = bz2.open if path.endswith(".bz2") else open
     try:
         with opener(path, "rt", encoding="utf-8", newline="\n") as handle:
@@ -158,12 +238,13 @@ def _layout(path: str) -> int:
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise DumpError(f"cannot read {path}: truncated or corrupt file ({exc})") from None
     if not first:
-        return len(HISTORY_COLUMNS)  # an empty file: nothing to read, any layout
+        return HISTORY_COLUMNS
     fields = first.rstrip("\n").count("\t") + 1
-    if fields not in (len(HISTORY_COLUMNS), len(HISTORY_COLUMNS) + len(HISTORY_EXTRA_COLUMNS)):
-        raise DumpError(f"{path}, line 1: {fields} fields, expected {len(HISTORY_COLUMNS)} or "
-                        f"{len(HISTORY_COLUMNS) + len(HISTORY_EXTRA_COLUMNS)}")
-    return fields
+    if fields not in HISTORY_DUMP_LAYOUTS:
+        known = ", ".join(str(width) for width in sorted(HISTORY_DUMP_LAYOUTS))
+        raise DumpError(f"{path}, line 1: {fields} fields, not a known mediawiki_history dump layout "
+                        f"({known} fields)")
+    return HISTORY_DUMP_LAYOUTS[fields]
 
 
 def _line_number(path: str, line: str) -> int | None:
@@ -188,47 +269,67 @@ def _spark_read_error(exc: Exception) -> DumpError | None:
     return None
 
 
+def _unescaped(column: Any) -> Any:
+    """The dump writer's escaping undone: ``\\t``, ``\\n``, ``\\r`` become TAB, LF and CR again.
+    The writer leaves backslashes as they are, so a text that held a backslash before ``t``, ``n`` or
+    ``r`` cannot be told from an escaped character; like every reader of these dumps, this one
+    takes it for the escape."""
+    from pyspark.sql import functions as F
+
+    for escaped, character in ((r"\\t", "\t"), (r"\\n", "\n"), (r"\\r", "\r")):
+        column = F.regexp_replace(column, escaped, character)
+    return column
+
+
+def parse_history_lines(lines: Any, path: str, layout: tuple[tuple[str, str], ...]) -> Any:
+    """Lines of one history dump file (a ``value`` column) -> the table's columns and types.
+
+    Besides the columns: ``_file``, ``_line``, ``_bad_width`` (the line's field count differs from
+    the file's layout) and ``_bad_value`` (a number or boolean of any column of the layout, also
+    one that is dropped, does not parse).
+    """
+    from pyspark.sql import functions as F
+
+    fields = F.split(F.col("value"), "\t", -1)
+    typed, checks = {}, []
+    for index, (name, kind) in enumerate(layout):
+        text = F.get(fields, index)
+        value = F.when(text != "", text)
+        if kind == "string":
+            value = _unescaped(value) if name in HISTORY_DUMP_ESCAPED_COLUMNS else value
+            typed[name] = F.coalesce(value, F.lit("")) if name in EMPTY_IS_EMPTY_STRING else value
+        elif kind == "array<string>":
+            typed[name] = F.when(value.isNull(), F.array().cast("array<string>")).otherwise(
+                F.transform(F.split(value, ARRAY_SEPARATOR),
+                            lambda item: _unescaped(F.regexp_replace(item, r"\\,", ","))))
+        else:
+            typed[name] = value.try_cast(kind)
+            checks.append(value.isNotNull() & typed[name].isNull())
+    bad_value = F.lit(False)
+    for check in checks:
+        bad_value = bad_value | check
+    return lines.select(
+        F.lit(path).alias("_file"), F.col("value").alias("_line"),
+        (F.size(fields) != len(layout)).alias("_bad_width"), bad_value.alias("_bad_value"),
+        *[typed.get(name, F.lit(None).cast(kind)).alias(name) for name, kind in TABLE_COLUMNS],
+    )
+
+
 def read_history(spark: Any, files: list[HistoryFile], start: str) -> Any:
-    """The history TSV files as a DataFrame with the table's 74 columns and types (persisted: the
+    """The history TSV files as a DataFrame with the table's columns and types (persisted: the
     caller unpersists it once written).
 
-    Lines are split on tabs in Spark; a line with the wrong number of fields, or a number or
-    boolean that does not parse, stops the run naming the file and the line.
+    Each file is read in its own layout (its first line's field count); lines are split on tabs in
+    Spark; a line with the wrong number of fields, or a number or boolean that does not parse,
+    stops the run naming the file and the line.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    all_columns = HISTORY_COLUMNS + HISTORY_EXTRA_COLUMNS
-    frames = []
+    parsed = None
     for file in files:
-        width = _layout(file.path)
-        raw = spark.read.text(file.path).select(
-            F.lit(file.path).alias("_file"), F.col("value").alias("_line"),
-            F.split(F.col("value"), "\t", -1).alias("_fields"),
-        )
-        frames.append(raw.withColumn("_width", F.lit(width)))
-    raw = frames[0]
-    for frame in frames[1:]:
-        raw = raw.unionByName(frame)
-
-    cols, checks = [], []
-    for index, (name, kind) in enumerate(all_columns):
-        text = F.when(F.col("_width") > index, F.get(F.col("_fields"), index))
-        value = F.when(text != "", text)
-        if kind == "string":
-            typed = F.coalesce(value, F.lit("")) if name in EMPTY_IS_EMPTY_STRING else value
-        elif kind == "array<string>":
-            typed = F.when(value.isNull(), F.array().cast("array<string>")).otherwise(
-                F.transform(F.split(value, ARRAY_SEPARATOR), lambda item: F.regexp_replace(item, r"\\,", ",")))
-        else:
-            typed = value.try_cast(kind)
-            checks.append(value.isNotNull() & typed.isNull())
-        cols.append(typed.alias(name))
-    bad_width = F.size("_fields") != F.col("_width")
-    bad_value = F.lit(False)
-    for check in checks:
-        bad_value = bad_value | check
-    parsed = raw.select("_file", "_line", bad_width.alias("_bad_width"), bad_value.alias("_bad_value"), *cols)
+        frame = parse_history_lines(spark.read.text(file.path), file.path, _layout(file.path))
+        parsed = frame if parsed is None else parsed.unionByName(frame)
     # malformed timestamps are kept whatever their date: the collection counts and drops them
     parsed = parsed.where((F.col("event_timestamp") >= start) | malformed_timestamp()
                           | F.col("_bad_width") | F.col("_bad_value"))
@@ -249,7 +350,7 @@ def read_history(spark: Any, files: list[HistoryFile], start: str) -> Any:
         if bad["_bad_width"]:
             fields = bad["_line"].count("\t") + 1
             raise DumpError(f"{where}: {fields} fields where the file's first line has "
-                            f"{_layout(bad['_file'])}")
+                            f"{len(_layout(bad['_file']))}")
         raise DumpError(f"{where}: a number or boolean field does not parse: {bad['_line'][:200]!r}")
     return parsed.drop("_file", "_line", "_bad_width", "_bad_value")
 
@@ -279,13 +380,12 @@ def register_history(spark: Any, dumps_dir: str, snapshot: str, wiki_db: str, st
 # -- XML pages-meta-history ------------------------------------------------------------------------
 
 #: Columns of the wikitext rows the XML dumps give (the rest of the table's columns are null).
-XML_FIELDS = ("page_id", "page_namespace", "page_title", "revision_id", "revision_parent_id",
-              "revision_timestamp", "revision_comment", "revision_text_bytes", "revision_text_sha1",
-              "revision_text", "revision_content_model", "revision_content_format")
-
-
-def _local_name(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+XML_FIELDS = ("page_id", "page_namespace", "page_title", "page_redirect_title", "user_id", "user_text",
+              "revision_id", "revision_parent_id", "revision_timestamp", "revision_minor_edit",
+              "revision_comment", "revision_text_bytes", "revision_text_sha1", "revision_text",
+              "revision_content_model", "revision_content_format")
+#: The namespace whose pages are read; revisions of other pages are skipped without keeping text.
+ARTICLE_NAMESPACE = 0
 
 
 def _timestamp(value: str | None) -> str | None:
@@ -417,56 +517,157 @@ def _seven_zip_chunks(path: str) -> Iterator[bytes]:
         worker.join()
 
 
+#: Elements whose text is read: the page's (children of ``<page>``), the revision's (children of
+#: ``<revision>``; ``<text>`` only for a wanted revision) and the contributor's.
+_PAGE_FIELDS = frozenset({"title", "ns", "id"})
+_REVISION_FIELDS = frozenset({"id", "parentid", "timestamp", "comment", "model", "format", "sha1", "text"})
+_CONTRIBUTOR_FIELDS = frozenset({"username", "id", "ip"})
+
+
+class _ExportReader:
+    """The handlers of an expat parser over one MediaWiki XML export (``pages-meta-history``).
+
+    Only the structure matters, never the schema version (0.3 to 0.11 share it): ``<page>`` holds
+    ``<title>``, ``<ns>``, ``<id>``, an optional ``<redirect title=".."/>`` and its revisions; a
+    ``<revision>`` holds ``<id>`` first, then ``<parentid>`` (not on a page's first revision),
+    ``<timestamp>``, ``<contributor>`` (``<username>`` and ``<id>``, or ``<ip>``; or
+    ``deleted="deleted"``), ``<minor/>``, ``<comment>`` (or ``deleted="deleted"``), ``<origin>``,
+    ``<model>``, ``<format>``, ``<text>`` and ``<sha1>``. Elements are found by their place, so the
+    ``<text>`` of a non-main slot (inside ``<content>``) or of a ``<logitem>`` is never taken for the
+    revision's, and elements the reader does not know (``<origin>``, ``<upload>``,
+    ``<discussionthreadinginfo>``, ...) are ignored. Text is kept only for wanted revisions of pages
+    in the article namespace; the character data of every other revision is dropped as it arrives.
+    """
+
+    def __init__(self, path: str, wanted: frozenset[int] | set[int]) -> None:
+        self.path = path
+        self.wanted = wanted
+        self.rows: list[tuple[Any, ...]] = []
+        self.stack: list[str] = []
+        self.page: dict[str, Any] = {}
+        self.revision: dict[str, Any] | None = None
+        self.buffer: list[str] | None = None  # the character data being kept, if any
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        name = tag.rpartition(":")[2]
+        stack = self.stack
+        stack.append(name)
+        depth = len(stack)  # 1: <mediawiki>, 2: <page>, 3: its fields and <revision>s
+        if depth == 2 and name == "page":
+            self.page = {}
+        elif depth == 3 and stack[1] == "page":
+            if name == "revision":
+                if self.page.get("ns", ARTICLE_NAMESPACE) == ARTICLE_NAMESPACE:
+                    self.revision = {"minor": False}
+            elif name in _PAGE_FIELDS:
+                self.buffer = []
+            elif name == "redirect":
+                self.page["redirect"] = attrs.get("title")
+        elif self.revision is not None and depth == 4:
+            if name == "minor":
+                self.revision["minor"] = True
+            elif name == "contributor":
+                self.revision["user_deleted"] = "deleted" in attrs
+            elif name == "text":
+                self.revision["text_attrs"] = attrs
+                # the id comes first; a revision without one yet is kept until it is known
+                revision_id = self.revision.get("id")
+                if revision_id is None or int(revision_id) in self.wanted:
+                    self.buffer = []
+            elif name in _REVISION_FIELDS:
+                if "deleted" in attrs:
+                    self.revision[name + "_deleted"] = True
+                self.buffer = []
+        elif self.revision is not None and depth == 5 and stack[3] == "contributor" \
+                and name in _CONTRIBUTOR_FIELDS:
+            self.buffer = []
+
+    def data(self, text: str) -> None:
+        if self.buffer is not None:
+            self.buffer.append(text)
+
+    def end(self, tag: str) -> None:
+        stack = self.stack
+        depth = len(stack)
+        name = stack.pop()
+        buffer, self.buffer = self.buffer, None
+        if depth == 3 and stack[1] == "page":
+            if name == "revision":
+                if self.revision is not None:
+                    self._finish_revision(self.revision)
+                self.revision = None
+            elif buffer is not None:
+                value = "".join(buffer)
+                self.page[name] = int(value) if name in ("ns", "id") else value
+        elif self.revision is not None and buffer is not None:
+            key = "user_" + name if depth == 5 else name
+            self.revision[key] = "".join(buffer)
+
+    def _finish_revision(self, revision: dict[str, Any]) -> None:
+        revision_id = int(revision["id"])
+        if revision_id not in self.wanted:
+            return
+        attrs = revision.get("text_attrs")
+        text = revision.get("text")
+        size = attrs.get("bytes") if attrs is not None else None
+        if attrs is None or "deleted" in attrs or text is None:
+            text = None
+        elif not text and size not in (None, "", "0"):
+            # MediaWiki writes <text bytes="N"/> without content where it could not load the text
+            text = None
+        user_id = revision.get("user_id")
+        row = (
+            # exports before schema 0.6 have no <ns>; a wanted revision is an article's anyway
+            self.page["id"], self.page.get("ns", ARTICLE_NAMESPACE), self.page.get("title"),
+            self.page.get("redirect"),
+            int(user_id) if user_id and revision.get("user_username") is not None else None,
+            revision.get("user_username", revision.get("user_ip")),
+            revision_id,
+            int(revision["parentid"]) if revision.get("parentid") else None,
+            _timestamp(revision.get("timestamp")),
+            revision["minor"],
+            None if revision.get("comment_deleted") else revision.get("comment", ""),
+            int(size) if size else None,
+            revision.get("sha1") or None,
+            text,
+            revision.get("model"),
+            revision.get("format"),
+        )
+        self.rows.append(("text" if text is not None else "no_text", self.path, None, *row))
+
+
 def parse_xml(path: str, wanted: frozenset[int] | set[int]) -> Iterator[tuple[Any, ...]]:
     """Stream one ``pages-meta-history`` file; yield a row per revision in ``wanted``.
 
     Rows are ``(kind, file, detail, *XML_FIELDS)``: kind ``text`` for a revision with its text,
     ``no_text`` for a wanted revision whose text the dump does not carry (deleted or missing), and
     ``error`` (with the reason in ``detail``) when the file is truncated or not well-formed, after
-    which the file is not read further. Memory stays bounded: the decompressed bytes are fed to an
-    incremental parser a chunk at a time and each page's elements are cleared as soon as they are
-    read, so only the wanted texts are kept.
+    which the file is not read further. Memory stays bounded: the decompressed bytes are fed to
+    expat a chunk at a time, and only the wanted revisions' texts are ever joined.
     """
-    import xml.etree.ElementTree as ET
+    from xml.parsers import expat
 
     empty = (None,) * len(XML_FIELDS)
-    parser = ET.XMLPullParser(events=("start", "end"))
-    page: dict[str, Any] = {}
-    depth = 0
-    root = None
+    reader = _ExportReader(path, wanted)
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.buffer_size = 1 << 16
+    parser.StartElementHandler = reader.start
+    parser.EndElementHandler = reader.end
+    parser.CharacterDataHandler = reader.data
 
-    def rows() -> Iterator[tuple[Any, ...]]:
-        nonlocal page, depth, root
-        for event, element in parser.read_events():
-            name = _local_name(element.tag)
-            if event == "start":
-                depth += 1
-                if root is None:
-                    root = element
-                if name == "page":
-                    page = {}
-                continue
-            depth -= 1
-            if name in ("title", "ns", "id") and depth == 2:  # page-level fields
-                page[name] = element.text
-            elif name == "revision":
-                fields = {_local_name(child.tag): child for child in element}
-                revision_id = int(fields["id"].text)
-                if revision_id in wanted:
-                    yield _revision_row(path, page, revision_id, fields)
-                element.clear()
-            elif name == "page" and root is not None:
-                root.clear()  # drops the finished page itself, so memory stays flat
+    def taken() -> list[tuple[Any, ...]]:
+        rows, reader.rows = reader.rows, []
+        return rows
 
     try:
         for chunk in _chunks(path):
-            parser.feed(chunk)
-            yield from rows()
-        parser.close()
-        yield from rows()
-    except ET.ParseError as exc:
-        line, column = exc.position
-        yield ("error", path, f"line {line}, column {column}: {exc}", *empty)
+            parser.Parse(chunk, False)
+            yield from taken()
+        parser.Parse(b"", True)
+        yield from taken()
+    except expat.ExpatError as exc:
+        yield ("error", path, f"line {exc.lineno}, column {exc.offset}: {expat.ErrorString(exc.code)}", *empty)
     except EOFError:
         yield ("error", path, "the compressed file ends early (truncated download?)", *empty)
     except DumpError as exc:
@@ -474,39 +675,18 @@ def parse_xml(path: str, wanted: frozenset[int] | set[int]) -> Iterator[tuple[An
     except OSError as exc:
         yield ("error", path, f"cannot read: {exc}", *empty)
     except (KeyError, TypeError, ValueError) as exc:
-        yield ("error", path, f"a revision lacks a field or has a malformed one ({exc!r})", *empty)
+        yield ("error", path, f"line {parser.CurrentLineNumber}: a page or revision lacks a field or "
+                              f"has a malformed one ({exc!r})", *empty)
 
 
-def _revision_row(path: str, page: dict[str, Any], revision_id: int, fields: dict[str, Any]) -> tuple[Any, ...]:
-    """The row of one wanted revision (``text`` or, where the dump lacks its text, ``no_text``)."""
-    text_el = fields.get("text")
-    text = None
-    if text_el is not None and text_el.get("deleted") is None:
-        text = text_el.text or ""
-    parent = fields.get("parentid")
-    row = (
-        int(page["id"]), int(page["ns"]), page.get("title"), revision_id,
-        int(parent.text) if parent is not None and parent.text else None,
-        _timestamp(fields["timestamp"].text if "timestamp" in fields else None),
-        fields["comment"].text if "comment" in fields else None,
-        int(text_el.get("bytes")) if text_el is not None and text_el.get("bytes") else None,
-        fields["sha1"].text if "sha1" in fields else None,
-        text,
-        fields["model"].text if "model" in fields else None,
-        fields["format"].text if "format" in fields else None,
-    )
-    return ("text" if text is not None else "no_text", path, None, *row)
-
-
-def register_wikitext(spark: Any, dumps_dir: str, wikitext_snapshot: str, wiki_db: str,
+def register_wikitext(spark: Any, files: list[str], wikitext_snapshot: str, wiki_db: str,
                       wanted: Iterable[int], table: str) -> dict[str, Any]:
-    """Stream the XML dumps of one wiki on the executors (one task per file) into ``table``,
-    keeping the revisions in ``wanted`` only."""
+    """Stream the XML dump files of one wiki on the executors (one task per file) into ``table``
+    (partition ``wikitext_snapshot``), keeping the revisions in ``wanted`` only."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StructField, StructType, StringType
 
     types = dict(WIKITEXT_COLUMNS)
-    files = xml_files(dumps_dir, wiki_db, wikitext_snapshot)
     wanted_ids = frozenset(int(i) for i in wanted if i is not None)
     shared = spark.sparkContext.broadcast(wanted_ids)
     rows = spark.sparkContext.parallelize(files, len(files)).flatMap(
@@ -582,16 +762,19 @@ def read_listing(path: str) -> dict[str, int]:
     return sizes
 
 
-def plan(lang: str, snapshot: str, start: str, end: str, wikitext_snapshot: str,
-         base_url: str = DEFAULT_BASE_URL, listing: dict[str, int] | None = None,
-         xml_format: str = "bz2") -> dict[str, Any]:
+def plan(lang: str, snapshot: str, start: str, end: str, base_url: str = DEFAULT_BASE_URL,
+         listing: dict[str, int] | None = None, xml_format: str = "bz2", xml_dump: str | None = None,
+         today: dt.date | None = None) -> dict[str, Any]:
     """What to download for one language: remote URL, local path under ``--dumps-dir`` and size.
 
-    The site offers each XML part as ``.bz2`` and as ``.7z`` (``xml_format``); only one is needed.
+    The XML dump is the one the collection reads: ``xml_dump`` if given, else the first
+    full-history dump dated on or after ``end`` (the end of the collection's windows). The site
+    offers each of its parts as ``.bz2`` and as ``.7z`` (``xml_format``); only one is needed.
 
     Without a listing the file names of the history dump depend on the wiki's size (one all-time
-    file, one per year or one per month) and the XML dump's date is unknown, so the plan gives the
-    candidates and patterns; with a listing it gives the exact files and their total size.
+    file, one per year or one per month), so the plan gives the candidates; with a listing it gives
+    the exact files and their total size. ``wait_for`` names the XML dump's date when it does not
+    exist yet (after ``today``) or is not in the listing.
     """
     from kitrain.languages import wiki_db as wiki_db_of
 
@@ -601,46 +784,51 @@ def plan(lang: str, snapshot: str, start: str, end: str, wikitext_snapshot: str,
     base = base_url.rstrip("/")
     history_remote = f"other/mediawiki_history/{snapshot}/{wiki}"
     files: list[dict[str, Any]] = []
-    periods = history_periods(start, end)
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    expected = xml_dump or first_full_history_day(end).strftime("%Y%m%d")
+    result: dict[str, Any] = {"lang": lang, "wiki_db": wiki, "window": [start, end], "xml_dump": expected,
+                              "files": files, "total_bytes": None, "wait_for": None}
     if listing is None:
-        for period in periods:
+        for period in history_periods(start, end):
             name = f"{snapshot}.{wiki}.{period}.tsv.bz2"
             files.append({"kind": "history", "url": f"{base}/{history_remote}/{name}",
                           "local": f"{HISTORY_DIR}/{snapshot}/{wiki}/{name}", "size": None,
                           "note": "one of: all-time, or each year, or each month, whichever exists"})
-        month = wikitext_snapshot.replace("-", "")
-        pattern = f"{wiki}/{month}DD/{wiki}-{month}DD-pages-meta-history*.xml-p*p*.{xml_format}"
+        pattern = f"{wiki}/{expected}/{wiki}-{expected}-pages-meta-history*.xml-p*p*.{xml_format}"
         files.append({"kind": "xml", "url": f"{base}/{pattern}", "local": f"{XML_DIR}/{pattern}",
-                      "size": None, "note": "every part of the newest dump of that month"})
-        return {"lang": lang, "wiki_db": wiki, "window": [start, end], "files": files, "total_bytes": None}
+                      "size": None, "note": f"every part of the full-history dump of {expected}"})
+        if dt.datetime.strptime(expected, "%Y%m%d").date() >= today:  # a run of today has only begun
+            result["wait_for"] = expected
+        return result
 
     history = {}
     for key, size in listing.items():
         match = TSV_NAME.match(Path(key).name)
         if key.startswith(history_remote + "/") and match and overlaps(match["period"], start, end):
             history[match["period"]] = (key, size)
+    if not history:
+        raise DumpError(f"the listing has no history dump of {wiki} for snapshot {snapshot} covering "
+                        f"{start}..{end}")
     # a wiki's history dump is either one all-time file, or one per year, or one per month
     chosen = ["all-time"] if "all-time" in history else sorted(history)
     for period in chosen:
         key, size = history[period]
         files.append({"kind": "history", "url": f"{base}/{key}",
                       "local": f"{HISTORY_DIR}/{snapshot}/{wiki}/{Path(key).name}", "size": size})
-    month = wikitext_snapshot.replace("-", "")
     wanted_ext = "." + xml_format
-    dates = sorted({Path(k).parts[1] for k in listing
-                    if len(Path(k).parts) == 3 and Path(k).parts[0] == wiki
-                    and re.fullmatch(month + r"\d\d", Path(k).parts[1])
-                    and (m := XML_NAME.match(Path(k).name)) and m["ext"] == wanted_ext})
-    if dates:
-        for key in sorted(listing):
-            parts = Path(key).parts
-            if len(parts) == 3 and parts[0] == wiki and parts[1] == dates[-1] \
-                    and (m := XML_NAME.match(parts[2])) and m["ext"] == wanted_ext:
-                files.append({"kind": "xml", "url": f"{base}/{key}",
-                              "local": f"{XML_DIR}/{wiki}/{dates[-1]}/{parts[2]}", "size": listing[key]})
-    missing = [kind for kind in ("history", "xml") if not any(f["kind"] == kind for f in files)]
-    if missing:
-        raise DumpError(f"the listing has no {' and no '.join(missing)} dump of {wiki} for snapshot "
-                        f"{snapshot} / wikitext {wikitext_snapshot}")
-    return {"lang": lang, "wiki_db": wiki, "window": [start, end], "files": files,
-            "total_bytes": sum(f["size"] for f in files)}
+    parts: dict[str, list[str]] = {}
+    for key in sorted(listing):
+        path = Path(key).parts
+        if len(path) == 3 and path[0] == wiki and (m := XML_NAME.match(path[2])) and m["ext"] == wanted_ext:
+            parts.setdefault(path[1], []).append(key)
+    try:
+        date = choose_xml_dump(parts, wiki, end, xml_dump)
+    except DumpError:
+        result["wait_for"] = expected
+    else:
+        result["xml_dump"] = date
+        for key in parts[date]:
+            files.append({"kind": "xml", "url": f"{base}/{key}", "local": f"{XML_DIR}/{key}",
+                          "size": listing[key]})
+    result["total_bytes"] = sum(f["size"] for f in files)
+    return result

@@ -113,6 +113,7 @@ class PipelineConfig(_Config):
     source: str = "hive"
     source_dir: str | None = None
     dumps_dir: str | None = None
+    xml_dump: str | None = None
     max_records: int = 300_000
     max_records_test: int = 100_000
     max_diff_chars: int = CollectConfig.max_diff_chars
@@ -172,7 +173,7 @@ class PipelineConfig(_Config):
             raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
         return CollectConfig(
             lang=lang, mode=mode, source=self.source, source_dir=self.source_dir,
-            dumps_dir=self.dumps_dir,
+            dumps_dir=self.dumps_dir, xml_dump=self.xml_dump,
             snapshot=self.snapshot, wikitext_snapshot=self.wikitext_snapshot,
             train_start=self.train_start, train_end=self.train_end,
             test_start=self.test_start, test_end=self.test_end,
@@ -215,7 +216,7 @@ class PipelineConfig(_Config):
 
 #: The DAG params that map one to one onto :class:`PipelineConfig` fields.
 PARAM_FIELDS = (
-    "languages", "source", "source_dir", "dumps_dir", "max_records", "max_records_test", "max_diff_chars",
+    "languages", "source", "source_dir", "dumps_dir", "xml_dump", "max_records", "max_records_test", "max_diff_chars",
     "filter_anon",
     "base_model", "finetune_max_steps", "max_length", "variants", "classifier_iterations",
     "retrain", "seed",
@@ -258,7 +259,7 @@ def config_from_params(
     settings = {name: params.get(name) or derived[name] for name in INTERVAL_FIELDS}
     fields: dict[str, Any] = {name: params[name] for name in PARAM_FIELDS
                               if name in params and params[name] is not None}
-    for name in ("source_dir", "dumps_dir"):
+    for name in ("source_dir", "dumps_dir", "xml_dump"):
         if fields.get(name) == "":
             fields[name] = None
     run_dir = resolve_run_dir(params.get("run_dir"), settings["snapshot"], environ)
@@ -304,13 +305,19 @@ def param_specs() -> dict[str, dict[str, Any]]:
         "dumps_dir": {"default": None, "type": ["null", "string"], "title": "Dumps directory",
                       "description": "With source dumps: mediawiki_history/ TSV and xmldumps/ XML "
                                      "files laid out as on the dumps site."},
+        "xml_dump": {"default": None, "type": ["null", "string"], "pattern": r"^(\d{8})?$",
+                     "title": "XML dump (YYYYMMDD)",
+                     "description": "With source dumps: the full-history XML dump to read. Empty: "
+                                    "the first one dated on or after the end of the windows (for "
+                                    "the interval 2022-07: 20220801)."},
         "run_dir": {"default": None, "type": ["null", "string"], "title": "Run directory",
                     "description": f"{SNAPSHOT_PLACEHOLDER} is replaced by the snapshot; empty: "
                                    f"${RUNS_DIR_ENV}/{SNAPSHOT_PLACEHOLDER}."},
         "snapshot": {"default": None, **_SNAPSHOT_OR_EMPTY, "title": "History snapshot (YYYY-MM)",
                      "description": "Empty: the month the data interval starts in."},
         "wikitext_snapshot": {"default": None, **_SNAPSHOT_OR_EMPTY, "title": "Wikitext snapshot",
-                              "description": "Empty: the history snapshot."},
+                              "description": "Source hive or parquet: the wikitext table's snapshot. "
+                                             "Empty: the history snapshot. (Source dumps: see xml_dump.)"},
         "train_start": {"default": None, **_DATE_OR_EMPTY, "title": "Train window start",
                         "description": "Empty: six months before the snapshot month."},
         "train_end": {"default": None, **_DATE_OR_EMPTY, "title": "Train window end (exclusive)",

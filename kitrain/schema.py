@@ -47,11 +47,47 @@ HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("revision_is_from_before_page_creation", "boolean"), ("revision_tags", "array<string>"),
 )  # fmt: skip
 
-#: The four columns newer dumps append (74-column layout).
+#: The temporary-account flags of the table since late 2024 (null where a source predates them).
 HISTORY_EXTRA_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_user_is_temporary", "boolean"), ("event_user_is_permanent", "boolean"),
     ("user_is_temporary", "boolean"), ("user_is_permanent", "boolean"),
 )  # fmt: skip
+
+
+def _inserted(columns: tuple[tuple[str, str], ...], after: str,
+              *new: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    index = [name for name, _ in columns].index(after) + 1
+    return columns[:index] + new + columns[index:]
+
+
+_LAYOUT_74 = _inserted(
+    _inserted(HISTORY_COLUMNS, "event_user_is_anonymous",
+              ("event_user_is_temporary", "boolean"), ("event_user_is_permanent", "boolean")),
+    "user_is_anonymous", ("user_is_temporary", "boolean"), ("user_is_permanent", "boolean"),
+)
+_LAYOUT_76 = _inserted(
+    _inserted(_LAYOUT_74, "event_user_id", ("event_user_central_id", "bigint")),
+    "user_id", ("user_central_id", "bigint"),
+)
+_LAYOUT_77 = _inserted(_LAYOUT_76, "event_user_is_permanent", ("event_user_is_cross_wiki", "boolean"))
+_LAYOUT_78 = _inserted(_LAYOUT_77, "wiki_db", ("event_log_id", "bigint"))
+
+#: Column order of the public ``mediawiki_history`` TSV dumps by their number of fields, as
+#: ``MediawikiEvent.toTSVLine`` in wikimedia/analytics-refinery-source writes them. New columns are
+#: inserted next to their kin, not appended: 74 adds the temporary-account flags after each
+#: ``*_is_anonymous`` (commit 4499e7e0, released in v0.2.56, 2025-01); 76 adds
+#: ``*_central_id`` after each user id (40a9d8fe, v0.3.5, 2025-10); 77 adds
+#: ``event_user_is_cross_wiki`` after ``event_user_is_permanent`` (3a1adaf9) and 78
+#: ``event_log_id`` after ``wiki_db`` (bf9c05c5), both released in v0.3.14, 2026-05.
+HISTORY_DUMP_LAYOUTS: dict[int, tuple[tuple[str, str], ...]] = {
+    len(layout): layout for layout in (HISTORY_COLUMNS, _LAYOUT_74, _LAYOUT_76, _LAYOUT_77, _LAYOUT_78)
+}
+#: Text columns the dump writer escapes (TAB, LF, CR as ``\t``, ``\n``, ``\r``; backslashes
+#: are not escaped); array columns are escaped item by item too.
+HISTORY_DUMP_ESCAPED_COLUMNS: tuple[str, ...] = (
+    "event_comment", "event_user_text_historical", "event_user_text", "page_title_historical",
+    "page_title", "user_text_historical", "user_text",
+)
 
 #: ``wmf.mediawiki_wikitext_history`` columns kitrain writes in demo copies and reads.
 WIKITEXT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -69,10 +105,10 @@ WIKITEXT_COLUMNS: tuple[tuple[str, str], ...] = (
 HISTORY_PARTITIONS: tuple[str, ...] = ("snapshot",)
 WIKITEXT_PARTITIONS: tuple[str, ...] = ("snapshot", "wiki_db")
 
-#: Format of ``event_timestamp`` in the history table and its dumps (``2022-07-01 10:00:00.0``), as a
-#: Spark datetime pattern. A value not in it cannot be placed in a window; the collection counts and
-#: drops it.
-TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss[.SSSSSS]"
+#: Format of ``event_timestamp`` in the history table and its dumps (``2022-07-01 10:00:00.0``, Java's
+#: ``Timestamp.toString``: a fraction of one to nine digits), as a Spark datetime pattern. A value not
+#: in it cannot be placed in a window; the collection counts and drops it.
+TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss[.SSSSSSSSS]"
 
 # --- labels, tags, groups ---------------------------------------------------------------------
 

@@ -142,7 +142,7 @@ def test_the_language_completes_and_only_the_bad_rows_go(collected, demo_run, da
 
 def test_malformed_timestamps_are_counted(collected):
     step = _steps(collected[0])["malformed_timestamps"]
-    assert step["dropped"] == 2 and step["timestamp_format"] == "yyyy-MM-dd HH:mm:ss[.SSSSSS]"
+    assert step["dropped"] == 2 and step["timestamp_format"] == "yyyy-MM-dd HH:mm:ss[.SSSSSSSSS]"
 
 
 def test_duplicate_revision_ids_are_collapsed_or_dropped(collected, damaged):

@@ -124,6 +124,7 @@ def test_params_are_the_documented_ones(serialized):
         ({"source": "mysql"}, "source: 'mysql' is not one of"),
         ({"variants": ["all+everything"]}, "variants: 'all\\+everything' is not one of"),
         ({"retrain": "yes"}, "retrain: 'yes' is not of type 'boolean'"),
+        ({"xml_dump": "2022-08-01"}, "xml_dump: '2022-08-01' does not match"),
     ],
 )
 def test_params_reject_bad_input_at_trigger_time(serialized, conf, match):

@@ -98,6 +98,15 @@ def test_default_run_dir_is_per_snapshot():
         ({"variants": ["all+base"]}, ConfigError, "must include the bundled variant"),
         ({"languges": ["uk"]}, ConfigError, "unknown param.*languges"),
         ({"retrain": "no"}, ConfigError, "retrain must be a boolean"),
+        ({"xml_dump": "20220801"}, ConfigError, "xml_dump .* needs source 'dumps', not 'hive'"),
+        ({"source": "dumps", "dumps_dir": "/d", "xml_dump": "20220701"}, ConfigError,
+         "XML dump 20220701 is dated before the end of the window, 2022-08-01"),
+        ({"source": "dumps", "dumps_dir": "/d", "xml_dump": "2022-08-01"}, ConfigError,
+         "xml_dump must be a dump date YYYYMMDD"),
+        # a history snapshot that cannot hold the windows
+        ({"snapshot": "2022-07", "train_end": "2022-08-15"}, ConfigError,
+         "snapshot 2022-07 holds events up to 2022-07-31, but the window ends 2022-08-15"),
+        ({"wikitext_snapshot": "2022-06"}, ConfigError, "wikitext_snapshot 2022-06 holds events up to 2022-06-30"),
     ],
 )
 def test_bad_params_are_rejected_with_the_value_named(tmp_path, params, error, match):
@@ -180,3 +189,12 @@ def test_missing_plan_is_a_clear_error(tmp_path):
 def test_spark_application_rejects_bad_arguments_before_spark(argv, message, capsys):
     assert spark_collect.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_xml_dump_param(tmp_path):
+    params = {"run_dir": str(tmp_path), "source": "dumps", "dumps_dir": "/d"}
+    # empty: the collection finds the first full-history dump on or after the windows' end
+    assert config_from_params({**params, "xml_dump": ""}, dt.date(2022, 7, 1)).xml_dump is None
+    cfg = config_from_params({**params, "xml_dump": "20220901"}, dt.date(2022, 7, 1))
+    assert cfg.xml_dump == "20220901"
+    assert {c.xml_dump for c in cfg.collect_configs("uk")} == {"20220901"}

@@ -21,7 +21,7 @@ logger = logging.getLogger("kitrain.collect")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kitrain.collect import run_collect
+    from kitrain.collect import check_source_files, run_collect
     from kitrain.config import CollectConfig, ConfigError
     from kitrain.languages import LanguageError, validate_language
     from kitrain.paths import RunPaths
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             if cfg.lang != lang:
                 raise ConfigError(f"--config is for language {cfg.lang!r}, not --lang {lang!r}")
             configs.append(cfg)
+        for cfg in configs:
+            check_source_files(cfg)  # missing or unusable dump files stop here, before Spark starts
         paths = RunPaths(args.run_dir)
         spark = get_spark(f"kitrain collect {lang}", hive=configs[0].source == "hive",
                           scratch_dir=paths.scratch() + "/warehouse")
