@@ -54,3 +54,28 @@ def test_features_and_finetune_benchmarks(demo_features):
     training = run_benchmark("finetune.py", "--run-dir", run_dir, "--target", "inserts", "--size", "tiny",
                              "--steps", "14")
     assert training["kitrain_samples_per_s"] > 0 and training["baseline_samples_per_s"] > 0
+
+
+@pytest.mark.spark
+def test_real_export_check(tmp_path):
+    from tests.dumpfiles import export_xml
+
+    def revision(rev_id, parent, text, **extra):
+        return {"revision_id": rev_id, "revision_parent_id": parent, "revision_text": text,
+                "revision_timestamp": f"2022-07-0{rev_id} 10:00:00.0", "page_title": "Page",
+                "page_namespace": 0, "user_text": "Editor", "user_id": 3, **extra}
+
+    page = "== One ==\nA first paragraph.\n\n== Two ==\nA second one, with a [[link]].\n"
+    revisions = [revision(1, None, page), revision(2, 1, page.replace("first", "silly"), user_text="192.0.2.1",
+                                                      user_id=None),
+                 revision(3, 2, page), revision(4, 3, page + "\n== Three ==\nMore.{{citation needed}}\n"),
+                 revision(5, 4, None)]  # a deleted text: not eligible, and none of its children is there
+    talk = [{**revision(6, None, "talk"), "page_namespace": 1}, {**revision(7, 6, "talk 2"), "page_namespace": 1}]
+    export = tmp_path / "export.xml"
+    export.write_text(export_xml({1: revisions, 2: talk}, "enwiki"), encoding="utf-8")
+    result = run_benchmark("real_export.py", "--xml", str(export), "--layout", "74")
+    assert result["ok"] and (result["revisions"], result["article_revisions"], result["anonymous"]) == (7, 5, 1)
+    # 2, 3 and 4 are eligible; 2 was reverted by 3; 5 lacks its text and is counted missing
+    assert (result["eligible"], result["collected"], result["eligible_reverted"]) == (3, 3, 1)
+    assert result["missing_text"] == result["lacking_text_in_export"] == 1
+    assert result["xml_dump"] == "20220801"
