@@ -15,7 +15,7 @@ import pytest
 from kitrain import cli, dumps
 from kitrain.collect import run_collect
 from kitrain.config import CollectConfig, ConfigError
-from kitrain.dumps import DumpError
+from kitrain.dumps import DumpError, xmldump
 from kitrain.paths import RunPaths
 from tests.dumpfiles import (
     export_xml,
@@ -286,7 +286,7 @@ def test_xml_reader_ignores_elements_it_does_not_know(tmp_path):
 
 def test_xml_reader_skips_the_texts_it_does_not_keep(tmp_path):
     # a revision that is not wanted, or on a page of another namespace, never has its text joined
-    from kitrain.dumps import _ExportReader
+    from kitrain.dumps.xmldump import _ExportReader
 
     joined = []
 
@@ -355,9 +355,9 @@ def test_xml_parser_reads_7z_like_plain_and_bz2(tmp_path):
 
 def test_7z_is_handed_over_in_bounded_pieces(tmp_path, monkeypatch):
     # py7zr hands over what it decompressed at once; the parser gets it a chunk at a time
-    monkeypatch.setattr(dumps, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(xmldump, "CHUNK_BYTES", 4096)
     packed = write_7z(tmp_path / "d.xml", SMALL_DUMP)
-    pieces = list(dumps._chunks(str(packed)))
+    pieces = list(xmldump._chunks(str(packed)))
     assert len(pieces) > 10 and max(len(p) for p in pieces) <= 4096
     assert b"".join(pieces) == SMALL_DUMP.encode("utf-8")
 
@@ -380,7 +380,7 @@ def test_broken_7z_files_are_named_and_stop_their_reader(tmp_path):
     assert rows[-1][0] == "error" and "line 1, column" in rows[-1][2] and "mismatched tag" in rows[-1][2]
     assert not _threads()
     # a reader that stops early stops the extraction too
-    chunks = dumps._chunks(str(packed))
+    chunks = xmldump._chunks(str(packed))
     next(chunks)
     chunks.close()
     assert not _threads()

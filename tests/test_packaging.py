@@ -27,6 +27,9 @@ def test_wheel_ships_the_sql_files(tmp_path):
     for sql in (ROOT / "sql").glob("*.sql"):
         assert f"kitrain/sql/{sql.name}" in names
     assert "kitrain/cli.py" in names
+    # every module of the package and its sub-packages (pyproject lists the packages one by one)
+    for module in (ROOT / "kitrain").rglob("*.py"):
+        assert f"kitrain/{module.relative_to(ROOT / 'kitrain').as_posix()}" in names, module
     # the application the DAG hands to spark-submit ships too
     assert "kitrain/entrypoints/spark_collect.py" in names
 
@@ -56,7 +59,7 @@ def test_console_script_help_lists_the_original_flags():
     for flag in ("-l LANG, --lang LANG", "-m {train,test}, --mode", "-f1 {0,1}, --filter-anon",
                  "-f2 {0,1}, --filter-rw", "-n MAX_RECORDS, --max-records", "-uc {0,1}, --use-cache",
                  "-p PREFIX, --prefix", "--source {hive,parquet,dumps}", "--source-dir", "--dumps-dir", "--run-dir",
-                 "--master", "--snapshot", "--wikitext-snapshot", "--train-start", "--test-end"):
+                 "--master", "--snapshot", "--wikitext-snapshot", "--xml-dump", "--train-start", "--test-end"):
         assert flag in run.stdout, flag
 
 
