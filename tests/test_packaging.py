@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,10 +17,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.slow
 def test_wheel_ships_the_sql_files(tmp_path):
-    # a regular (non-editable) build puts sql/*.sql inside the package as kitrain/sql/
+    # a regular (non-editable) build puts sql/*.sql inside the package as kitrain/sql/; built from
+    # a copy of the tracked files, so that a build/ folder left in the checkout cannot hide a
+    # module that pyproject does not list
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, check=True, capture_output=True, text=True)
+    source = tmp_path / "source"
+    for name in tracked.stdout.splitlines():
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "-w", str(tmp_path), str(ROOT)],
+         "-w", str(tmp_path), str(source)],
         check=True, capture_output=True,
     )
     (wheel,) = tmp_path.glob("kitrain-*.whl")
