@@ -32,7 +32,7 @@ from kitrain.demo import generate_demo  # noqa: E402
 from kitrain.spark import get_spark  # noqa: E402
 
 
-def row_udf_diffs(df, lang, partitions, max_span_chars=None):
+def row_udf_diffs(df, lang, partitions, max_span_chars=None, text_rules=CollectConfig.text_rules):
     """The same diff as ``collect.compute_diffs``, one row at a time through a Python UDF."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
@@ -51,7 +51,7 @@ def row_udf_diffs(df, lang, partitions, max_span_chars=None):
 
     def one(prev, curr):
         try:
-            r = diffmod.edit_diff(prev, curr, lang, max_span_chars)
+            r = diffmod.edit_diff(prev, curr, lang, max_span_chars, text_rules)
         except Exception as exc:  # counted like the Arrow path
             return (None, None, None, None, type(exc).__name__)
         return (r.texts_removed, r.texts_insert, [(b, a) for b, a in r.texts_change],

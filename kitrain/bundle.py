@@ -22,7 +22,7 @@ from kitrain import __version__
 from kitrain.atomic import atomic_dir, read_json, write_json
 from kitrain.classifier import FEATURES_FILE, MODEL_FILE
 from kitrain.paths import TARGETS, RunPaths
-from kitrain.prepare import PrepareError
+from kitrain.prepare import LEGACY_TEXT_RULES, PrepareError
 from kitrain.schema import PRODUCTION_VARIANT, variant_parts
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,8 @@ def run_bundle(run_dir: str, variant: str = PRODUCTION_VARIANT) -> Path:
             "variant": variant,
             "versions": versions(),
             **_collection_facts(paths),
+            # the diff's text rules of the collections, which scoring must apply too
+            "text_rules": (read_json(paths.prepared_summary()) or {}).get("text_rules") or LEGACY_TEXT_RULES,
             "features": description["features"],
             "categorical": description["categorical"],
             "config": {
@@ -192,6 +194,12 @@ class Bundle:
 
         recorded = (self.manifest.get("config") or {}).get("features") or {}
         return FeaturesConfig.from_dict({**recorded, **overrides})
+
+    @property
+    def text_rules(self) -> str:
+        """The diff's text rules the bundled models were trained on (bundles made before the
+        choice existed were diffed by the ``multiscript`` rules)."""
+        return self.manifest.get("text_rules") or LEGACY_TEXT_RULES
 
     @property
     def description(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from kitrain.config import MODES, SOURCES, CollectConfig, ConfigError, FeaturesConfig
+from kitrain.config import MODES, SOURCES, TEXT_RULES, CollectConfig, ConfigError, FeaturesConfig
 from kitrain.languages import LanguageError
 
 logger = logging.getLogger("kitrain")
@@ -80,6 +80,10 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-diff-chars", type=_positive_int, default=CollectConfig.max_diff_chars,
                    help="longest changed span diffed (characters, both sides); longer edits are "
                    "counted as DiffTooLarge and dropped (default %(default)s)")
+    p.add_argument("--text-rules", choices=TEXT_RULES, default=CollectConfig.text_rules,
+                   help="how the diff cuts and compares sentences: paper (the original scripts' "
+                   "rules) or multiscript (also the full stops of CJK, Devanagari and Arabic "
+                   "scripts; marks and empty sentences dropped) (default %(default)s)")
     p.add_argument("--master", default=None,
                    help="Spark master, e.g. local[4], yarn, spark://host:7077 "
                    "(default: spark-submit's, else local[*])")
@@ -101,6 +105,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         filter_anon=args.filter_anon, filter_rw=args.filter_rw, max_records=args.max_records,
         use_cache=args.use_cache, prefix=args.prefix, seed=args.seed,
         output_files=args.output_files, max_diff_chars=args.max_diff_chars, xml_dump=args.xml_dump,
+        text_rules=args.text_rules,
     )
     check_source_files(cfg)  # missing or unusable dump files stop here, before Spark starts
     paths = RunPaths(args.run_dir)

@@ -237,8 +237,8 @@ def attach_texts(df: Any, texts: Any) -> Any:
     )
 
 
-def diff_pandas(batches: Iterator[pd.DataFrame], lang: str,
-                max_span_chars: int | None = None) -> Iterator[pd.DataFrame]:
+def diff_pandas(batches: Iterator[pd.DataFrame], lang: str, max_span_chars: int | None = None,
+                text_rules: str = diffmod.DEFAULT_TEXT_RULES) -> Iterator[pd.DataFrame]:
     """``mapInPandas`` body: diff each revision against its parent, batch by batch (Arrow).
 
     A failed diff keeps its row with the error class in ``diff_error`` (``DiffTooLarge`` for a
@@ -250,7 +250,7 @@ def diff_pandas(batches: Iterator[pd.DataFrame], lang: str,
         inserts, removes, changes, actions, errors = [], [], [], [], []
         for prev, curr in zip(batch["parent_text"], batch["revision_text"]):
             try:
-                result = diffmod.edit_diff(prev, curr, lang, max_span_chars)
+                result = diffmod.edit_diff(prev, curr, lang, max_span_chars, text_rules)
             except Exception as exc:  # counted by class on the driver, never swallowed
                 inserts.append(None)
                 removes.append(None)
@@ -272,14 +272,15 @@ def diff_pandas(batches: Iterator[pd.DataFrame], lang: str,
         yield out
 
 
-def compute_diffs(df: Any, lang: str, partitions: int, max_span_chars: int | None = None) -> Any:
+def compute_diffs(df: Any, lang: str, partitions: int, max_span_chars: int | None = None,
+                  text_rules: str = diffmod.DEFAULT_TEXT_RULES) -> Any:
     """Run :func:`diff_pandas` on the executors; rows keep every column but the two texts."""
     kept = [f for f in df.schema.fields if f.name not in TEXT_COLUMNS]
     out_schema = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in kept)
     out_schema += ", " + ddl(COLLECTED_COLUMNS[len(COLLECTED_BASE_COLUMNS):])
     out_schema += f", `{DIFF_ERROR}` string"
     return df.repartition(partitions, "revision_id").mapInPandas(
-        functools.partial(diff_pandas, lang=lang, max_span_chars=max_span_chars), out_schema
+        functools.partial(diff_pandas, lang=lang, max_span_chars=max_span_chars, text_rules=text_rules), out_schema
     )
 
 
@@ -446,7 +447,8 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
               repaired={name: int(invalid[name] or 0) for name in repairable if invalid[name]})
 
     partitions = cfg.diff_partitions or spark.sparkContext.defaultParallelism * 4
-    diffed = compute_diffs(valid, cfg.lang, partitions, cfg.max_diff_chars).persist(StorageLevel.MEMORY_AND_DISK)
+    diffed = compute_diffs(valid, cfg.lang, partitions, cfg.max_diff_chars,
+                           cfg.text_rules).persist(StorageLevel.MEMORY_AND_DISK)
     errors = {
         row[DIFF_ERROR]: int(row["count"])
         for row in diffed.where(F.col(DIFF_ERROR).isNotNull()).groupBy(DIFF_ERROR).count().collect()

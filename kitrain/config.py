@@ -88,6 +88,16 @@ def check_dump_date(field: str, value: object) -> dt.date:
     raise ConfigError(f"{field} must be a dump date YYYYMMDD (e.g. 20220801), got {value!r}")
 
 
+#: The diff's text rules (:mod:`kitrain.diff`): the original's, or sentence ends of every script.
+TEXT_RULES = ("paper", "multiscript")
+
+
+def check_text_rules(value: object) -> str:
+    if value not in TEXT_RULES:
+        raise ConfigError(f"text_rules must be one of {TEXT_RULES}, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
 def check_xml_dump(source: str, xml_dump: object, window_end: str) -> None:
     """A pinned XML dump is only read from the dumps, and must be dated on or after the end of the
     windows: a full-history dump holds revisions up to about its own date."""
@@ -202,6 +212,9 @@ class CollectConfig(_Config):
     #: The diff's time grows faster than quadratically: about 30 s at this size on one core, hours
     #: for a 5 MB page, which would stall the whole language.
     max_diff_chars: int = 400_000
+    #: How the diff cuts and compares sentences: ``paper`` (the original's rules) or
+    #: ``multiscript`` (sentence ends of every script, marks dropped; see :mod:`kitrain.diff`).
+    text_rules: str = "paper"
     #: With ``source="dumps"``: the XML dump to read, ``YYYYMMDD``. None: the first full-history
     #: dump of the wiki dated on or after the end of both windows (see :mod:`kitrain.dumps`).
     xml_dump: str | None = None
@@ -232,6 +245,7 @@ class CollectConfig(_Config):
                               ("max_diff_chars", 1)):
             _check_int(name, getattr(self, name), minimum)
         _check_int("seed", self.seed, 0)
+        check_text_rules(self.text_rules)
         if not isinstance(self.prefix, str) or not SEGMENT_PATTERN.fullmatch(self.prefix):
             raise ConfigError(
                 f"prefix must be letters, digits, '_', '.' or '-' (a directory name), "

@@ -9,9 +9,24 @@ the texts kitrain keeps are
 * ``texts_change``: (before, after) sentence pairs from changed ``Text`` nodes whose fuzzy ratio
   exceeds :data:`FUZZY_THRESHOLD`, each sentence used once.
 
+Two sets of text rules (:data:`TEXT_RULES`) decide how sentences are cut and compared:
+
+* ``paper`` (the default), the original ``modules/data_collection.py``: sentences cut by
+  ``re.split(r"[.!?](?!$)", line)`` and stripped, so a line's final mark stays on its sentence and
+  empty sentences are kept; fuzzywuzzy 0.18's ``fuzz.ratio`` as the original environment ran it
+  (pure Python: ``int(round(100 * difflib.SequenceMatcher(None, a, b).ratio()))``, 100 for equal
+  strings, 0 when one is empty); lines aligned by ``difflib.SequenceMatcher`` with its default
+  ``autojunk``; node texts kept as mwedittypes gives them. The original paired deleted and added
+  sentences in the iteration order of two Python sets, which changes with ``PYTHONHASHSEED``; here
+  they are paired in sorted order, so a rerun gives the same pairs.
+* ``multiscript``: sentences also end at the full stops of CJK, Devanagari and Arabic scripts
+  (``。！？।؟``), every mark and every empty part is dropped, rapidfuzz's ratio compares them, lines
+  are aligned without ``autojunk``, node texts are stripped and empty ones dropped, and sentences
+  pair in the order they first appear.
+
 Unlike the original 2022 function this never swallows errors (callers count failures by error
-class), iterates over lists, not sets (output is the same under any ``PYTHONHASHSEED``), and has no
-wall-clock timeout (output never depends on machine speed).
+class), never iterates over sets to build output (the same under any ``PYTHONHASHSEED``), and has
+no wall-clock timeout (output never depends on machine speed).
 """
 
 from __future__ import annotations
@@ -24,14 +39,21 @@ from mwedittypes import StructuredEditTypes
 from mwedittypes.utils import full_diff_to_simple
 from rapidfuzz import fuzz
 
+from kitrain.config import TEXT_RULES, CollectConfig, check_text_rules
 from kitrain.schema import ACTION_TYPES, CONTENT_TYPES, action_key
 
 #: Two sentences whose similarity (0-100) exceeds this are a change, not an insert plus a remove.
 FUZZY_THRESHOLD = 60
 
-#: Sentence ends: the original's ``.!?`` plus the full stops of CJK, Devanagari and Arabic scripts,
-#: so that a Japanese or Hindi paragraph is not one "sentence". The marks are dropped everywhere
-#: (the original kept the last one of a line), so "A." and "A. B." share the sentence "A".
+#: The text rules of the diff: ``paper`` (the original's, the default) or ``multiscript``.
+DEFAULT_TEXT_RULES = CollectConfig.text_rules
+
+#: The original's sentence end: ``.``, ``!`` or ``?`` not at the end of the line (the last one
+#: stays on its sentence).
+_PAPER_SENTENCE_END = re.compile(r"[.!?](?!$)")
+#: Sentence ends of ``multiscript``: the original's ``.!?`` plus the full stops of CJK, Devanagari
+#: and Arabic scripts, so that a Japanese or Hindi paragraph is not one "sentence". The marks are
+#: dropped everywhere, so "A." and "A. B." share the sentence "A".
 _SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f\u0964\u061f]")
 
 
@@ -54,36 +76,74 @@ class EditDiff:
         )
 
 
-def sentence_split(text: str) -> list[str]:
-    """Split a line into stripped, non-empty sentences."""
+def sentence_split(text: str, text_rules: str = DEFAULT_TEXT_RULES) -> list[str]:
+    """A line's sentences: ``paper``, every part stripped, empty ones kept, the final mark kept;
+    ``multiscript``, stripped and non-empty, without their marks."""
+    if check_text_rules(text_rules) == "paper":
+        return [part.strip() for part in _PAPER_SENTENCE_END.split(text)]
     return [s for s in (part.strip() for part in _SENTENCE_END.split(text)) if s]
+
+
+def fuzzy_ratio(a: str, b: str) -> int:
+    """fuzzywuzzy 0.18's ``fuzz.ratio`` without python-Levenshtein, as the original ran it: 100 for
+    equal strings, 0 when one is empty, else ``int(round(100 * difflib ratio))`` (difflib's default
+    ``autojunk``; Python's round, half to even).
+
+    difflib's ratio is slow on long sentences; its two cheap upper bounds decide first whenever
+    even the bound does not pass the threshold (the rounding is monotonic, so the exact value could
+    not pass either). The bounds are only used through :func:`passes_fuzzy_threshold`."""
+    if a == b:
+        return 100
+    if not a or not b:
+        return 0
+    return int(round(100 * difflib.SequenceMatcher(None, a, b).ratio()))
+
+
+def passes_fuzzy_threshold(a: str, b: str, text_rules: str = DEFAULT_TEXT_RULES) -> bool:
+    """Whether two different sentences are similar enough to be a change."""
+    if text_rules == "multiscript":
+        return fuzz.ratio(a, b) > FUZZY_THRESHOLD
+    if a == b or not a or not b:
+        return fuzzy_ratio(a, b) > FUZZY_THRESHOLD
+    matcher = difflib.SequenceMatcher(None, a, b)
+    for bound in (matcher.real_quick_ratio, matcher.quick_ratio):
+        if int(round(100 * bound())) <= FUZZY_THRESHOLD:
+            return False
+    return int(round(100 * matcher.ratio())) > FUZZY_THRESHOLD
 
 
 def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def diff_lines(old: str, new: str) -> tuple[list[str], list[str], list[tuple[str, str]]]:
-    """Sentences added, deleted and changed between two versions of a section's plain text.
-
-    Lines are aligned with ``difflib``; the sentences of non-equal lines are candidates. A sentence
-    found on both sides only moved and is neither added nor deleted. Every (deleted, added) pair in
-    order is tried once; a pair above the fuzzy threshold becomes a change and both sentences are
-    used up.
-    """
-    old_lines, new_lines = old.splitlines(), new.splitlines()
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+def _changed_lines(old_lines: list[str], new_lines: list[str], autojunk: bool,
+                   text_rules: str) -> tuple[list[str], list[str]]:
+    """Sentences of the added and of the deleted lines, in order, each once."""
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=autojunk)
     added: list[str] = []
     deleted: list[str] = []
     for tag, old_lo, old_hi, new_lo, new_hi in matcher.get_opcodes():
         if tag == "equal":
             continue
         for line in new_lines[new_lo:new_hi]:
-            added.extend(sentence_split(line))
+            added.extend(sentence_split(line, text_rules))
         for line in old_lines[old_lo:old_hi]:
-            deleted.extend(sentence_split(line))
-    added, deleted = _unique(added), _unique(deleted)
+            deleted.extend(sentence_split(line, text_rules))
+    return _unique(added), _unique(deleted)
 
+
+def diff_lines(old: str, new: str, text_rules: str = DEFAULT_TEXT_RULES) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """Sentences added, deleted and changed between two versions of a section's plain text.
+
+    Lines are aligned with ``difflib``; the sentences of non-equal lines are candidates. A sentence
+    found on both sides only moved and is neither added nor deleted. Every (deleted, added) pair is
+    tried once, in sorted order (``paper``) or in order of appearance (``multiscript``); a pair
+    above the fuzzy threshold becomes a change and both sentences are used up.
+    """
+    paper = check_text_rules(text_rules) == "paper"
+    added, deleted = _changed_lines(old.splitlines(), new.splitlines(), paper, text_rules)
+    if paper:
+        added, deleted = sorted(added), sorted(deleted)
     used: set[str] = set()  # membership only; never iterated, so order is deterministic
     changed: list[tuple[str, str]] = []
     for before in deleted:
@@ -94,7 +154,7 @@ def diff_lines(old: str, new: str) -> tuple[list[str], list[str], list[tuple[str
                 continue
             if before == after:
                 used.update((before, after))
-            elif fuzz.ratio(before, after) > FUZZY_THRESHOLD:
+            elif passes_fuzzy_threshold(before, after, text_rules):
                 changed.append((before, after))
                 used.update((before, after))
     return (
@@ -203,12 +263,13 @@ class DiffTooLarge(ValueError):
 
 
 def edit_diff(prev_wikitext: str, curr_wikitext: str, lang: str,
-              max_span_chars: int | None = None) -> EditDiff:
+              max_span_chars: int | None = None, text_rules: str = DEFAULT_TEXT_RULES) -> EditDiff:
     """Diff two revisions of a page, parsing only the span of sections that changed.
 
-    Same output as :func:`plain_edit_diff` on the whole pair (checked on 180 real-article edits by
-    ``benchmarks/diff.py`` and a test), several times faster: the unchanged sections around an
-    edit are neither parsed nor diffed. Raises whatever the parser raises; the caller counts it.
+    Same output as :func:`plain_edit_diff` on the whole pair, under either text rules (checked on
+    real-article edits by ``benchmarks/diff.py`` and a test), several times faster: the unchanged
+    sections around an edit are neither parsed nor diffed. Raises whatever the parser raises; the
+    caller counts it.
 
     mwedittypes' tree diff grows faster than quadratically with the span it is given: blanking a
     360 KB article takes half a minute, a 5 MB page would take hours and stall its Spark task. With
@@ -216,31 +277,36 @@ def edit_diff(prev_wikitext: str, curr_wikitext: str, lang: str,
     :class:`DiffTooLarge` before any parsing; the size of the page around a small edit does not
     count, because the unchanged sections are cut off first.
     """
+    check_text_rules(text_rules)
     if prev_wikitext == curr_wikitext:
-        return plain_edit_diff("", "", lang)
+        return plain_edit_diff("", "", lang, text_rules)
     prev_span, curr_span = changed_span(prev_wikitext, curr_wikitext)
     if max_span_chars is not None and len(prev_span) + len(curr_span) > max_span_chars:
         raise DiffTooLarge(f"changed span of {len(prev_span)} + {len(curr_span)} characters is over "
                            f"max_diff_chars={max_span_chars}")
-    return plain_edit_diff(prev_span, curr_span, lang)
+    return plain_edit_diff(prev_span, curr_span, lang, text_rules)
 
 
-def plain_edit_diff(prev_wikitext: str, curr_wikitext: str, lang: str) -> EditDiff:
+def plain_edit_diff(prev_wikitext: str, curr_wikitext: str, lang: str,
+                    text_rules: str = DEFAULT_TEXT_RULES) -> EditDiff:
     """One ``StructuredEditTypes`` call on the whole pair, and the text rules above."""
+    paper = check_text_rules(text_rules) == "paper"
     differ = StructuredEditTypes("wikitext", prev_wikitext, curr_wikitext, lang=lang)
     actions = count_actions(differ.get_diff())
     tree = differ.tree_diff
-    texts_insert = [n["text"].strip() for n in tree["insert"] if n["type"] == "Text"]
-    texts_removed = [n["text"].strip() for n in tree["remove"] if n["type"] == "Text"]
+    node_text = (lambda n: n["text"]) if paper else (lambda n: n["text"].strip())
+    texts_insert = [node_text(n) for n in tree["insert"] if n["type"] == "Text"]
+    texts_removed = [node_text(n) for n in tree["remove"] if n["type"] == "Text"]
     texts_change: list[tuple[str, str]] = []
     for node in tree["change"]:
         if node["prev"]["type"] == node["curr"]["type"] == "Text":
-            added, deleted, changed = diff_lines(node["prev"]["text"], node["curr"]["text"])
+            added, deleted, changed = diff_lines(node["prev"]["text"], node["curr"]["text"], text_rules)
             texts_insert.extend(added)
             texts_removed.extend(deleted)
             texts_change.extend(changed)
-    texts_insert = [t for t in texts_insert if t]
-    texts_removed = [t for t in texts_removed if t]
+    if not paper:
+        texts_insert = [t for t in texts_insert if t]
+        texts_removed = [t for t in texts_removed if t]
     return EditDiff(actions, texts_insert, texts_removed, texts_change)
 
 

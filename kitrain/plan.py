@@ -23,6 +23,7 @@ from kitrain.config import (
     MODE_DEFAULTS,
     MODES,
     SOURCES,
+    TEXT_RULES,
     CollectConfig,
     ConfigError,
     EvaluateConfig,
@@ -117,6 +118,7 @@ class PipelineConfig(_Config):
     max_records: int = 300_000
     max_records_test: int = 100_000
     max_diff_chars: int = CollectConfig.max_diff_chars
+    text_rules: str = CollectConfig.text_rules
     filter_anon: bool = False
     base_model: str = DEFAULT_BASE_MODEL
     finetune_max_steps: int = 0
@@ -179,7 +181,7 @@ class PipelineConfig(_Config):
             test_start=self.test_start, test_end=self.test_end,
             filter_anon=self.filter_anon,
             max_records=self.max_records if mode == "train" else self.max_records_test,
-            max_diff_chars=self.max_diff_chars, use_cache=True, seed=self.seed,
+            max_diff_chars=self.max_diff_chars, text_rules=self.text_rules, use_cache=True, seed=self.seed,
         )
 
     def collect_configs(self, lang: str) -> tuple[CollectConfig, ...]:
@@ -216,7 +218,8 @@ class PipelineConfig(_Config):
 
 #: The DAG params that map one to one onto :class:`PipelineConfig` fields.
 PARAM_FIELDS = (
-    "languages", "source", "source_dir", "dumps_dir", "xml_dump", "max_records", "max_records_test", "max_diff_chars",
+    "languages", "source", "source_dir", "dumps_dir", "xml_dump", "max_records", "max_records_test",
+    "max_diff_chars", "text_rules",
     "filter_anon",
     "base_model", "finetune_max_steps", "max_length", "variants", "classifier_iterations",
     "retrain", "seed",
@@ -337,6 +340,10 @@ def param_specs() -> dict[str, dict[str, Any]]:
                            "title": "Longest changed span diffed (characters)",
                            "description": "Edits whose changed span (both sides) is longer are "
                                           "counted as DiffTooLarge and dropped."},
+        "text_rules": {"default": CollectConfig.text_rules, "type": "string", "enum": list(TEXT_RULES),
+                       "title": "Text rules of the edit diff",
+                       "description": "paper: the original scripts' sentence split and fuzzy ratio; "
+                                      "multiscript: sentence ends of every script, marks dropped."},
         "filter_anon": {"default": False, "type": "boolean", "title": "Anonymous editors only"},
         "base_model": {"default": DEFAULT_BASE_MODEL, "type": "string", "minLength": 1,
                        "title": "Base model",

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kitrain.atomic import atomic_dir, parquet_files, read_table, write_json
+from kitrain.atomic import atomic_dir, parquet_files, read_json, read_table, write_json
 from kitrain.config import PrepareConfig
 from kitrain.languages import LanguageError, validate_language
 from kitrain.paths import SPLITS, RunPaths
@@ -126,6 +126,32 @@ def collected_languages(mode_dir: Path) -> dict[str, Path]:
     return found
 
 
+#: The text rules of collections written before the diff had a choice of rules.
+LEGACY_TEXT_RULES = "multiscript"
+
+
+def collection_text_rules(paths: RunPaths, prefixes: dict[str, str]) -> dict[str, str]:
+    """The diff's text rules each collection of the run used, ``"<mode>/<lang>"`` -> rules, from
+    the quality reports (a report without them predates the choice: ``multiscript``)."""
+    found = {}
+    for mode, prefix in prefixes.items():
+        for lang in collected_languages(Path(paths.collected_mode(prefix, mode))):
+            report = read_json(paths.collect_quality(prefix, mode, lang)) or {}
+            found[f"{mode}/{lang}"] = (report.get("config") or {}).get("text_rules", LEGACY_TEXT_RULES)
+    return found
+
+
+def check_one_text_rules(found: dict[str, str]) -> str | None:
+    """The one set of text rules of the run's collections; languages diffed by different rules
+    would give one model texts cut two ways, so they are refused."""
+    rules = sorted(set(found.values()))
+    if len(rules) > 1:
+        by_rules = {r: sorted(k for k, v in found.items() if v == r) for r in rules}
+        raise PrepareError(f"the collections used different text rules: {by_rules}; collect them "
+                           f"again with one --text-rules")
+    return rules[0] if rules else None
+
+
 def _read(path: Path) -> pa.Table:
     try:
         return pq.read_table(path)
@@ -150,13 +176,14 @@ def run_prepare(cfg: PrepareConfig, run_dir: str) -> dict[str, Any]:
             f"no collected languages in {paths.collected_mode(cfg.prefix, 'train')} or "
             f"{paths.collected_mode(cfg.test_prefix, 'test')}: run `kitrain collect` first"
         )
+    text_rules = check_one_text_rules(collection_text_rules(paths, {"train": cfg.prefix, "test": cfg.test_prefix}))
     for lang in languages:
         if lang not in train_langs:
             logger.warning("%s has no train-mode collection: it gets no train/test rows", lang)
         if lang not in test_langs:
             logger.warning("%s has no test-mode collection: it gets no full_test rows", lang)
 
-    summary: dict[str, Any] = {"config": cfg.to_dict(), "languages": {}, "totals": {}}
+    summary: dict[str, Any] = {"config": cfg.to_dict(), "text_rules": text_rules, "languages": {}, "totals": {}}
     # one rename publishes the three splits and the summary together: a reader never sees the
     # train split of one run beside the test split of another
     with atomic_dir(paths.prepared_root()) as root:

@@ -75,11 +75,13 @@ def parse_line(text: str) -> dict[str, Any]:
     return record
 
 
-def revision_row(record: dict[str, Any]) -> dict[str, Any]:
-    """The collected-data row of one revision: flags and edit diff, computed as in collection."""
+def revision_row(record: dict[str, Any], text_rules: str = diffmod.DEFAULT_TEXT_RULES) -> dict[str, Any]:
+    """The collected-data row of one revision: flags and edit diff, computed as in collection
+    (with the text rules the bundle's collections used)."""
     tags = set(record.get("revision_tags") or [])
     groups = set(record.get("event_user_groups") or [])
-    result = diffmod.edit_diff(record["parent_text"], record["revision_text"], record["lang"])
+    result = diffmod.edit_diff(record["parent_text"], record["revision_text"], record["lang"],
+                               text_rules=text_rules)
     bytes_diff = record.get("revision_text_bytes_diff")
     if bytes_diff is None:
         bytes_diff = len(record["revision_text"].encode("utf-8")) - len(record["parent_text"].encode("utf-8"))
@@ -110,7 +112,7 @@ def score_lines(
         if not text.strip():
             continue
         try:
-            rows.append(revision_row(parse_line(text)))
+            rows.append(revision_row(parse_line(text), bundle.text_rules))
         except InputLineError as exc:
             skipped.append({"line": number, "error": str(exc)})
         except Exception as exc:  # a diff failure: counted by class, like in collection

@@ -36,8 +36,9 @@ def test_diff_benchmark(tmp_path):
         for prev, curr in edits:
             handle.write(json.dumps({"prev": prev, "curr": curr, "bucket": "5KB"}) + "\n")
     result = run_benchmark("diff.py", "--pairs", str(pairs))
-    assert result["pairs"] == 3 and result["identical"] == 3
+    assert result["pairs"] == 3 and result["identical"] == 3 and result["text_rules"] == "paper"
     assert min(result["kitrain_s"], result["plain_s"], result["parse_s"]) > 0
+    assert {rules: r["identical"] for rules, r in result["by_rules"].items()} == {"paper": 3, "multiscript": 3}
 
 
 @pytest.mark.spark

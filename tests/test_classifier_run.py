@@ -148,6 +148,10 @@ def test_bundle_round_trip(bundle):
     assert set(manifest["metrics"]) == {"test", "full_test"}
     # scoring reuses the features' settings (the demo run's max length is 64, not the default)
     assert loaded.features_config().max_length == 64
+    # and the diff's text rules of the collections (the paper's by default); a bundle made before
+    # the choice existed was diffed by the multiscript rules
+    assert manifest["text_rules"] == loaded.text_rules == "paper"
+    assert type(loaded)(loaded.root, {k: v for k, v in manifest.items() if k != "text_rules"}).text_rules == "multiscript"
     # every file but the manifest is listed with its sha256; the language models are safetensors
     files = {str(p.relative_to(bundle)) for p in Path(bundle).rglob("*") if p.is_file()}
     assert set(manifest["files"]) == files - {"manifest.json"}
@@ -226,6 +230,31 @@ def test_score_gives_the_evaluation_probabilities(bundle, demo_source, trained, 
     merged = scored.merge(expected, on=["revision_id", "wiki_db"], suffixes=("", "_eval"))
     assert len(merged) == len(full_test)
     np.testing.assert_allclose(merged.score, merged.score_eval, rtol=0, atol=1e-12)
+
+
+def test_score_diffs_with_the_bundles_text_rules(bundle, demo_source, trained, monkeypatch):
+    from kitrain import diff as diffmod
+    from kitrain.bundle import load_bundle
+    from kitrain.score import score_lines
+
+    run_dir, _ = trained
+    lines = revisions_jsonl(demo_source, read_features(run_dir, "full_test"))[:3]
+    seen = []
+    real = diffmod.edit_diff
+
+    def recording(prev, curr, lang, max_span_chars=None, text_rules="paper"):
+        if curr != diffmod._CHECK_CURR:  # the library's self-check before scoring
+            seen.append(text_rules)
+        return real(prev, curr, lang, max_span_chars, text_rules)
+
+    monkeypatch.setattr(diffmod, "edit_diff", recording)
+    loaded = load_bundle(bundle)
+    multiscript = type(loaded)(loaded.root, {**loaded.manifest, "text_rules": "multiscript"})
+    score_lines(multiscript, lines)
+    assert seen == ["multiscript"] * 3
+    seen.clear()
+    score_lines(loaded, lines)
+    assert seen == ["paper"] * 3
 
 
 def test_score_refuses_a_tampered_bundle(bundle, tmp_path):

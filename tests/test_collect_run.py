@@ -113,6 +113,25 @@ def test_quality_json_is_written_with_config(collected, run_dir):
         "anonymous_filter", "sampling", "missing_text", "invalid_utf8", "diff_failures",
     ]
     assert report["versions"]["mwedittypes"].startswith("3.")
+    assert report["config"]["text_rules"] == "paper"  # the original scripts' rules by default
+
+
+def test_text_rules_change_the_texts_not_the_rows(spark, source, run_dir, tmp_path):
+    # the same revisions and action counts; the sentences are cut as each rule set says
+    from kitrain.diff import sentence_split
+
+    cfg = CollectConfig(lang="uk", mode="test", source="parquet", source_dir=str(source), text_rules="multiscript")
+    report = run_collect(spark, cfg, str(tmp_path))
+    assert report["config"]["text_rules"] == "multiscript"
+    multi = pd.read_parquet(report["output"]).set_index("revision_id")
+    paper = pd.read_parquet(RunPaths(str(run_dir)).collected("full_test", "test", "uk")).set_index("revision_id")
+    assert list(multi.index) == list(paper.index)
+    assert [dict(a) for a in multi["actions"]] == [dict(a) for a in paper["actions"]]
+    # no multiscript text keeps a sentence mark or is empty; the paper's keep a line's last mark
+    multi_texts = [t for texts in multi["texts_insert"] for t in texts]
+    paper_texts = [t for texts in paper["texts_insert"] for t in texts]
+    assert multi_texts and all(t and t == sentence_split(t, "multiscript")[0] for t in multi_texts)
+    assert any(t.endswith(".") for t in paper_texts)
 
 
 def test_schema_and_content(spark, collected):

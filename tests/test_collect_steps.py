@@ -200,10 +200,10 @@ def test_attach_texts_marks_missing_and_ignores_duplicates(spark):
 def test_failed_diffs_are_kept_with_their_error_class(spark, monkeypatch):
     import pandas as pd
 
-    def boom(prev, curr, lang, max_span_chars=None):
+    def boom(prev, curr, lang, max_span_chars=None, text_rules="paper"):
         if curr == "bad":
             raise RecursionError("too deep")
-        return real(prev, curr, lang, max_span_chars)
+        return real(prev, curr, lang, max_span_chars, text_rules)
 
     real = collect.diffmod.edit_diff
     monkeypatch.setattr(collect.diffmod, "edit_diff", boom)
@@ -212,4 +212,5 @@ def test_failed_diffs_are_kept_with_their_error_class(spark, monkeypatch):
     (out,) = list(collect.diff_pandas(iter([batch]), lang="en", max_span_chars=200))
     # the third edit's changed span (300 characters) is over the limit: counted by its class
     assert list(out["diff_error"]) == [None, "RecursionError", "DiffTooLarge"]
-    assert out.loc[0, "texts_insert"] == ["C d"] and out.loc[1, "actions"] is None
+    # the paper's rules: "C d." keeps its final mark
+    assert out.loc[0, "texts_insert"] == ["C d."] and out.loc[1, "actions"] is None

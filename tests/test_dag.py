@@ -125,6 +125,7 @@ def test_params_are_the_documented_ones(serialized):
         ({"variants": ["all+everything"]}, "variants: 'all\\+everything' is not one of"),
         ({"retrain": "yes"}, "retrain: 'yes' is not of type 'boolean'"),
         ({"xml_dump": "2022-08-01"}, "xml_dump: '2022-08-01' does not match"),
+        ({"text_rules": "fancy"}, "text_rules: 'fancy' is not one of"),
     ],
 )
 def test_params_reject_bad_input_at_trigger_time(serialized, conf, match):

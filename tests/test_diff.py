@@ -31,72 +31,144 @@ def test_all_action_keys_always_present():
     assert result.is_empty()
 
 
-def test_page_blanking_gives_removed_texts_and_counts():
-    # blanking: every section's text is removed, and the removals are counted
-    result = diff.edit_diff(ARTICLE, "", "en")
+@pytest.mark.parametrize("rules", diff.TEXT_RULES)
+def test_page_blanking_gives_removed_texts_and_counts(rules):
+    # blanking: every section's text is removed, and the removals are counted; the paper's rules
+    # keep mwedittypes' node text as it is (with its newlines), multiscript strips it
+    result = diff.edit_diff(ARTICLE, "", "en", text_rules=rules)
     assert result.actions["remove_Section"] == 3
     assert result.actions["remove_Reference"] == 1 and result.actions["remove_Category"] == 1
-    assert "There are many theatres. The opera house is famous." in result.texts_removed
+    culture = "There are many theatres. The opera house is famous."
+    assert (f"\n{culture}\n\n\n" if rules == "paper" else culture) in result.texts_removed
     assert result.texts_insert == [] and result.texts_change == []
 
 
-def test_section_removal_is_not_empty():
+@pytest.mark.parametrize("rules", diff.TEXT_RULES)
+def test_section_removal_is_not_empty(rules):
     # removing one section (typical vandalism that broke the 2022 function) yields its text;
     # mwedittypes aligns the remaining section with the removed one, so the kept section's text
     # may show up on both sides, but the removed sentences are always among texts_removed
     curr = ARTICLE.replace("== Culture ==\nThere are many theatres. The opera house is famous.\n\n", "")
-    result = diff.edit_diff(ARTICLE, curr, "en")
+    result = diff.edit_diff(ARTICLE, curr, "en", text_rules=rules)
     assert result.actions["remove_Section"] == 1 and result.actions["remove_Heading"] == 1
-    assert {"There are many theatres", "The opera house is famous"} <= set(result.texts_removed)
+    # the paper's split keeps a line's last mark on its sentence
+    last = "The opera house is famous." if rules == "paper" else "The opera house is famous"
+    assert {"There are many theatres", last} <= set(result.texts_removed)
 
 
-def test_inserted_sentence_and_template():
-    # a sentence added to a paragraph is an inserted text; the template is counted
-    curr = ARTICLE.replace("It grew quickly.", "It grew quickly. Trade made it rich.{{cn}}")
-    result = diff.edit_diff(ARTICLE, curr, "en")
-    assert result.texts_insert == ["Trade made it rich"]
-    assert result.actions["insert_Template"] == 1 and result.actions["insert_Sentence"] == 1
+# Expected texts worked out by hand from the two rule sets. paper: ``re.split(r"[.!?](?!$)")``,
+# parts stripped and kept even when empty, pairs tried in sorted order; multiscript: marks and
+# empty parts dropped, pairs tried in order of appearance.
+TEXT_EDITS = {
+    # "It grew quickly." -> "It grew quickly. Trade made it rich.": under the paper's rules the
+    # old last sentence keeps its mark and the new one does not, so the two pair up as a change
+    "insert": ("It grew quickly.", "It grew quickly. Trade made it rich.{{cn}}", {
+        "paper": (["Trade made it rich."], [], [("It grew quickly.", "It grew quickly")]),
+        "multiscript": (["Trade made it rich"], [], [])}),
+    "word": ("There are many theatres.", "There are a lot of theatres.", {
+        "paper": ([], [], [("There are many theatres", "There are a lot of theatres")]),
+        "multiscript": ([], [], [("There are many theatres", "There are a lot of theatres")])}),
+    # "hahaha!!!": the first two marks split (they are not at the line's end), the last stays
+    "junk": ("It grew quickly.", "LOLOLOL hahaha!!!", {
+        "paper": (["", "!", "LOLOLOL hahaha"], ["It grew quickly."], []),
+        "multiscript": (["LOLOLOL hahaha"], ["It grew quickly"], [])}),
+}
 
 
-def test_word_change_becomes_a_sentence_pair():
-    # a small wording change pairs the before and after sentence instead of insert + remove
-    curr = ARTICLE.replace("There are many theatres.", "There are a lot of theatres.")
-    result = diff.edit_diff(ARTICLE, curr, "en")
-    assert result.texts_change == [("There are many theatres", "There are a lot of theatres")]
-    assert result.texts_insert == [] and result.texts_removed == []
-
-
-def test_junk_replacement_is_insert_plus_remove():
-    # a sentence replaced by unrelated junk is too dissimilar to be a change
-    curr = ARTICLE.replace("It grew quickly.", "LOLOLOL hahaha!!!")
-    result = diff.edit_diff(ARTICLE, curr, "en")
-    assert "It grew quickly" in result.texts_removed
-    assert "LOLOLOL hahaha" in result.texts_insert
+@pytest.mark.parametrize("rules", diff.TEXT_RULES)
+@pytest.mark.parametrize("edit", sorted(TEXT_EDITS))
+def test_edit_texts_under_each_rule_set(edit, rules):
+    old, new, expected = TEXT_EDITS[edit]
+    result = diff.edit_diff(ARTICLE, ARTICLE.replace(old, new), "en", text_rules=rules)
+    assert (result.texts_insert, result.texts_removed, result.texts_change) == expected[rules]
+    assert result == diff.plain_edit_diff(ARTICLE, ARTICLE.replace(old, new), "en", rules)
+    if edit == "insert":
+        assert result.actions["insert_Template"] == 1 and result.actions["insert_Sentence"] == 1
 
 
 def test_cjk_counts_characters_not_words():
-    # Japanese has no spaces: mwedittypes counts Character, kept as the 23rd content type
-    result = diff.edit_diff("東京は日本の首都です。人口が多い。", "東京は日本の首都です。人口がとても多い。", "ja")
+    # Japanese has no spaces: mwedittypes counts Character, kept as the 23rd content type; the
+    # paper's split knows no 。, so the whole line is one sentence (half the CJK pairs differ)
+    prev, curr = "東京は日本の首都です。人口が多い。", "東京は日本の首都です。人口がとても多い。"
+    result = diff.edit_diff(prev, curr, "ja")
     assert result.actions["insert_Character"] == 3 and result.actions["insert_Word"] == 0
-    assert result.texts_change == [("人口が多い", "人口がとても多い")]
+    assert result.texts_change == [(prev, curr)]
+    assert diff.edit_diff(prev, curr, "ja", text_rules="multiscript").texts_change == [("人口が多い", "人口がとても多い")]
 
 
-def test_diff_lines_moved_sentence_is_neither_added_nor_deleted():
-    # a sentence that moved to another line is not reported; a new one is
-    added, deleted, changed = diff.diff_lines("A one.\nB two.", "B two.\nA one. C three.")
-    assert added == ["C three"] and deleted == [] and changed == []
+def test_diff_lines_moved_sentence():
+    # a sentence that moved to another line is not reported under multiscript; under the paper's
+    # rules it lost its final mark when a sentence followed it, so it pairs as a change
+    assert diff.diff_lines("A one.\nB two.", "B two.\nA one. C three.", "multiscript") == (["C three"], [], [])
+    assert diff.diff_lines("A one.\nB two.", "B two.\nA one. C three.", "paper") == \
+        (["C three."], [], [("A one.", "A one")])
 
 
-def test_diff_lines_each_sentence_used_once():
-    # two similar candidates: the first deleted sentence takes the first similar added one only
-    added, deleted, changed = diff.diff_lines("The cat sat here", "The cat sat there\nThe cat sat theree")
+@pytest.mark.parametrize("rules", diff.TEXT_RULES)
+def test_diff_lines_each_sentence_used_once(rules):
+    # two similar candidates: one deleted sentence takes one similar added one only
+    added, deleted, changed = diff.diff_lines("The cat sat here", "The cat sat there\nThe cat sat theree", rules)
     assert changed == [("The cat sat here", "The cat sat there")]
     assert added == ["The cat sat theree"] and deleted == []
 
 
-def test_sentence_split_handles_scripts():
-    assert diff.sentence_split("एक वाक्य। दूसरा वाक्य।") == ["एक वाक्य", "दूसरा वाक्य"]
-    assert diff.sentence_split("  .  ") == []
+def test_pairing_order():
+    # two deleted sentences compete for one added: the paper's rules try them sorted ("hare" <
+    # "here"), multiscript in the order they appear; either way the same pair on every run
+    old, new = "The cat sat here\nThe cat sat hare", "The cat sat there"
+    assert diff.diff_lines(old, new, "paper") == ([], ["The cat sat here"], [("The cat sat hare", "The cat sat there")])
+    assert diff.diff_lines(old, new, "multiscript") == \
+        ([], ["The cat sat hare"], [("The cat sat here", "The cat sat there")])
+
+
+def test_sentence_split_of_each_rule_set():
+    # paper: a mark not at the line's end splits, parts are stripped and kept when empty
+    assert diff.sentence_split("A one. B two.") == ["A one", "B two."]
+    assert diff.sentence_split("Wait... what?!") == ["Wait", "", "", "what", "!"]
+    assert diff.sentence_split("  .  ") == ["", ""]
+    assert diff.sentence_split("") == [""]
+    assert diff.sentence_split("एक वाक्य। दूसरा वाक्य।") == ["एक वाक्य। दूसरा वाक्य।"]
+    # multiscript: the full stops of other scripts too, marks and empty parts dropped
+    assert diff.sentence_split("एक वाक्य। दूसरा वाक्य।", "multiscript") == ["एक वाक्य", "दूसरा वाक्य"]
+    assert diff.sentence_split("Wait... what?!", "multiscript") == ["Wait", "what"]
+    assert diff.sentence_split("  .  ", "multiscript") == []
+    with pytest.raises(ValueError, match="text_rules must be one of"):
+        diff.sentence_split("x", "fancy")
+
+
+#: 254 characters; the same with its first words changed (261).
+LONG_SENTENCE = ("The city was founded in the thirteenth century by a prince who named it after his son, "
+                 "and over the following centuries it grew into one of the most important trading towns "
+                 "of the region, with merchants arriving from many distant lands every single year.")
+
+
+def test_fuzzy_ratio_as_fuzzywuzzy_computed_it():
+    # equal strings 100 (even empty ones), one empty 0, else int(round(100 * difflib ratio))
+    assert diff.fuzzy_ratio("", "") == 100 and diff.fuzzy_ratio("", "a") == 0 and diff.fuzzy_ratio("a", "") == 0
+    assert diff.fuzzy_ratio("abcd", "abce") == 75  # 2 * 3 matches / 8 characters
+    # 5 matches of 16 characters: 62.5, which Python's round takes to the even 62
+    assert diff.fuzzy_ratio("abcdefgh", "abcdeXYZ") == 62
+    # on 200 characters and more difflib's autojunk ignores the popular characters: 0.1282 for
+    # this pair (Python 3.11's difflib), where rapidfuzz, without it, finds 93.6
+    changed = LONG_SENTENCE.replace("The city was founded", "This old town got its start")
+    assert len(LONG_SENTENCE) == 254 and len(changed) == 261
+    assert diff.fuzzy_ratio(LONG_SENTENCE, changed) == 13
+    assert not diff.passes_fuzzy_threshold(LONG_SENTENCE, changed, "paper")
+    assert diff.passes_fuzzy_threshold(LONG_SENTENCE, changed, "multiscript")
+
+
+def test_cheap_bounds_never_change_the_decision():
+    # the threshold test through difflib's upper bounds equals the exact ratio's, pair by pair
+    import random
+
+    rng = random.Random(3)
+    words = "the a city town old new river grew built king prince trade war and of in".split()
+    for _ in range(400):
+        a = " ".join(rng.choice(words) for _ in range(rng.randint(0, 50)))
+        b = " ".join(rng.choice(words) for _ in range(rng.randint(0, 50)))
+        if rng.random() < 0.5 and a:
+            b = a.replace(rng.choice(a.split()), rng.choice(words), 1)
+        assert diff.passes_fuzzy_threshold(a, b, "paper") == (diff.fuzzy_ratio(a, b) > diff.FUZZY_THRESHOLD), (a, b)
 
 
 def test_self_check_passes_and_fails_loudly(monkeypatch):
@@ -152,10 +224,11 @@ EDITS = {
 }
 
 
+@pytest.mark.parametrize("rules", diff.TEXT_RULES)
 @pytest.mark.parametrize("name", sorted(EDITS))
-def test_changed_span_diff_equals_the_plain_diff(name):
+def test_changed_span_diff_equals_the_plain_diff(name, rules):
     curr = EDITS[name](LONG)
-    assert diff.edit_diff(LONG, curr, "en") == diff.plain_edit_diff(LONG, curr, "en")
+    assert diff.edit_diff(LONG, curr, "en", text_rules=rules) == diff.plain_edit_diff(LONG, curr, "en", rules)
 
 
 def test_span_cuts_equal_sections_only():

@@ -68,7 +68,8 @@ def test_console_script_help_lists_the_original_flags():
     for flag in ("-l LANG, --lang LANG", "-m {train,test}, --mode", "-f1 {0,1}, --filter-anon",
                  "-f2 {0,1}, --filter-rw", "-n MAX_RECORDS, --max-records", "-uc {0,1}, --use-cache",
                  "-p PREFIX, --prefix", "--source {hive,parquet,dumps}", "--source-dir", "--dumps-dir", "--run-dir",
-                 "--master", "--snapshot", "--wikitext-snapshot", "--xml-dump", "--train-start", "--test-end"):
+                 "--master", "--snapshot", "--wikitext-snapshot", "--xml-dump", "--train-start", "--test-end",
+                 "--text-rules {paper,multiscript}"):
         assert flag in run.stdout, flag
 
 

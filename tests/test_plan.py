@@ -99,6 +99,7 @@ def test_default_run_dir_is_per_snapshot():
         ({"languges": ["uk"]}, ConfigError, "unknown param.*languges"),
         ({"retrain": "no"}, ConfigError, "retrain must be a boolean"),
         ({"xml_dump": "20220801"}, ConfigError, "xml_dump .* needs source 'dumps', not 'hive'"),
+        ({"text_rules": "fancy"}, ConfigError, "text_rules must be one of \\('paper', 'multiscript'\\)"),
         ({"source": "dumps", "dumps_dir": "/d", "xml_dump": "20220701"}, ConfigError,
          "XML dump 20220701 is dated before the end of the window, 2022-08-01"),
         ({"source": "dumps", "dumps_dir": "/d", "xml_dump": "2022-08-01"}, ConfigError,
@@ -198,3 +199,10 @@ def test_xml_dump_param(tmp_path):
     cfg = config_from_params({**params, "xml_dump": "20220901"}, dt.date(2022, 7, 1))
     assert cfg.xml_dump == "20220901"
     assert {c.xml_dump for c in cfg.collect_configs("uk")} == {"20220901"}
+
+
+def test_text_rules_param_reaches_every_collection(tmp_path):
+    cfg = config_from_params({"run_dir": str(tmp_path)}, dt.date(2022, 7, 1))
+    assert {c.text_rules for c in cfg.collect_configs("uk")} == {"paper"}  # the original's by default
+    cfg = config_from_params({"run_dir": str(tmp_path), "text_rules": "multiscript"}, dt.date(2022, 7, 1))
+    assert {c.text_rules for c in cfg.collect_configs("uk")} == {"multiscript"}

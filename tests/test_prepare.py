@@ -180,3 +180,25 @@ def test_corrupt_collected_file_is_named(tmp_path):
 def test_bad_prepare_config(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         PrepareConfig(**kwargs)
+
+
+def test_collections_of_different_text_rules_are_not_mixed(tmp_path):
+    from kitrain.paths import RunPaths
+    from kitrain.prepare import PrepareError, check_one_text_rules, collection_text_rules, run_prepare
+
+    paths = RunPaths(str(tmp_path))
+    for mode, prefix, lang, config in (("train", "all_users", "uk", {"text_rules": "paper"}),
+                                       ("test", "full_test", "uk", {"text_rules": "paper"}),
+                                       ("train", "all_users", "ja", {})):  # written before the choice
+        Path(paths.collected(prefix, mode, lang)).mkdir(parents=True)
+        quality = Path(paths.collect_quality(prefix, mode, lang))
+        quality.parent.mkdir(parents=True, exist_ok=True)
+        quality.write_text(json.dumps({"config": config}))
+    found = collection_text_rules(paths, {"train": "all_users", "test": "full_test"})
+    assert found == {"train/uk": "paper", "test/uk": "paper", "train/ja": "multiscript"}
+    with pytest.raises(PrepareError, match=r"different text rules: \{'multiscript': \['train/ja'\], "
+                                           r"'paper': \['test/uk', 'train/uk'\]\}"):
+        check_one_text_rules(found)
+    with pytest.raises(PrepareError, match="different text rules"):
+        run_prepare(PrepareConfig(), str(tmp_path))
+    assert check_one_text_rules({"train/uk": "paper", "test/uk": "paper"}) == "paper"
