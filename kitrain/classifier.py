@@ -3,8 +3,9 @@
 A variant is a population (``all`` editors or ``anon`` only) and a feature set (``base``: edit
 metadata and action counts; ``mlm``: plus the text-model features; ``user``: plus the user features;
 ``user+mlm``: everything). Training reads ``features/train`` rows with ``is_text_train = 0`` (the
-titles the language models never saw), holds out a stratified 10 % for early stopping, weighs the
-classes to balance, and saves ``classifier/<variant>/model.cbm`` (CatBoost's own format, never
+titles the language models never saw), holds out a stratified 10 % whose Logloss picks the best
+iteration (as the original ``train_model.py``; AUC-based early stopping is an option), weighs the
+classes ``n / (2 n_c)``, and saves ``classifier/<variant>/model.cbm`` (CatBoost's own format, never
 pickle) with the feature list, metrics and importances, atomically.
 """
 
@@ -57,6 +58,14 @@ def model_matrix(frame: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame
     return matrix
 
 
+def balanced_class_weights(labels: pd.Series) -> dict[int, float]:
+    """scikit-learn's ``compute_class_weight("balanced")``, as the original used it: each class
+    weighs ``n / (2 n_c)``, so both classes weigh ``n / 2`` in all (CatBoost's own "Balanced"
+    weighs the larger class 1 instead, which changes how strongly its leaf regularisation acts)."""
+    counts = labels.astype(int).value_counts()
+    return {int(c): float(len(labels) / (len(counts) * n)) for c, n in sorted(counts.items())}
+
+
 def train_variant(train: pd.DataFrame, variant: str, cfg: TrainConfig) -> tuple[Any, dict[str, Any]]:
     """Fit one variant on classifier rows; return the model and its evaluation-split metrics."""
     from catboost import CatBoostClassifier, Pool
@@ -70,12 +79,16 @@ def train_variant(train: pd.DataFrame, variant: str, cfg: TrainConfig) -> tuple[
     categorical = list(categorical_of(features))
     fit_pool = Pool(model_matrix(fit_rows, features), fit_rows["label"], cat_features=categorical)
     eval_pool = Pool(model_matrix(eval_rows, features), eval_rows["label"], cat_features=categorical)
+    # the original train_model.py: scikit-learn's balanced weights n / (2 n_c) of the fit rows,
+    # Logloss on the evaluation split picks the best iteration, every iteration is run; kitrain's
+    # option (early_stopping_rounds > 0) stops once the evaluation AUC stops improving
+    early = cfg.early_stopping_rounds > 0
     model = CatBoostClassifier(
         iterations=cfg.iterations, learning_rate=cfg.learning_rate, depth=cfg.depth,
-        auto_class_weights="Balanced", random_seed=cfg.seed, thread_count=cfg.thread_count,
-        eval_metric="AUC", use_best_model=True, allow_writing_files=False, verbose=False,
-        od_type="Iter" if cfg.early_stopping_rounds else None,
-        od_wait=cfg.early_stopping_rounds or None,
+        class_weights=balanced_class_weights(fit_rows["label"]), random_seed=cfg.seed,
+        thread_count=cfg.thread_count, eval_metric="AUC" if early else "Logloss", use_best_model=True,
+        allow_writing_files=False, verbose=False,
+        od_type="Iter" if early else None, od_wait=cfg.early_stopping_rounds if early else None,
     )
     model.fit(fit_pool, eval_set=eval_pool)
     scores = model.predict_proba(eval_pool)[:, 1]

@@ -13,7 +13,15 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from kitrain.config import MODES, SOURCES, TEXT_RULES, CollectConfig, ConfigError, FeaturesConfig
+from kitrain.config import (
+    MODES,
+    SOURCES,
+    TEXT_RULES,
+    CollectConfig,
+    ConfigError,
+    FeaturesConfig,
+    TrainConfig,
+)
 from kitrain.languages import LanguageError
 
 logger = logging.getLogger("kitrain")
@@ -291,15 +299,15 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    "features (outputs still go to --run-dir)")
     p.add_argument("--iterations", type=_positive_int, default=5000, help="(default 5000)")
     p.add_argument("--learning-rate", type=float, default=0.01, help="(default 0.01)")
-    p.add_argument("--early-stopping-rounds", type=int, default=200,
-                   help="stop after N rounds without improvement, 0 never (default 200)")
+    p.add_argument("--early-stopping-rounds", type=int, default=TrainConfig.early_stopping_rounds,
+                   help="stop after N rounds without a better evaluation AUC; 0 (the original's): "
+                   "run every iteration, keep the best by evaluation Logloss (default %(default)s)")
     p.add_argument("--seed", type=int, default=42, help="seed (default 42)")
     p.set_defaults(func=_cmd_train)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from kitrain.classifier import run_train
-    from kitrain.config import TrainConfig
     from kitrain.schema import PRODUCTION_VARIANT, VARIANTS
 
     variants = VARIANTS if args.all_variants else tuple(args.variant or (PRODUCTION_VARIANT,))

@@ -374,8 +374,9 @@ class TrainConfig(_Config):
     learning_rate: float = 0.01
     depth: int = 6
     eval_share: float = 0.1
-    #: Stop when the evaluation loss has not improved for this many iterations (0: never).
-    early_stopping_rounds: int = 200
+    #: kitrain's option: stop when the evaluation AUC has not improved for this many iterations.
+    #: 0 (the original's): run every iteration and keep the one of the best evaluation Logloss.
+    early_stopping_rounds: int = 0
     seed: int = 42
     #: CatBoost threads; -1 uses every core.
     thread_count: int = -1
