@@ -102,7 +102,8 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any] | None) -> str:
         lines += [f"| {r['wiki_db']} | {r['n']} | {_f(r['revert_rate'])} | {_f(r['roc_auc'])} |"
                   for r in m["per_language"]]
         fair = m["fairness"]
-        lines += ["", "Fairness (anonymous vs registered editors): disparate impact of labels "
+        lines += ["", "Fairness (anonymous vs registered editors): disparate impact "
+                  "(P(reverted | anonymous) / P(reverted | registered), the paper's definition) of labels "
                   f"{_f(fair['disparate_impact_labels'])}, of predictions "
                   f"{_f(fair['disparate_impact_predictions'])}; ROC AUC difference "
                   f"{_f(fair['roc_auc_difference'])}.", ""]

@@ -27,6 +27,8 @@ from kitrain.config import EvaluateConfig
 from kitrain.metrics import (
     auc_difference,
     disparate_impact,
+    flagged,
+    not_reverted_ratio,
     precision_at_recall,
     roc_auc,
     threshold_metrics,
@@ -67,11 +69,15 @@ def balanced(labels: np.ndarray, scores: np.ndarray, anon: np.ndarray, cfg: Eval
 
 
 def fairness(labels: np.ndarray, scores: np.ndarray, anon: np.ndarray, cfg: EvaluateConfig) -> dict:
-    """Anonymous editors are the unprivileged group; "not reverted" is the favorable outcome."""
-    predicted = (scores >= cfg.threshold).astype(np.int64)
+    """Anonymous against registered editors: the paper's disparate impact (P(reverted | anonymous)
+    / P(reverted | registered)) of the labels and of the predictions at the threshold, the same
+    with "not reverted" as the outcome, and the ROC AUC difference."""
+    predicted = flagged(scores, cfg.threshold)
     return {
-        "disparate_impact_labels": disparate_impact(labels, anon, favorable=0),
-        "disparate_impact_predictions": disparate_impact(predicted, anon, favorable=0),
+        "disparate_impact_labels": disparate_impact(labels, anon),
+        "disparate_impact_predictions": disparate_impact(predicted, anon),
+        "not_reverted_ratio_labels": not_reverted_ratio(labels, anon),
+        "not_reverted_ratio_predictions": not_reverted_ratio(predicted, anon),
         "roc_auc_difference": auc_difference(labels, scores, anon),
     }
 

@@ -76,12 +76,18 @@ def precision_at_recall(labels: Any, scores: Any, recall: float = 0.75) -> float
     return float(tp[first] / flagged[first])
 
 
+def flagged(scores: Any, threshold: float) -> np.ndarray:
+    """1 where a score is above the threshold, as the original notebooks predict (``y_pred > t``)."""
+    return (np.asarray(scores, dtype=np.float64) > threshold).astype(np.int64)
+
+
 def threshold_metrics(labels: Any, scores: Any, threshold: float = 0.5) -> dict[str, float | None]:
-    """Accuracy, precision, recall and F1 of ``score >= threshold``."""
+    """Accuracy, precision, recall and F1 of ``score > threshold`` (the original notebooks flag a
+    revision whose score is above the threshold, not at it)."""
     y, s = _arrays(labels, scores)
     if len(y) == 0:
         return {"accuracy": None, "precision": None, "recall": None, "f1": None}
-    predicted = (s >= threshold).astype(np.int64)
+    predicted = flagged(s, threshold)
     tp = int(np.sum((predicted == 1) & (y == 1)))
     fp = int(np.sum((predicted == 1) & (y == 0)))
     fn = int(np.sum((predicted == 0) & (y == 1)))
@@ -93,20 +99,29 @@ def threshold_metrics(labels: Any, scores: Any, threshold: float = 0.5) -> dict[
             "f1": f1}
 
 
-def disparate_impact(outcomes: Any, unprivileged: Any, favorable: int = 0) -> float | None:
-    """P(outcome = favorable | unprivileged) / P(outcome = favorable | privileged).
-
-    With ``favorable = 0`` (not reverted) and anonymous editors as the unprivileged group, 1.0 is
-    parity and values below 1 mean anonymous edits get the favorable outcome less often.
-    """
+def rate_ratio(outcomes: Any, group: Any, outcome: int = 1) -> float | None:
+    """P(outcome | group) / P(outcome | the rest); None when a side is empty or its rate is 0."""
     o = np.asarray(outcomes, dtype=np.int64)
-    u = np.asarray(unprivileged, dtype=bool)
-    if u.sum() == 0 or (~u).sum() == 0:
+    g = np.asarray(group, dtype=bool)
+    if g.sum() == 0 or (~g).sum() == 0:
         return None
-    privileged_rate = float(np.mean(o[~u] == favorable))
-    if privileged_rate == 0:
+    rest_rate = float(np.mean(o[~g] == outcome))
+    if rest_rate == 0:
         return None
-    return float(np.mean(o[u] == favorable)) / privileged_rate
+    return float(np.mean(o[g] == outcome)) / rest_rate
+
+
+def disparate_impact(reverted: Any, anonymous: Any) -> float | None:
+    """The paper's disparate impact: P(reverted | anonymous) / P(reverted | registered), of labels
+    or of predictions at a threshold (the paper: 7.93 for the labels, 9.54 for its model, 20.0 for
+    ORES). 1 is parity; above 1, anonymous edits are reverted (or flagged) more often."""
+    return rate_ratio(reverted, anonymous, outcome=1)
+
+
+def not_reverted_ratio(reverted: Any, anonymous: Any) -> float | None:
+    """P(not reverted | anonymous) / P(not reverted | registered): the "favourable outcome" ratio
+    of the usual disparate-impact definition, with keeping an edit as the favourable outcome."""
+    return rate_ratio(reverted, anonymous, outcome=0)
 
 
 def auc_difference(labels: Any, scores: Any, group: Any) -> float | None:

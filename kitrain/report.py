@@ -127,13 +127,18 @@ def render(report: dict[str, Any], predictions: pd.DataFrame, importances: dict[
         for variant, m in results["variants"].items():
             bars = [(r["wiki_db"], r["roc_auc"], r["n"]) for r in m["per_language"]]
             sections.append(bars_svg(bars, f"ROC AUC per language, {variant} ({split}), sorted"))
-        fair_rows = [[v, m["fairness"]["disparate_impact_labels"], m["fairness"]["disparate_impact_predictions"],
-                      m["fairness"]["roc_auc_difference"]] for v, m in results["variants"].items()]
-        sections.append("<h3>Fairness: anonymous (unprivileged) vs registered editors</h3>"
-                        "<p>Disparate impact: P(not reverted | anonymous) / P(not reverted | registered); "
-                        "1 is parity. AUC difference: anonymous minus registered.</p>"
-                        + table(["model", "DI of labels", "DI of predictions at 0.5", "ROC AUC difference"],
-                                fair_rows))
+        fair = [(v, m["fairness"]) for v, m in results["variants"].items()]
+        fair_rows = [[v, f["disparate_impact_labels"], f["disparate_impact_predictions"],
+                      f["not_reverted_ratio_labels"], f["not_reverted_ratio_predictions"], f["roc_auc_difference"]]
+                     for v, f in fair]
+        sections.append("<h3>Fairness: anonymous vs registered editors</h3>"
+                        "<p>Disparate impact as the paper defines it: P(reverted | anonymous) / "
+                        "P(reverted | registered), of the labels and of the predictions at the threshold; "
+                        "1 is parity (the paper: 7.93 for its labels, 9.54 for its model). Not-reverted "
+                        "ratio: P(not reverted | anonymous) / P(not reverted | registered). AUC difference: "
+                        "anonymous minus registered.</p>"
+                        + table(["model", "DI of labels", "DI of predictions", "not-reverted ratio of labels",
+                                 "not-reverted ratio of predictions", "ROC AUC difference"], fair_rows))
         count_rows = [[wiki, c["n"], c["reverted"], c["anonymous"]] for wiki, c in results["counts"].items()]
         sections.append("<h3>Data per language</h3>" + table(["wiki", "revisions", "reverted", "anonymous"],
                                                                count_rows))

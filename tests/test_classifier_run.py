@@ -82,6 +82,7 @@ def test_evaluate_writes_metrics_and_predictions(trained, tmp_path):
         assert {"accuracy", "f1", "precision", "recall", "pr_at_recall"} <= set(metrics["balanced"]["all"])
         assert {r["wiki_db"] for r in metrics["per_language"]} == {"ukwiki", "jawiki"}
         assert set(metrics["fairness"]) == {"disparate_impact_labels", "disparate_impact_predictions",
+                                            "not_reverted_ratio_labels", "not_reverted_ratio_predictions",
                                             "roc_auc_difference"}
         assert "is_anonymous" in results["baselines"]
     ores = report["splits"]["test"]["baselines"]["ores"]

@@ -54,12 +54,15 @@ def test_threshold_metrics_by_hand():
 
 
 def test_disparate_impact_by_hand():
-    # anonymous: 1 of 4 not reverted (0.25); registered: 3 of 4 (0.75) -> 1/3
+    # the paper's: reverted 3 of 4 anonymous (0.75), 1 of 4 registered (0.25) -> 3
     outcomes = [1, 1, 1, 0, 0, 0, 0, 1]
     anon = [True, True, True, True, False, False, False, False]
-    assert metrics.disparate_impact(outcomes, anon) == pytest.approx(1 / 3)
-    # an empty group gives no ratio
+    assert metrics.disparate_impact(outcomes, anon) == pytest.approx(3)
+    # the favourable-outcome ratio: not reverted 1 of 4 anonymous, 3 of 4 registered -> 1/3
+    assert metrics.not_reverted_ratio(outcomes, anon) == pytest.approx(1 / 3)
+    # an empty group, or no registered edit reverted, gives no ratio
     assert metrics.disparate_impact([0, 1], [False, False]) is None
+    assert metrics.disparate_impact([1, 0, 0], [True, False, False]) is None
 
 
 def test_auc_difference_by_hand():
@@ -73,3 +76,31 @@ def test_auc_difference_by_hand():
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match="differ in length"):
         metrics.roc_auc([1, 0], [0.5])
+
+
+def test_fairness_of_labels_and_predictions_by_hand():
+    import numpy as np
+
+    from kitrain.config import EvaluateConfig
+    from kitrain.evaluate import fairness
+
+    # anonymous: labels 1 1 0 0, scores .9 .6 .7 .2 -> predicted (>= 0.5) 1 1 1 0
+    # registered: labels 1 0 0 0, scores .8 .4 .1 .3 -> predicted 1 0 0 0
+    labels = np.array([1, 1, 0, 0, 1, 0, 0, 0])
+    scores = np.array([0.9, 0.6, 0.7, 0.2, 0.8, 0.4, 0.1, 0.3])
+    anon = np.array([True] * 4 + [False] * 4)
+    got = fairness(labels, scores, anon, EvaluateConfig())
+    assert got["disparate_impact_labels"] == pytest.approx(0.5 / 0.25)  # 2 of 4 vs 1 of 4
+    assert got["disparate_impact_predictions"] == pytest.approx(0.75 / 0.25)  # 3 of 4 vs 1 of 4
+    assert got["not_reverted_ratio_labels"] == pytest.approx(0.5 / 0.75)
+    assert got["not_reverted_ratio_predictions"] == pytest.approx(0.25 / 0.75)
+    # AUC: anonymous 3 of 4 positive-negative pairs ranked right (.9>.7, .9>.2, .6<.7, .6>.2);
+    # registered 1.0 (0.8 above every negative)
+    assert got["roc_auc_difference"] == pytest.approx(0.75 - 1.0)
+
+
+def test_a_score_at_the_threshold_is_not_flagged():
+    # the notebooks' y_pred > 0.5: a score of exactly 0.5 is not a predicted revert
+    out = metrics.threshold_metrics([1, 0, 1], [0.5, 0.2, 0.9])
+    assert out["recall"] == 0.5 and out["precision"] == 1.0
+    assert list(metrics.flagged([0.5, 0.51, 0.49], 0.5)) == [0, 1, 0]
