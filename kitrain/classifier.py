@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from kitrain.atomic import atomic_dir, parquet_files, read_table, write_json
-from kitrain.config import TrainConfig
+from kitrain.config import ANON_PREFIX, TrainConfig
 from kitrain.metrics import roc_auc, threshold_metrics
-from kitrain.paths import RunPaths
+from kitrain.paths import ANON_SPLIT, RunPaths
 from kitrain.prepare import IS_TEXT_TRAIN, PrepareError
 from kitrain.schema import IS_ANONYMOUS, LABEL, categorical_of, variant_features, variant_parts
 from kitrain.textdata import stratified_split
@@ -104,19 +104,30 @@ def train_variant(train: pd.DataFrame, variant: str, cfg: TrainConfig) -> tuple[
 def run_train(cfg: TrainConfig, run_dir: str, features_csv: str | None = None) -> dict[str, Any]:
     """Train every variant of ``cfg`` and publish each to ``classifier/<variant>/``.
 
-    The training rows come from the run's ``features/train``, or from a CSV in the published KI
-    dataset's format (``features_csv``), mapped onto the same schema.
+    The training rows come from the run's ``features/train`` (the ``anon+`` variants': from
+    ``features/anon_train``, the anonymous-only collection, as the paper's), or from a CSV in the
+    published KI dataset's format (``features_csv``), mapped onto the same schema.
     """
     paths = RunPaths(run_dir)
+    anon_train = None
     if features_csv:
         from kitrain.kidataset import read_ki_csv
 
         train = read_ki_csv(features_csv, cfg.variants)
     else:
         train = read_features(run_dir, "train")
+        if any(variant_parts(v)[0] == "anon" for v in cfg.variants):
+            if parquet_files(paths.features(ANON_SPLIT)):
+                anon_train = read_features(run_dir, ANON_SPLIT)
+            else:
+                logger.warning("no anonymous-only collection (prefix %s) in %s: the anon variants train on "
+                               "the anonymous rows of the all-users collection, not on their own as the "
+                               "paper's did", ANON_PREFIX, paths.run_dir)
     results = {}
     for variant in cfg.variants:
-        model, metrics = train_variant(train, variant, cfg)
+        own = anon_train is not None and variant_parts(variant)[0] == "anon"
+        model, metrics = train_variant(anon_train if own else train, variant, cfg)
+        metrics["training_split"] = ANON_SPLIT if own else "train"
         features = variant_features(variant)
         importances = dict(zip(features, (float(x) for x in model.get_feature_importance())))
         with atomic_dir(paths.classifier(variant)) as tmp:

@@ -20,6 +20,7 @@ from kitrain.config import (
     CollectConfig,
     ConfigError,
     FeaturesConfig,
+    PrepareConfig,
     TrainConfig,
 )
 from kitrain.languages import LanguageError
@@ -157,14 +158,17 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "prepare",
-        help="split every collected language into train, test and full_test",
+        help="split every collected language into train, test, full_test (and anon_train)",
         description="Fan in every language collected in RUN_DIR into RUN_DIR/prepared/{train,test,"
-        "full_test}/ with the balance and fine-tuning keys.",
+        "full_test,anon_train}/ with the balance and fine-tuning keys.",
     )
     p.add_argument("--run-dir", required=True, help="run directory")
     p.add_argument("--prefix", default="all_users", help="train-mode collection prefix (default all_users)")
     p.add_argument("--test-prefix", default="full_test",
                    help="test-mode collection prefix (default full_test)")
+    p.add_argument("--anon-prefix", default=PrepareConfig.anon_prefix,
+                   help="prefix of the anonymous-only train-mode collection, prepared into "
+                   "anon_train when it is there (default %(default)s)")
     p.add_argument("--validation-date", default="2022-07-01",
                    help="train rows before it, test rows from it on (default 2022-07-01)")
     p.add_argument("--filter-rw", type=_flag, default=True, metavar="{0,1}",
@@ -176,10 +180,9 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from kitrain.config import PrepareConfig
     from kitrain.prepare import run_prepare
 
-    cfg = PrepareConfig(prefix=args.prefix, test_prefix=args.test_prefix,
+    cfg = PrepareConfig(prefix=args.prefix, test_prefix=args.test_prefix, anon_prefix=args.anon_prefix,
                         validation_date=args.validation_date, filter_rw=args.filter_rw,
                         text_train_share=args.text_train_share, seed=args.seed)
     summary = run_prepare(cfg, args.run_dir)

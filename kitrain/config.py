@@ -32,6 +32,10 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "test": {"filter_rw": True, "max_records": 100_000, "prefix": "full_test"},
 }
 
+#: Prefix of the anonymous-only train-mode collection (the original's ``-f1 1`` collection, its
+#: ``train_anon_users`` dataset) that the ``anon+`` classifier variants train on.
+ANON_PREFIX = "anon_users"
+
 C = TypeVar("C", bound="_Config")
 
 
@@ -275,13 +279,14 @@ class PrepareConfig(_Config):
 
     prefix: str = "all_users"
     test_prefix: str = "full_test"
+    anon_prefix: str = ANON_PREFIX
     validation_date: str = "2022-07-01"
     filter_rw: bool = True
     text_train_share: float = 0.6
     seed: int = 42
 
     def __post_init__(self) -> None:
-        for name in ("prefix", "test_prefix"):
+        for name in ("prefix", "test_prefix", "anon_prefix"):
             value = getattr(self, name)
             if not isinstance(value, str) or not SEGMENT_PATTERN.fullmatch(value):
                 raise ConfigError(f"{name} must be a directory name, got {value!r}")

@@ -38,8 +38,11 @@ from pathlib import Path
 
 from kitrain.config import MODES, SEGMENT_PATTERN
 
-#: The three data splits of a run: before the validation date, from it on, and the hold-out week.
-SPLITS = ("train", "test", "full_test")
+#: The data splits of a run: before the validation date, from it on, the hold-out week, and the
+#: anonymous-only collection before the validation date (the ``anon+`` classifiers' training rows;
+#: empty unless such a collection exists).
+SPLITS = ("train", "test", "full_test", "anon_train")
+ANON_SPLIT = "anon_train"
 #: The four fine-tuned language models.
 TARGETS = ("inserts", "removes", "changes", "title")
 from kitrain.languages import validate_language

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kitrain.config import (
+    ANON_PREFIX,
     DEFAULT_BASE_MODEL,
     MODE_DEFAULTS,
     MODES,
@@ -41,7 +42,7 @@ from kitrain.config import (
     check_window,
 )
 from kitrain.languages import PAPER_LANGUAGES, validate_languages
-from kitrain.schema import PRODUCTION_VARIANT, VARIANTS
+from kitrain.schema import PRODUCTION_VARIANT, VARIANTS, variant_parts
 
 #: ``base_model`` value that builds the tiny BERT of :mod:`kitrain.tinymodel` from the run's own
 #: corpus instead of loading a hub model (tests and the demo: nothing is downloaded).
@@ -184,8 +185,22 @@ class PipelineConfig(_Config):
             max_diff_chars=self.max_diff_chars, text_rules=self.text_rules, use_cache=True, seed=self.seed,
         )
 
+    @property
+    def collects_anonymous(self) -> bool:
+        """Whether an ``anon+`` variant is trained: then the anonymous-only train window is
+        collected too (prefix :data:`ANON_PREFIX`), as the paper trained those on their own
+        collection."""
+        return any(variant_parts(v)[0] == "anon" for v in self.variants)
+
     def collect_configs(self, lang: str) -> tuple[CollectConfig, ...]:
-        return tuple(self.collect_config(lang, mode) for mode in MODES)
+        """One language's collections: train window and hold-out week, and the anonymous-only
+        train window when an ``anon+`` variant is trained (one Spark application runs them all,
+        sharing the history extract)."""
+        configs = tuple(self.collect_config(lang, mode) for mode in MODES)
+        if self.collects_anonymous:
+            configs += (dataclasses.replace(self.collect_config(lang, "train"), filter_anon=True,
+                                            prefix=ANON_PREFIX),)
+        return configs
 
     def prepare_config(self) -> PrepareConfig:
         # the collections use their modes' default prefixes (collect_config leaves them unset)

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from kitrain.atomic import atomic_dir, parquet_files, read_json, read_table, write_json
 from kitrain.config import PrepareConfig
 from kitrain.languages import LanguageError, validate_language
-from kitrain.paths import SPLITS, RunPaths
+from kitrain.paths import ANON_SPLIT, SPLITS, RunPaths
 from kitrain.schema import LABEL
 
 logger = logging.getLogger(__name__)
@@ -67,30 +67,52 @@ def balance_key(df: pd.DataFrame, rng: np.random.Generator) -> pd.Series:
     return df["revision_id"].isin(chosen).astype("int32")
 
 
-def text_train_key(df: pd.DataFrame, share: float, rng: np.random.Generator) -> pd.Series:
-    """0/1: the revisions of a random ``share`` of the unique page titles (1 = fine-tuning)."""
+def text_train_titles(df: pd.DataFrame, share: float, rng: np.random.Generator) -> set[str]:
+    """A random ``share`` of the unique page titles: the language models are fine-tuned on them."""
     titles = np.array(sorted(df["page_title"].fillna("").unique().tolist()), dtype=object)
     picked = rng.choice(titles, size=int(len(titles) * share), replace=False) if len(titles) else titles
-    return df["page_title"].fillna("").isin(set(picked.tolist())).astype("int32")
+    return set(picked.tolist())
+
+
+def title_key(df: pd.DataFrame, titles: set[str]) -> pd.Series:
+    """0/1: the revisions of one of ``titles``."""
+    return df["page_title"].fillna("").isin(titles).astype("int32")
+
+
+def text_train_key(df: pd.DataFrame, share: float, rng: np.random.Generator) -> pd.Series:
+    """0/1: the revisions of a random ``share`` of the unique page titles (1 = fine-tuning)."""
+    return title_key(df, text_train_titles(df, share, rng))
 
 
 def prepare_language(
-    train_mode: pd.DataFrame | None, test_mode: pd.DataFrame | None, cfg: PrepareConfig, lang: str
+    train_mode: pd.DataFrame | None, test_mode: pd.DataFrame | None, cfg: PrepareConfig, lang: str,
+    anon_mode: pd.DataFrame | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """The three splits of one language and their counts."""
+    """The splits of one language and their counts.
+
+    ``anon_mode``, the anonymous-only collection, gives ``anon_train``: its rows before the
+    validation date. Its ``is_text_train`` marks the titles the language models are fine-tuned on
+    (those of the all-users ``train`` split), so that the anonymous classifiers, like the others,
+    never train on a page the language models saw.
+    """
     out: dict[str, pd.DataFrame] = {}
     counts: dict[str, Any] = {}
+    text_titles: set[str] = set()
 
     def finish(split: str, frame: pd.DataFrame, text_share: bool) -> None:
+        nonlocal text_titles
         read = len(frame)
         if cfg.filter_rw:
             frame = drop_revision_wars(frame)
         frame = frame.copy()
         frame[IS_BALANCED] = balance_key(frame, language_rng(cfg.seed, lang, f"balance-{split}"))
-        frame[IS_TEXT_TRAIN] = (
-            text_train_key(frame, cfg.text_train_share, language_rng(cfg.seed, lang, "text-train"))
-            if text_share else pd.Series(0, index=frame.index, dtype="int32")
-        )
+        if text_share:
+            text_titles = text_train_titles(frame, cfg.text_train_share, language_rng(cfg.seed, lang, "text-train"))
+            frame[IS_TEXT_TRAIN] = title_key(frame, text_titles)
+        elif split == ANON_SPLIT:
+            frame[IS_TEXT_TRAIN] = title_key(frame, text_titles)
+        else:
+            frame[IS_TEXT_TRAIN] = pd.Series(0, index=frame.index, dtype="int32")
         frame = frame.sort_values("revision_id").reset_index(drop=True)
         out[split] = frame
         counts[split] = {
@@ -109,6 +131,8 @@ def prepare_language(
         finish("test", after, text_share=False)
     if test_mode is not None:
         finish("full_test", test_mode, text_share=False)
+    if anon_mode is not None:
+        finish(ANON_SPLIT, split_by_date(anon_mode, cfg.validation_date)[0], text_share=False)
     return out, counts
 
 
@@ -130,14 +154,14 @@ def collected_languages(mode_dir: Path) -> dict[str, Path]:
 LEGACY_TEXT_RULES = "multiscript"
 
 
-def collection_text_rules(paths: RunPaths, prefixes: dict[str, str]) -> dict[str, str]:
-    """The diff's text rules each collection of the run used, ``"<mode>/<lang>"`` -> rules, from
-    the quality reports (a report without them predates the choice: ``multiscript``)."""
+def collection_text_rules(paths: RunPaths, collections: list[tuple[str, str]]) -> dict[str, str]:
+    """The diff's text rules of each collection ``(prefix, mode)`` of the run, ``"<prefix>/<lang>"``
+    -> rules, from the quality reports (a report without them predates the choice: ``multiscript``)."""
     found = {}
-    for mode, prefix in prefixes.items():
+    for prefix, mode in collections:
         for lang in collected_languages(Path(paths.collected_mode(prefix, mode))):
             report = read_json(paths.collect_quality(prefix, mode, lang)) or {}
-            found[f"{mode}/{lang}"] = (report.get("config") or {}).get("text_rules", LEGACY_TEXT_RULES)
+            found[f"{prefix}/{lang}"] = (report.get("config") or {}).get("text_rules", LEGACY_TEXT_RULES)
     return found
 
 
@@ -170,13 +194,18 @@ def run_prepare(cfg: PrepareConfig, run_dir: str) -> dict[str, Any]:
     paths = RunPaths(run_dir)
     train_langs = collected_languages(Path(paths.collected_mode(cfg.prefix, "train")))
     test_langs = collected_languages(Path(paths.collected_mode(cfg.test_prefix, "test")))
+    anon_langs = collected_languages(Path(paths.collected_mode(cfg.anon_prefix, "train")))
     languages = sorted(set(train_langs) | set(test_langs))
+    if set(anon_langs) - set(languages):
+        logger.warning("anonymous-only collections without an all-users one are not used: %s",
+                       sorted(set(anon_langs) - set(languages)))
     if not languages:
         raise PrepareError(
             f"no collected languages in {paths.collected_mode(cfg.prefix, 'train')} or "
             f"{paths.collected_mode(cfg.test_prefix, 'test')}: run `kitrain collect` first"
         )
-    text_rules = check_one_text_rules(collection_text_rules(paths, {"train": cfg.prefix, "test": cfg.test_prefix}))
+    collections = [(cfg.prefix, "train"), (cfg.test_prefix, "test"), (cfg.anon_prefix, "train")]
+    text_rules = check_one_text_rules(collection_text_rules(paths, collections))
     for lang in languages:
         if lang not in train_langs:
             logger.warning("%s has no train-mode collection: it gets no train/test rows", lang)
@@ -193,11 +222,13 @@ def run_prepare(cfg: PrepareConfig, run_dir: str) -> dict[str, Any]:
         for lang in languages:
             train_table = _read(train_langs[lang]) if lang in train_langs else None
             test_table = _read(test_langs[lang]) if lang in test_langs else None
+            anon_table = _read(anon_langs[lang]) if lang in anon_langs and lang in train_langs else None
             schema = _output_schema(train_table if train_table is not None else test_table)
             splits, counts = prepare_language(
                 train_table.to_pandas() if train_table is not None else None,
                 test_table.to_pandas() if test_table is not None else None,
                 cfg, lang,
+                anon_table.to_pandas() if anon_table is not None else None,
             )
             for split, frame in splits.items():
                 table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -45,3 +47,30 @@ def test_early_stopping_is_an_option_on_auc():
     params = model.get_all_params()
     assert params["eval_metric"] == "AUC" and params["od_type"] == "Iter" and params["od_wait"] == 5
     assert len(model.get_evals_result()["validation"]["AUC"]) < 400  # stopped early on noise
+
+
+def test_anon_variants_train_on_the_anonymous_only_collection(tmp_path, caplog):
+    from kitrain.classifier import run_train
+    from kitrain.paths import RunPaths
+    from kitrain.schema import IS_ANONYMOUS
+
+    paths = RunPaths(str(tmp_path))
+    train = frame(100, 20, seed=1).assign(**{IS_ANONYMOUS: [1] * 50 + [0] * 50})
+    anon = frame(60, 12, seed=2).assign(**{IS_ANONYMOUS: 1})
+    anon.loc[:9, IS_TEXT_TRAIN] = 1  # pages the language models saw: never classifier rows
+    for split, rows in (("train", train), ("anon_train", anon)):
+        Path(paths.features(split)).mkdir(parents=True)
+        rows.to_parquet(Path(paths.features(split), "uk.parquet"), index=False)
+    results = run_train(TrainConfig(variants=("all+base", "anon+base"), iterations=5), str(tmp_path))
+    assert results["all+base"]["training_split"] == "train"
+    assert sum(results["all+base"]["rows"].values()) == 100
+    # the anon variant: the 50 classifier rows of the anonymous-only collection, not the 50
+    # anonymous rows of the all-users one
+    assert results["anon+base"]["training_split"] == "anon_train"
+    assert sum(results["anon+base"]["rows"].values()) == 50
+    # without that collection it falls back to the anonymous rows of train, and says so
+    for file in Path(paths.features("anon_train")).iterdir():
+        file.unlink()
+    results = run_train(TrainConfig(variants=("anon+base",), iterations=5), str(tmp_path))
+    assert results["anon+base"]["training_split"] == "train" and sum(results["anon+base"]["rows"].values()) == 50
+    assert "no anonymous-only collection" in caplog.text

@@ -151,7 +151,8 @@ def dag_runs(airflow_home, demo_source, tmp_path_factory):
     """A run collecting two languages, then a manual run for one of them only."""
     runs = tmp_path_factory.mktemp("runs")
     run_dir = RunPaths(str(runs / "2022-07"))
-    first = run_dag(airflow_home, conf_for(demo_source, runs, languages=["uk", "ja"]))
+    first = run_dag(airflow_home, conf_for(demo_source, runs, languages=["uk", "ja"],
+                                           variants=["all+user+mlm", "anon+user+mlm"]))
     collected = {lang: Path(run_dir.collected("all_users", "train", lang)) for lang in ("uk", "ja")}
     before = {
         "inode": {lang: path.stat().st_ino for lang, path in collected.items()},
@@ -171,6 +172,22 @@ def test_whole_dag_runs_on_demo_data(dag_runs):
     # one mapped collection per language, named by it in the UI; one fine-tuning per target
     assert sorted(name for (task, _), (_, name) in ti.items() if task == "collect") == ["ja", "uk"]
     assert sorted(name for (task, _), (_, name) in ti.items() if task == "finetune") == sorted(TARGETS)
+
+
+def test_an_anonymous_variant_trains_on_the_anonymous_only_collection(dag_runs):
+    # an anon+ variant requested: each language's application also collected the anonymous-only
+    # train window, prepared into anon_train, and the anon variant was trained on it
+    run_dir = dag_runs[0]
+    for lang in ("uk", "ja"):
+        anon = pd.read_parquet(run_dir.collected("anon_users", "train", lang))
+        assert len(anon) > 0 and set(anon["event_user_is_anonymous"]) == {1}
+        config = json.loads(Path(run_dir.collect_quality("anon_users", "train", lang)).read_text())["config"]
+        assert (config["filter_anon"], config["mode"]) == (True, "train")
+    summary = json.loads(Path(run_dir.prepared_summary()).read_text())
+    assert summary["totals"]["anon_train"]["rows"] > 0
+    metrics = json.loads(Path(run_dir.classifier("anon+user+mlm"), "metrics.json").read_text())
+    assert metrics["training_split"] == "anon_train"
+    assert json.loads(Path(run_dir.classifier("all+user+mlm"), "metrics.json").read_text())["training_split"] == "train"
 
 
 def test_run_settings_come_from_the_data_interval(dag_runs):

@@ -123,8 +123,9 @@ def test_config_round_trips_and_builds_every_stage_config(tmp_path):
                               "max_diff_chars": 1000}, dt.date(2022, 7, 1))
     again = PipelineConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
-    train, test = cfg.collect_configs("uk")
-    # both modes share the history cache; each mode keeps its own defaults and record limit
+    train, test, anon = cfg.collect_configs("uk")  # anon+base: the anonymous-only collection too
+    assert anon.filter_anon and anon.prefix == "anon_users"
+    # the modes share the history cache; each mode keeps its own defaults and record limit
     assert (train.mode, train.max_records, train.filter_rw, train.prefix, train.use_cache) == \
         ("train", 500, False, "all_users", True)
     assert (test.mode, test.max_records, test.filter_rw, test.prefix) == ("test", 50, True, "full_test")
@@ -206,3 +207,16 @@ def test_text_rules_param_reaches_every_collection(tmp_path):
     assert {c.text_rules for c in cfg.collect_configs("uk")} == {"paper"}  # the original's by default
     cfg = config_from_params({"run_dir": str(tmp_path), "text_rules": "multiscript"}, dt.date(2022, 7, 1))
     assert {c.text_rules for c in cfg.collect_configs("uk")} == {"multiscript"}
+
+
+def test_anonymous_variants_add_the_anonymous_only_collection(tmp_path):
+    cfg = config_from_params({"run_dir": str(tmp_path)}, dt.date(2022, 7, 1))
+    assert [(c.mode, c.prefix, c.filter_anon) for c in cfg.collect_configs("uk")] == \
+        [("train", "all_users", False), ("test", "full_test", False)]
+    cfg = config_from_params({"run_dir": str(tmp_path), "variants": ["all+user+mlm", "anon+base"],
+                              "max_records": 500}, dt.date(2022, 7, 1))
+    train, test, anon = cfg.collect_configs("uk")
+    assert (anon.mode, anon.prefix, anon.filter_anon, anon.max_records) == ("train", "anon_users", True, 500)
+    # the same windows and history extract as the all-users train collection
+    assert (anon.train_start, anon.train_end, anon.use_cache) == (train.train_start, train.train_end, True)
+    assert cfg.prepare_config().anon_prefix == "anon_users"

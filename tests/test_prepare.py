@@ -122,7 +122,32 @@ def test_run_prepare_fans_in_every_language(tmp_path):
     assert saved["totals"]["full_test"]["rows"] == 60
     # no hidden temporary directories remain
     assert sorted(p.name for p in (tmp_path / "prepared").iterdir()) == [
-        "full_test", "summary.json", "test", "train"]
+        "anon_train", "full_test", "summary.json", "test", "train"]
+    # no anonymous-only collection: its split is there, without rows
+    assert list((tmp_path / "prepared" / "anon_train").iterdir()) == []
+
+
+def test_the_anonymous_only_collection_becomes_anon_train():
+    # train: titles Page_0..Page_4; anon: 40 revisions of Page_0..Page_4 and 10 of Page_9, months
+    # 1..8 in turn (so rows of July and August are after the validation date)
+    train_mode = rows(60, "uk", 1)
+    anon_mode = pd.concat([rows(40, "uk", 1000), rows(10, "uk", 2000).assign(page_title="Page_9")],
+                          ignore_index=True)
+    splits, counts = prepare.prepare_language(train_mode, None, PrepareConfig(), "uk", anon_mode)
+    anon = splits["anon_train"]
+    # only the rows before 2022-07-01: months 1..6 of every 8
+    assert set(anon["revision_id"]) == {r for r, ts in zip(anon_mode["revision_id"], anon_mode["event_timestamp"])
+                                        if ts < "2022-07-01"}
+    assert counts["anon_train"]["rows"] == len(anon) == 30 + 8
+    # is_text_train marks exactly the titles the train split gave the language models
+    text_titles = set(splits["train"].loc[splits["train"]["is_text_train"] == 1, "page_title"])
+    assert len(text_titles) == 3  # 60 % of five titles
+    assert set(anon.loc[anon["is_text_train"] == 1, "page_title"]) == text_titles
+    assert set(anon.loc[anon["is_text_train"] == 0, "page_title"]) == {"Page_0", "Page_1", "Page_2", "Page_3",
+                                                                        "Page_4", "Page_9"} - text_titles
+    # and the train split is the same with or without the anonymous collection
+    alone, _ = prepare.prepare_language(train_mode, None, PrepareConfig(), "uk")
+    pd.testing.assert_frame_equal(alone["train"], splits["train"])
 
 
 def test_adding_a_language_keeps_the_others_samples(tmp_path):
@@ -194,11 +219,11 @@ def test_collections_of_different_text_rules_are_not_mixed(tmp_path):
         quality = Path(paths.collect_quality(prefix, mode, lang))
         quality.parent.mkdir(parents=True, exist_ok=True)
         quality.write_text(json.dumps({"config": config}))
-    found = collection_text_rules(paths, {"train": "all_users", "test": "full_test"})
-    assert found == {"train/uk": "paper", "test/uk": "paper", "train/ja": "multiscript"}
-    with pytest.raises(PrepareError, match=r"different text rules: \{'multiscript': \['train/ja'\], "
-                                           r"'paper': \['test/uk', 'train/uk'\]\}"):
+    found = collection_text_rules(paths, [("all_users", "train"), ("full_test", "test")])
+    assert found == {"all_users/uk": "paper", "full_test/uk": "paper", "all_users/ja": "multiscript"}
+    with pytest.raises(PrepareError, match=r"different text rules: \{'multiscript': \['all_users/ja'\], "
+                                           r"'paper': \['all_users/uk', 'full_test/uk'\]\}"):
         check_one_text_rules(found)
     with pytest.raises(PrepareError, match="different text rules"):
         run_prepare(PrepareConfig(), str(tmp_path))
-    assert check_one_text_rules({"train/uk": "paper", "test/uk": "paper"}) == "paper"
+    assert check_one_text_rules({"all_users/uk": "paper", "full_test/uk": "paper"}) == "paper"
