@@ -127,11 +127,15 @@ def test_text_rules_change_the_texts_not_the_rows(spark, source, run_dir, tmp_pa
     paper = pd.read_parquet(RunPaths(str(run_dir)).collected("full_test", "test", "uk")).set_index("revision_id")
     assert list(multi.index) == list(paper.index)
     assert [dict(a) for a in multi["actions"]] == [dict(a) for a in paper["actions"]]
-    # no multiscript text keeps a sentence mark or is empty; the paper's keep a line's last mark
+    # multiscript texts are stripped and never empty; the paper's keep node texts as they are
+    # and the last mark of a line on its sentence
     multi_texts = [t for texts in multi["texts_insert"] for t in texts]
     paper_texts = [t for texts in paper["texts_insert"] for t in texts]
-    assert multi_texts and all(t and t == sentence_split(t, "multiscript")[0] for t in multi_texts)
-    assert any(t.endswith(".") for t in paper_texts)
+    assert multi_texts and all(t and t == t.strip() for t in multi_texts)
+    assert any(t != t.strip() for t in paper_texts) and any(t.endswith(".") for t in paper_texts)
+    # a changed sentence pair: the paper's keeps the mark a multiscript one drops
+    pairs = [(c["before"], c["after"]) for changes in multi["texts_change"] for c in changes]
+    assert all(sentence_split(b, "multiscript") == [b] for b, _ in pairs)
 
 
 def test_schema_and_content(spark, collected):

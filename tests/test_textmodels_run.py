@@ -80,9 +80,10 @@ def test_features_from_the_four_models(run, demo_features):
         features = pq.read_table(paths.features(split)).to_pandas()
         assert summary["rows"][split] == len(prepared) == len(features)
         assert tuple(features.columns) == FEATURE_TABLE_COLUMNS
-        # -1 exactly where a revision has no inserted text
+        # -1 exactly where a revision has no inserted text (the paper's text rules keep empty
+        # sentences, which say nothing and are not scored)
         no_insert = features.revision_id.isin(
-            prepared.loc[prepared.texts_insert.map(len) == 0, "revision_id"])
+            prepared.loc[prepared.texts_insert.map(lambda texts: not any(t.strip() for t in texts)), "revision_id"])
         assert (features.loc[no_insert, "insert_s_0_max"] == -1).all()
         with_insert = features.loc[~no_insert]
         assert len(with_insert) and (with_insert["insert_p_0_max"] > 0).all()
