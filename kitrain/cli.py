@@ -333,6 +333,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--external-scores", default=None,
                    help="CSV with revision_id, wiki_db, score (e.g. ORES) to compare side by side")
     p.add_argument("--external-name", default="external", help="its name in the report")
+    p.add_argument("--seed", type=int, default=42,
+                   help="seed of the balanced sample of anonymous edits (default 42)")
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -341,7 +343,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from kitrain.evaluate import run_evaluate
 
     cfg = EvaluateConfig(threshold=args.threshold, external_scores=args.external_scores,
-                         external_name=args.external_name)
+                         external_name=args.external_name, seed=args.seed)
     report = run_evaluate(cfg, args.run_dir)
     for split, results in report["splits"].items():
         for variant, metrics in results["variants"].items():

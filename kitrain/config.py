@@ -415,8 +415,11 @@ class EvaluateConfig(_Config):
     #: CSV of external scores (``revision_id, wiki_db, score``), e.g. ORES, compared side by side.
     external_scores: str | None = None
     external_name: str = "external"
+    #: Seed of the balanced sample of anonymous edits of each language.
+    seed: int = 42
 
     def __post_init__(self) -> None:
+        _check_int("seed", self.seed, 0)
         _check_fraction("threshold", self.threshold)
         _check_fraction("recall_target", self.recall_target)
         if not isinstance(self.external_name, str) or not SEGMENT_PATTERN.fullmatch(self.external_name):

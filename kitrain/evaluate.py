@@ -2,8 +2,9 @@
 
 On ``test`` and ``full_test``: unbalanced ROC AUC and precision at recall 0.75 for all and for
 anonymous editors; the same plus accuracy, F1, precision and recall at the threshold on each
-language's balanced sample (``is_balanced``); per-language ROC AUC with counts, revert rate and
-anonymous share; fairness between anonymous (unprivileged) and registered (privileged) editors; and
+language's balanced sample (``is_balanced``; anonymous editors: a balanced sample of each
+language's anonymous edits); per-language ROC AUC with counts, revert rate and anonymous share;
+each text model's own score as a classifier; fairness between anonymous (unprivileged) and registered (privileged) editors; and
 baselines side by side (``is_anonymous`` as a score, external scores from a CSV). Writes
 ``report/metrics.json`` and ``report/predictions.parquet``.
 """
@@ -34,9 +35,14 @@ from kitrain.metrics import (
     threshold_metrics,
 )
 from kitrain.paths import RunPaths
-from kitrain.prepare import PrepareError
+from kitrain.prepare import PrepareError, balance_key, language_rng
 from kitrain.report import render
-from kitrain.schema import IS_ANONYMOUS, LABEL, VARIANTS
+from kitrain.schema import IS_ANONYMOUS, LABEL, MISSING_TEXT_SCORE, TITLE_FEATURES, VARIANTS
+
+#: The score of each text model that stands for it alone: the largest probability of "reverted"
+#: among a revision's texts (the title model gives one score per revision).
+TEXT_MODEL_SCORES = {"inserts": "insert_p_1_max", "removes": "remove_p_1_max", "changes": "change_p_1_max",
+                     "title": TITLE_FEATURES[0]}
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +63,45 @@ def unbalanced(labels: np.ndarray, scores: np.ndarray, anon: np.ndarray, cfg: Ev
     }
 
 
-def balanced(labels: np.ndarray, scores: np.ndarray, anon: np.ndarray, cfg: EvaluateConfig) -> dict:
+def balanced(labels: np.ndarray, scores: np.ndarray, sample: np.ndarray, anon_sample: np.ndarray,
+             cfg: EvaluateConfig) -> dict:
+    """Metrics on balanced samples: ``sample`` (each language's ``is_balanced`` rows) for all
+    editors, ``anon_sample`` (:func:`balanced_anonymous`) for anonymous editors."""
     def block(mask: np.ndarray) -> dict:
         y, s = labels[mask], scores[mask]
         return {"n": int(mask.sum()), "roc_auc": roc_auc(y, s),
                 "pr_at_recall": precision_at_recall(y, s, cfg.recall_target),
                 **threshold_metrics(y, s, cfg.threshold)}
 
-    everyone = np.ones(len(labels), dtype=bool)
-    return {"all": block(everyone), "anonymous": block(anon)}
+    return {"all": block(sample), "anonymous": block(anon_sample)}
+
+
+def balanced_anonymous(frame: pd.DataFrame, seed: int) -> np.ndarray:
+    """True for a balanced sample of each language's anonymous edits: all reverted ones and an
+    equal seeded sample of the others, as the paper's balanced anonymous figures were made (not the
+    anonymous rows of the all-editors sample, which hold few of them)."""
+    mask = np.zeros(len(frame), dtype=bool)
+    anonymous = frame[IS_ANONYMOUS].to_numpy().astype(bool)
+    for wiki, idx in frame.groupby("wiki_db", sort=True).indices.items():
+        rows = idx[anonymous[idx]]
+        part = frame.iloc[rows]
+        key = balance_key(part, language_rng(seed, wiki, "balance-anonymous")).to_numpy().astype(bool)
+        mask[rows[key]] = True
+    return mask
+
+
+def text_models(frame: pd.DataFrame) -> dict[str, Any]:
+    """Each fine-tuned text model's own score as a classifier, on the revisions that have its kind
+    of text (the others carry -1), with how many revisions have it."""
+    labels = frame[LABEL].to_numpy().astype(np.int64)
+    out = {}
+    for target, feature in TEXT_MODEL_SCORES.items():
+        values = frame[feature].to_numpy().astype(np.float64)
+        has = values != MISSING_TEXT_SCORE if target != "title" else np.ones(len(frame), dtype=bool)
+        out[target] = {"feature": feature, "revisions_with_text": int(has.sum()),
+                       "share_with_text": float(has.mean()) if len(has) else None,
+                       "roc_auc": roc_auc(labels[has], values[has])}
+    return out
 
 
 def fairness(labels: np.ndarray, scores: np.ndarray, anon: np.ndarray, cfg: EvaluateConfig) -> dict:
@@ -101,7 +137,7 @@ def evaluate_scores(frame: pd.DataFrame, scores: np.ndarray, cfg: EvaluateConfig
     bal = frame["is_balanced"].to_numpy().astype(bool)
     return {
         "unbalanced": unbalanced(labels, scores, anon, cfg),
-        "balanced": balanced(labels[bal], scores[bal], anon[bal], cfg),
+        "balanced": balanced(labels, scores, bal, balanced_anonymous(frame, cfg.seed), cfg),
         "per_language": per_language(frame, scores),
         "fairness": fairness(labels, scores, anon, cfg),
     }
@@ -162,6 +198,7 @@ def run_evaluate(cfg: EvaluateConfig, run_dir: str) -> dict[str, Any]:
         if external is not None:
             results["baselines"][cfg.external_name] = external_comparison(frame, external, variants,
                                                                            predictions, split, cfg)
+        results["text_models"] = text_models(frame)
         results["counts"] = {
             wiki: {"n": int(len(part)), "reverted": int(part[LABEL].sum()),
                    "anonymous": int(part[IS_ANONYMOUS].sum())}

@@ -57,6 +57,20 @@ def roc_curve(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.r_[0.0, fp / negatives], np.r_[0.0, tp / positives]
 
 
+def pr_curve(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(recall, precision) at every distinct threshold, highest first, from (0, 1)."""
+    y, s = _arrays(labels, scores)
+    positives = y.sum()
+    if positives == 0:
+        return np.array([0.0, 1.0]), np.array([1.0, 0.0])
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last_of_threshold = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(y)[last_of_threshold]
+    flagged_count = last_of_threshold + 1
+    return np.r_[0.0, tp / positives], np.r_[1.0, tp / flagged_count]
+
+
 def precision_at_recall(labels: Any, scores: Any, recall: float = 0.75) -> float | None:
     """Precision at the highest threshold whose recall reaches ``recall`` (PR@R0.75 by default).
 

@@ -218,7 +218,7 @@ class PipelineConfig(_Config):
         return TrainConfig(variants=self.variants, iterations=self.classifier_iterations, seed=self.seed)
 
     def evaluate_config(self) -> EvaluateConfig:
-        return EvaluateConfig()
+        return EvaluateConfig(seed=self.seed)
 
     @property
     def uses_tiny_model(self) -> bool:

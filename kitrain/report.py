@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kitrain.metrics import roc_curve
+from kitrain.metrics import pr_curve, roc_curve
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 
@@ -38,19 +38,23 @@ def _downsample(fpr: np.ndarray, tpr: np.ndarray, points: int = 200) -> tuple[np
     return fpr[idx], tpr[idx]
 
 
-def roc_svg(curves: list[tuple[str, np.ndarray, np.ndarray]], title: str, size: int = 320) -> str:
+def roc_svg(curves: list[tuple[str, np.ndarray, np.ndarray]], title: str, size: int = 320,
+            x_label: str = "false positive rate", y_label: str = "true positive rate",
+            diagonal: bool = True) -> str:
+    """Curves in the unit square (ROC by default; a precision-recall curve with its labels)."""
     pad = 40
     inner = size - 2 * pad
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size + 170}" height="{size}" '
              f'role="img" aria-label="{esc(title)}">',
              f'<rect x="{pad}" y="{pad}" width="{inner}" height="{inner}" fill="none" stroke="#999"/>',
-             f'<line x1="{pad}" y1="{pad + inner}" x2="{pad + inner}" y2="{pad}" stroke="#ccc" '
-             'stroke-dasharray="4 4"/>',
              f'<text x="{pad}" y="{pad - 12}" font-size="13">{esc(title)}</text>',
              f'<text x="{pad + inner / 2}" y="{size - 8}" font-size="11" text-anchor="middle">'
-             'false positive rate</text>',
+             f'{esc(x_label)}</text>',
              f'<text x="12" y="{pad + inner / 2}" font-size="11" text-anchor="middle" '
-             f'transform="rotate(-90 12 {pad + inner / 2})">true positive rate</text>']
+             f'transform="rotate(-90 12 {pad + inner / 2})">{esc(y_label)}</text>']
+    if diagonal:
+        parts.insert(2, f'<line x1="{pad}" y1="{pad + inner}" x2="{pad + inner}" y2="{pad}" stroke="#ccc" '
+                        'stroke-dasharray="4 4"/>')
     for i, (name, fpr, tpr) in enumerate(curves):
         fpr, tpr = _downsample(fpr, tpr)
         points = " ".join(f"{pad + x * inner:.1f},{pad + (1 - y) * inner:.1f}" for x, y in zip(fpr, tpr))
@@ -117,13 +121,25 @@ def render(report: dict[str, Any], predictions: pd.DataFrame, importances: dict[
                 sections.append(f"<h3>Against {esc(name)} on the revisions it scored</h3>"
                                 + table(["model", "n", "ROC AUC", "PR@R0.75"], ext_rows))
         part = predictions[predictions["split"] == split]
-        curves_all, curves_anon = [], []
+        curves_all, curves_anon, pr_all, pr_anon = [], [], [], []
         for variant, group in part.groupby("variant", sort=True):
-            curves_all.append((variant, *roc_curve(group["label"], group["score"])))
             anon = group[group["is_anonymous"] == 1]
+            curves_all.append((variant, *roc_curve(group["label"], group["score"])))
             curves_anon.append((variant, *roc_curve(anon["label"], anon["score"])))
+            pr_all.append((variant, *pr_curve(group["label"], group["score"])))
+            pr_anon.append((variant, *pr_curve(anon["label"], anon["score"])))
+        pr = {"x_label": "recall", "y_label": "precision", "diagonal": False}
         sections.append('<div class="row">' + roc_svg(curves_all, f"ROC, all editors ({split})")
                         + roc_svg(curves_anon, f"ROC, anonymous editors ({split})") + "</div>")
+        sections.append('<div class="row">' + roc_svg(pr_all, f"Precision-recall, all editors ({split})", **pr)
+                        + roc_svg(pr_anon, f"Precision-recall, anonymous editors ({split})", **pr) + "</div>")
+        if "text_models" in results:
+            sections.append("<h3>Each text model alone</h3><p>The model's largest probability of "
+                            "\u201creverted\u201d over a revision's texts, on the revisions that have that "
+                            "kind of text.</p>" + table(
+                                ["text model", "score", "revisions with its text", "share", "ROC AUC"],
+                                [[t, m["feature"], m["revisions_with_text"], m["share_with_text"], m["roc_auc"]]
+                                 for t, m in results["text_models"].items()]))
         for variant, m in results["variants"].items():
             bars = [(r["wiki_db"], r["roc_auc"], r["n"]) for r in m["per_language"]]
             sections.append(bars_svg(bars, f"ROC AUC per language, {variant} ({split}), sorted"))

@@ -85,6 +85,11 @@ def test_evaluate_writes_metrics_and_predictions(trained, tmp_path):
                                             "not_reverted_ratio_labels", "not_reverted_ratio_predictions",
                                             "roc_auc_difference"}
         assert "is_anonymous" in results["baselines"]
+        # each text model alone, on the revisions with its kind of text
+        assert set(results["text_models"]) == {"inserts", "removes", "changes", "title"}
+        assert results["text_models"]["title"]["revisions_with_text"] == metrics["unbalanced"]["all"]["n"]
+        # the balanced anonymous figures come from a balanced sample of anonymous edits
+        assert 0 < metrics["balanced"]["anonymous"]["n"] <= metrics["unbalanced"]["anonymous"]["n"]
     ores = report["splits"]["test"]["baselines"]["ores"]
     assert ores["n"] == len(external)
     assert set(ores["variants_on_same_rows"]) == set(VARIANTS)

@@ -104,3 +104,52 @@ def test_a_score_at_the_threshold_is_not_flagged():
     out = metrics.threshold_metrics([1, 0, 1], [0.5, 0.2, 0.9])
     assert out["recall"] == 0.5 and out["precision"] == 1.0
     assert list(metrics.flagged([0.5, 0.51, 0.49], 0.5)) == [0, 1, 0]
+
+
+def test_pr_curve_by_hand():
+    # scores .9 (pos) .8 (neg) .8 (pos) .3 (neg): thresholds .9, .8 (ties flagged together), .3
+    recall, precision = metrics.pr_curve([1, 0, 1, 0], [0.9, 0.8, 0.8, 0.3])
+    np.testing.assert_allclose(recall, [0, 0.5, 1.0, 1.0])
+    np.testing.assert_allclose(precision, [1, 1.0, 2 / 3, 0.5])
+
+
+def test_balanced_anonymous_sample_by_hand():
+    import pandas as pd
+
+    from kitrain.evaluate import balanced_anonymous
+
+    # ukwiki: 6 anonymous edits, 2 reverted -> the 2 and 2 of the 4 others; 3 registered, never in
+    # jawiki: 2 anonymous, both reverted -> both, no other to pair with
+    frame = pd.DataFrame({
+        "wiki_db": ["ukwiki"] * 9 + ["jawiki"] * 2, "revision_id": range(11),
+        "revision_is_identity_reverted": [1, 1, 0, 0, 0, 0, 1, 0, 0, 1, 1],
+        "is_anonymous": [1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1],
+    })
+    mask = balanced_anonymous(frame, seed=42)
+    chosen = frame[mask]
+    assert set(chosen[chosen.wiki_db == "ukwiki"].revision_id) >= {0, 1}
+    assert len(chosen[chosen.wiki_db == "ukwiki"]) == 4 and chosen.is_anonymous.all()
+    assert set(chosen[chosen.wiki_db == "jawiki"].revision_id) == {9, 10}
+    # seeded: the same sample again, another with another seed over many draws
+    assert (balanced_anonymous(frame, seed=42) == mask).all()
+    assert any((balanced_anonymous(frame, seed=s) != mask).any() for s in range(1, 20))
+
+
+def test_each_text_model_alone_by_hand():
+    import pandas as pd
+
+    from kitrain.evaluate import text_models
+
+    # insert scores: -1 means no inserted text; of the three with one, AUC 1.0 (0.9 > 0.2, 0.9 > 0.1)
+    frame = pd.DataFrame({
+        "revision_is_identity_reverted": [1, 0, 0, 1],
+        "insert_p_1_max": [0.9, 0.2, 0.1, -1.0], "remove_p_1_max": [-1.0] * 4,
+        "change_p_1_max": [0.3, 0.6, -1.0, -1.0], "title_s_0": [0.1, 0.2, 0.3, 0.4],
+    })
+    got = text_models(frame)
+    assert got["inserts"] == {"feature": "insert_p_1_max", "revisions_with_text": 3, "share_with_text": 0.75,
+                              "roc_auc": 1.0}
+    assert got["removes"]["revisions_with_text"] == 0 and got["removes"]["roc_auc"] is None
+    assert got["changes"]["roc_auc"] == 0.0  # the reverted one scored lower
+    # the title model scores every revision: reverted .1, .4 against .2, .3 -> 2 of 4 pairs
+    assert got["title"]["revisions_with_text"] == 4 and got["title"]["roc_auc"] == 0.5

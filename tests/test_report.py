@@ -23,7 +23,9 @@ def fake_split(wiki: str) -> tuple[dict, pd.DataFrame]:
     scores = rng.random(n)
     metrics = evaluate_scores(frame, scores, EvaluateConfig())
     results = {"variants": {"all+user+mlm": metrics}, "baselines": {"is_anonymous": metrics},
-               "counts": {wiki: {"n": 30, "reverted": 10, "anonymous": 5}}}
+               "counts": {wiki: {"n": 30, "reverted": 10, "anonymous": 5}},
+               "text_models": {"inserts": {"feature": "insert_p_1_max", "revisions_with_text": 12,
+                                           "share_with_text": 0.2, "roc_auc": 0.61}}}
     predictions = pd.DataFrame({"split": "test", "variant": "all+user+mlm", "wiki_db": frame.wiki_db,
                                 "revision_id": frame.revision_id,
                                 "label": frame.revision_is_identity_reverted,
@@ -36,6 +38,8 @@ def test_page_is_complete_and_self_contained():
     page = render(report, predictions, {"all+user+mlm": {"insert_s_0_max": 3.0}},
                   {"run_dir": "/runs/2022-07", "versions": {"kitrain": "0.1.0"}})
     for part in ("Variants and baselines", "ROC, all editors (test)", "ROC, anonymous editors (test)",
+                 "Precision-recall, all editors (test)", "Precision-recall, anonymous editors (test)",
+                 "Each text model alone", "insert_p_1_max", "0.610",
                  "ROC AUC per language", "Fairness", "Data per language", "Feature importances",
                  "Configuration and versions", "<svg", "insert_s_0_max"):
         assert part in page, part
