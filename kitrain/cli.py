@@ -19,6 +19,7 @@ from kitrain.config import (
     TEXT_RULES,
     CollectConfig,
     ConfigError,
+    EvaluateConfig,
     FeaturesConfig,
     PrepareConfig,
     TrainConfig,
@@ -335,15 +336,18 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--external-name", default="external", help="its name in the report")
     p.add_argument("--seed", type=int, default=42,
                    help="seed of the balanced sample of anonymous edits (default 42)")
+    p.add_argument("--min-language-rows", type=_positive_int, default=EvaluateConfig.min_language_rows,
+                   help="languages with fewer rows are left out of the per-language comparison "
+                   "(default %(default)s)")
     p.set_defaults(func=_cmd_evaluate)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from kitrain.config import EvaluateConfig
     from kitrain.evaluate import run_evaluate
 
     cfg = EvaluateConfig(threshold=args.threshold, external_scores=args.external_scores,
-                         external_name=args.external_name, seed=args.seed)
+                         external_name=args.external_name, seed=args.seed,
+                         min_language_rows=args.min_language_rows)
     report = run_evaluate(cfg, args.run_dir)
     for split, results in report["splits"].items():
         for variant, metrics in results["variants"].items():

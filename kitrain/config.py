@@ -417,9 +417,13 @@ class EvaluateConfig(_Config):
     external_name: str = "external"
     #: Seed of the balanced sample of anonymous edits of each language.
     seed: int = 42
+    #: Languages with fewer hold-out rows are left out of the per-language comparison (the paper's
+    #: rows and its correlation of anonymous share with AUC).
+    min_language_rows: int = 10_000
 
     def __post_init__(self) -> None:
         _check_int("seed", self.seed, 0)
+        _check_int("min_language_rows", self.min_language_rows, 1)
         _check_fraction("threshold", self.threshold)
         _check_fraction("recall_target", self.recall_target)
         if not isinstance(self.external_name, str) or not SEGMENT_PATTERN.fullmatch(self.external_name):

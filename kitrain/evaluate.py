@@ -32,6 +32,7 @@ from kitrain.metrics import (
     not_reverted_ratio,
     precision_at_recall,
     roc_auc,
+    spearman,
     threshold_metrics,
 )
 from kitrain.paths import RunPaths
@@ -130,6 +131,16 @@ def per_language(frame: pd.DataFrame, scores: np.ndarray) -> list[dict[str, Any]
     return sorted(rows, key=lambda r: (r["roc_auc"] is None, -(r["roc_auc"] or 0.0), r["wiki_db"]))
 
 
+def language_comparison(rows: list[dict[str, Any]], min_rows: int) -> dict[str, Any]:
+    """The languages with at least ``min_rows`` rows, and the Spearman correlation between their
+    anonymous share and their ROC AUC (the paper's question: is a wiki with more anonymous edits
+    served worse?)."""
+    kept = [r for r in rows if r["n"] >= min_rows and r["roc_auc"] is not None]
+    return {"min_rows": min_rows, "wikis": sorted(r["wiki_db"] for r in kept),
+            "spearman_anonymous_share_roc_auc": spearman([r["anonymous_share"] for r in kept],
+                                                         [r["roc_auc"] for r in kept])}
+
+
 def evaluate_scores(frame: pd.DataFrame, scores: np.ndarray, cfg: EvaluateConfig) -> dict[str, Any]:
     """Every metric of one score column on one split."""
     labels = frame[LABEL].to_numpy().astype(np.int64)
@@ -138,7 +149,8 @@ def evaluate_scores(frame: pd.DataFrame, scores: np.ndarray, cfg: EvaluateConfig
     return {
         "unbalanced": unbalanced(labels, scores, anon, cfg),
         "balanced": balanced(labels, scores, bal, balanced_anonymous(frame, cfg.seed), cfg),
-        "per_language": per_language(frame, scores),
+        "per_language": (languages := per_language(frame, scores)),
+        "languages": language_comparison(languages, cfg.min_language_rows),
         "fairness": fairness(labels, scores, anon, cfg),
     }
 

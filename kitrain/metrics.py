@@ -43,6 +43,18 @@ def roc_auc(labels: Any, scores: Any) -> float | None:
     return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
+def spearman(x: Any, y: Any) -> float | None:
+    """Spearman's rank correlation (average ranks for ties); None for fewer than three pairs or
+    a constant side."""
+    a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(a) < 3:
+        return None
+    ra, rb = _average_ranks(a), _average_ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denominator = float(np.sqrt((ra ** 2).sum() * (rb ** 2).sum()))
+    return float((ra * rb).sum() / denominator) if denominator else None
+
+
 def roc_curve(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
     """(false positive rate, true positive rate) at every distinct threshold, from (0, 0) to (1, 1)."""
     y, s = _arrays(labels, scores)

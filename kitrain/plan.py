@@ -127,6 +127,7 @@ class PipelineConfig(_Config):
     variants: tuple[str, ...] = (PRODUCTION_VARIANT,)
     production_variant: str = PRODUCTION_VARIANT
     classifier_iterations: int = 5000
+    min_language_rows: int = EvaluateConfig.min_language_rows
     retrain: bool = True
     seed: int = 42
 
@@ -151,6 +152,7 @@ class PipelineConfig(_Config):
         _check_int("finetune_max_steps", self.finetune_max_steps, 0)
         _check_int("max_length", self.max_length, 8)
         _check_int("classifier_iterations", self.classifier_iterations, 1)
+        _check_int("min_language_rows", self.min_language_rows, 1)
         _check_int("seed", self.seed, 0)
         for name in ("filter_anon", "retrain"):
             _check_bool(name, getattr(self, name))
@@ -218,7 +220,7 @@ class PipelineConfig(_Config):
         return TrainConfig(variants=self.variants, iterations=self.classifier_iterations, seed=self.seed)
 
     def evaluate_config(self) -> EvaluateConfig:
-        return EvaluateConfig(seed=self.seed)
+        return EvaluateConfig(seed=self.seed, min_language_rows=self.min_language_rows)
 
     @property
     def uses_tiny_model(self) -> bool:
@@ -236,7 +238,7 @@ PARAM_FIELDS = (
     "languages", "source", "source_dir", "dumps_dir", "xml_dump", "max_records", "max_records_test",
     "max_diff_chars", "text_rules",
     "filter_anon",
-    "base_model", "finetune_max_steps", "max_length", "variants", "classifier_iterations",
+    "base_model", "finetune_max_steps", "max_length", "variants", "classifier_iterations", "min_language_rows",
     "retrain", "seed",
 )
 #: Params whose empty value means "derived from the data interval".
@@ -374,6 +376,8 @@ def param_specs() -> dict[str, dict[str, Any]]:
                      "description": f"Must include {PRODUCTION_VARIANT}, which is bundled."},
         "classifier_iterations": {"default": 5000, "type": "integer", "minimum": 1,
                                   "title": "CatBoost iterations"},
+        "min_language_rows": {"default": EvaluateConfig.min_language_rows, "type": "integer", "minimum": 1,
+                              "title": "Rows a language needs in the per-language comparison"},
         "retrain": {"default": True, "type": "boolean", "title": "Retrain",
                     "description": "false: stop after collection."},
         "seed": {"default": 42, "type": "integer", "minimum": 0, "title": "Seed"},

@@ -143,6 +143,11 @@ def render(report: dict[str, Any], predictions: pd.DataFrame, importances: dict[
         for variant, m in results["variants"].items():
             bars = [(r["wiki_db"], r["roc_auc"], r["n"]) for r in m["per_language"]]
             sections.append(bars_svg(bars, f"ROC AUC per language, {variant} ({split}), sorted"))
+            if "languages" in m:
+                lang = m["languages"]
+                sections.append(f"<p>{esc(variant)}: over the {len(lang['wikis'])} languages with at least "
+                                f"{fmt(lang['min_rows'])} rows, Spearman correlation of anonymous share and "
+                                f"ROC AUC: {fmt(lang['spearman_anonymous_share_roc_auc'])}.</p>")
         fair = [(v, m["fairness"]) for v, m in results["variants"].items()]
         fair_rows = [[v, f["disparate_impact_labels"], f["disparate_impact_predictions"],
                       f["not_reverted_ratio_labels"], f["not_reverted_ratio_predictions"], f["roc_auc_difference"]]

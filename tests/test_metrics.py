@@ -153,3 +153,24 @@ def test_each_text_model_alone_by_hand():
     assert got["changes"]["roc_auc"] == 0.0  # the reverted one scored lower
     # the title model scores every revision: reverted .1, .4 against .2, .3 -> 2 of 4 pairs
     assert got["title"]["revisions_with_text"] == 4 and got["title"]["roc_auc"] == 0.5
+
+
+def test_spearman_by_hand():
+    # ranks x 1 2 3 4, y 2 1 4 3: d = (1, 1, 1, 1), 1 - 6 * 4 / (4 * 15) = 0.6
+    assert metrics.spearman([10, 20, 30, 40], [0.2, 0.1, 0.4, 0.3]) == pytest.approx(0.6)
+    assert metrics.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert metrics.spearman([1, 2], [1, 2]) is None and metrics.spearman([1, 1, 1], [1, 2, 3]) is None
+
+
+def test_language_comparison_keeps_the_large_wikis():
+    from kitrain.evaluate import language_comparison
+
+    rows = [{"wiki_db": "enwiki", "n": 50_000, "anonymous_share": 0.1, "roc_auc": 0.9},
+            {"wiki_db": "dewiki", "n": 20_000, "anonymous_share": 0.3, "roc_auc": 0.8},
+            {"wiki_db": "ukwiki", "n": 12_000, "anonymous_share": 0.2, "roc_auc": 0.85},
+            {"wiki_db": "xxwiki", "n": 500, "anonymous_share": 0.9, "roc_auc": 0.99},
+            {"wiki_db": "yywiki", "n": 30_000, "anonymous_share": 0.5, "roc_auc": None}]
+    got = language_comparison(rows, 10_000)
+    # the small wiki and the one without an AUC are left out; share and AUC fall together: -1
+    assert got == {"min_rows": 10_000, "wikis": ["dewiki", "enwiki", "ukwiki"],
+                   "spearman_anonymous_share_roc_auc": pytest.approx(-1.0)}

@@ -220,3 +220,9 @@ def test_anonymous_variants_add_the_anonymous_only_collection(tmp_path):
     # the same windows and history extract as the all-users train collection
     assert (anon.train_start, anon.train_end, anon.use_cache) == (train.train_start, train.train_end, True)
     assert cfg.prepare_config().anon_prefix == "anon_users"
+
+
+def test_evaluation_settings_come_from_the_params(tmp_path):
+    cfg = config_from_params({"run_dir": str(tmp_path), "min_language_rows": 20, "seed": 5}, dt.date(2022, 7, 1))
+    assert (cfg.evaluate_config().min_language_rows, cfg.evaluate_config().seed) == (20, 5)
+    assert config_from_params({"run_dir": str(tmp_path)}, dt.date(2022, 7, 1)).evaluate_config().min_language_rows == 10_000
