@@ -84,7 +84,9 @@ def pr_curve(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def precision_at_recall(labels: Any, scores: Any, recall: float = 0.75) -> float | None:
-    """Precision at the highest threshold whose recall reaches ``recall`` (PR@R0.75 by default).
+    """Precision at the highest threshold whose recall is above ``recall`` (PR@R0.75 by default),
+    as the original notebooks compute it from scikit-learn's curve (``np.where(recall > 0.75)[0][-1]``):
+    a threshold reaching exactly 0.75 does not count. None where no threshold gets above it.
 
     Revisions with the same score are flagged together, so a threshold takes all of its ties.
     """
@@ -97,7 +99,9 @@ def precision_at_recall(labels: Any, scores: Any, recall: float = 0.75) -> float
     last_of_threshold = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
     tp = np.cumsum(y)[last_of_threshold]
     flagged = last_of_threshold + 1
-    reached = np.flatnonzero(tp / positives >= recall - 1e-12)
+    reached = np.flatnonzero(tp / positives > recall + 1e-12)
+    if len(reached) == 0:
+        return None
     first = reached[0]
     return float(tp[first] / flagged[first])
 

@@ -32,12 +32,15 @@ def test_auc_matches_the_trapezoid_of_the_curve():
 
 def test_precision_at_recall_by_hand():
     # scores sorted: 0.9(1) 0.8(0) 0.7(1) 0.6(1) 0.5(0) 0.4(1); 4 positives
-    # recall 0.75 needs 3 positives: reached at 0.6 after 4 flagged -> precision 3/4
+    # recall above 0.75, as the notebooks' np.where(recall > 0.75): 0.6 gives exactly 0.75 (3 of
+    # 4), so the threshold is 0.4, after 6 flagged -> precision 4/6
     y = [1, 0, 1, 1, 0, 1]
     s = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
-    assert metrics.precision_at_recall(y, s, 0.75) == pytest.approx(0.75)
-    # recall 1.0 needs all: 6 flagged -> 4/6
-    assert metrics.precision_at_recall(y, s, 1.0) == pytest.approx(4 / 6)
+    assert metrics.precision_at_recall(y, s, 0.75) == pytest.approx(4 / 6)
+    # above 0.5: at 0.6 (recall 3/4) after 4 flagged -> 3/4
+    assert metrics.precision_at_recall(y, s, 0.5) == pytest.approx(0.75)
+    # nothing is above a recall of 1
+    assert metrics.precision_at_recall(y, s, 1.0) is None
 
 
 def test_precision_at_recall_takes_ties_together():
