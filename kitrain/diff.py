@@ -39,7 +39,7 @@ from mwedittypes import StructuredEditTypes
 from mwedittypes.utils import full_diff_to_simple
 from rapidfuzz import fuzz
 
-from kitrain.config import TEXT_RULES, CollectConfig, check_text_rules
+from kitrain.config import TEXT_RULES, CollectConfig, check_text_rules  # noqa: F401 - TEXT_RULES re-exported
 from kitrain.schema import ACTION_TYPES, CONTENT_TYPES, action_key
 
 #: Two sentences whose similarity (0-100) exceeds this are a change, not an insert plus a remove.

@@ -17,15 +17,7 @@ from kitrain.collect import run_collect
 from kitrain.config import CollectConfig, ConfigError
 from kitrain.dumps import DumpError, xmldump
 from kitrain.paths import RunPaths
-from tests.dumpfiles import (
-    export_xml,
-    history_from_export,
-    tsv_line,
-    write_7z,
-    write_history_dump,
-    write_history_lines,
-    write_xml_dump,
-)
+from tests.dumpfiles import export_xml, tsv_line, write_7z, write_history_dump, write_xml_dump
 
 
 def as_dict(row: tuple) -> dict:
