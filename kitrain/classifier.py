@@ -25,7 +25,7 @@ from kitrain.config import ANON_PREFIX, TrainConfig
 from kitrain.metrics import roc_auc, threshold_metrics
 from kitrain.paths import ANON_SPLIT, RunPaths
 from kitrain.prepare import IS_TEXT_TRAIN, PrepareError
-from kitrain.schema import IS_ANONYMOUS, LABEL, categorical_of, variant_features, variant_parts
+from kitrain.schema import IS_ANONYMOUS, LABEL, categorical_of, is_anonymous_variant, variant_features
 from kitrain.textdata import stratified_split
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def read_features(run_dir: str, split: str) -> pd.DataFrame:
 
 def population(frame: pd.DataFrame, variant: str) -> pd.DataFrame:
     """The rows a variant is trained on: every editor, or anonymous editors only."""
-    return frame[frame[IS_ANONYMOUS] == 1] if variant_parts(variant)[0] == "anon" else frame
+    return frame[frame[IS_ANONYMOUS] == 1] if is_anonymous_variant(variant) else frame
 
 
 def model_matrix(frame: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:
@@ -116,7 +116,7 @@ def run_train(cfg: TrainConfig, run_dir: str, features_csv: str | None = None) -
         train = read_ki_csv(features_csv, cfg.variants)
     else:
         train = read_features(run_dir, "train")
-        if any(variant_parts(v)[0] == "anon" for v in cfg.variants):
+        if any(is_anonymous_variant(v) for v in cfg.variants):
             if parquet_files(paths.features(ANON_SPLIT)):
                 anon_train = read_features(run_dir, ANON_SPLIT)
             else:
@@ -125,7 +125,7 @@ def run_train(cfg: TrainConfig, run_dir: str, features_csv: str | None = None) -
                                "paper's did", ANON_PREFIX, paths.run_dir)
     results = {}
     for variant in cfg.variants:
-        own = anon_train is not None and variant_parts(variant)[0] == "anon"
+        own = anon_train is not None and is_anonymous_variant(variant)
         model, metrics = train_variant(anon_train if own else train, variant, cfg)
         metrics["training_split"] = ANON_SPLIT if own else "train"
         features = variant_features(variant)

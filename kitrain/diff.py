@@ -84,32 +84,37 @@ def sentence_split(text: str, text_rules: str = DEFAULT_TEXT_RULES) -> list[str]
     return [s for s in (part.strip() for part in _SENTENCE_END.split(text)) if s]
 
 
+def _percent(ratio: float) -> int:
+    """fuzzywuzzy's rounding of a ratio: ``int(round(100 * ratio))`` (Python's round, half to even)."""
+    return int(round(100 * ratio))
+
+
 def fuzzy_ratio(a: str, b: str) -> int:
     """fuzzywuzzy 0.18's ``fuzz.ratio`` without python-Levenshtein, as the original ran it: 100 for
-    equal strings, 0 when one is empty, else ``int(round(100 * difflib ratio))`` (difflib's default
-    ``autojunk``; Python's round, half to even).
-
-    difflib's ratio is slow on long sentences; its two cheap upper bounds decide first whenever
-    even the bound does not pass the threshold (the rounding is monotonic, so the exact value could
-    not pass either). The bounds are only used through :func:`passes_fuzzy_threshold`."""
+    equal strings, 0 when one is empty, else the rounded difflib ratio (difflib's default
+    ``autojunk``)."""
     if a == b:
         return 100
     if not a or not b:
         return 0
-    return int(round(100 * difflib.SequenceMatcher(None, a, b).ratio()))
+    return _percent(difflib.SequenceMatcher(None, a, b).ratio())
 
 
 def passes_fuzzy_threshold(a: str, b: str, text_rules: str = DEFAULT_TEXT_RULES) -> bool:
-    """Whether two different sentences are similar enough to be a change."""
+    """Whether two different sentences are similar enough to be a change.
+
+    Under the paper's rules the value is :func:`fuzzy_ratio`'s, but difflib's ratio is slow on
+    long sentences: its two cheap upper bounds decide first whenever even the bound does not pass
+    the threshold (the rounding is monotonic, so the exact value could not pass either)."""
     if text_rules == "multiscript":
         return fuzz.ratio(a, b) > FUZZY_THRESHOLD
     if a == b or not a or not b:
         return fuzzy_ratio(a, b) > FUZZY_THRESHOLD
     matcher = difflib.SequenceMatcher(None, a, b)
     for bound in (matcher.real_quick_ratio, matcher.quick_ratio):
-        if int(round(100 * bound())) <= FUZZY_THRESHOLD:
+        if _percent(bound()) <= FUZZY_THRESHOLD:
             return False
-    return int(round(100 * matcher.ratio())) > FUZZY_THRESHOLD
+    return _percent(matcher.ratio()) > FUZZY_THRESHOLD
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -42,7 +42,7 @@ from kitrain.config import (
     check_window,
 )
 from kitrain.languages import PAPER_LANGUAGES, validate_languages
-from kitrain.schema import PRODUCTION_VARIANT, VARIANTS, variant_parts
+from kitrain.schema import PRODUCTION_VARIANT, VARIANTS, is_anonymous_variant
 
 #: ``base_model`` value that builds the tiny BERT of :mod:`kitrain.tinymodel` from the run's own
 #: corpus instead of loading a hub model (tests and the demo: nothing is downloaded).
@@ -192,7 +192,7 @@ class PipelineConfig(_Config):
         """Whether an ``anon+`` variant is trained: then the anonymous-only train window is
         collected too (prefix :data:`ANON_PREFIX`), as the paper trained those on their own
         collection."""
-        return any(variant_parts(v)[0] == "anon" for v in self.variants)
+        return any(is_anonymous_variant(v) for v in self.variants)
 
     def collect_configs(self, lang: str) -> tuple[CollectConfig, ...]:
         """One language's collections: train window and hold-out week, and the anonymous-only

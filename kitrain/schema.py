@@ -274,6 +274,11 @@ def variant_parts(variant: str) -> tuple[str, str]:
     return population, features
 
 
+def is_anonymous_variant(variant: str) -> bool:
+    """Whether a variant is one of the anonymous-editor models (population ``anon``)."""
+    return variant_parts(variant)[0] == "anon"
+
+
 def variant_features(variant: str) -> tuple[str, ...]:
     return FEATURE_SETS[variant_parts(variant)[1]]
 

@@ -47,7 +47,7 @@ def _chunks(path: str) -> Iterator[bytes]:
     if path.endswith(".7z"):
         for piece in _seven_zip_chunks(path):
             # py7zr decompresses up to 128 MB at a time: the parser gets it a chunk at a time
-            # anyway, so the tree it builds before the finished pages are cleared stays small
+            # anyway, as it gets every other format
             view = memoryview(piece)
             for offset in range(0, len(view), CHUNK_BYTES):
                 yield view[offset: offset + CHUNK_BYTES]
