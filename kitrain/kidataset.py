@@ -37,6 +37,7 @@ from kitrain.schema import (
     MLM_FEATURES,
     USER_GROUPS,
     group_flag,
+    is_anonymous_variant,
     variant_features,
 )
 
@@ -111,6 +112,8 @@ def read_ki_csv(path: str, variants: tuple[str, ...]) -> pd.DataFrame:
     frame = frame.assign(**{name: 0 for name in ACTION_FEATURES
                             if name not in frame.columns and name.rsplit("_", 1)[-1] in NEW_CONTENT_TYPES})
     needed = {LABEL, "wiki_db"} | {f for v in variants for f in variant_features(v)}
+    if any(is_anonymous_variant(v) for v in variants):
+        needed.add(IS_ANONYMOUS)  # picks the anonymous editors' rows, though not their feature
     missing = sorted(needed - set(frame.columns))
     if missing:
         raise DatasetError(f"features CSV {path} lacks column(s) needed by {list(variants)}: {missing}")

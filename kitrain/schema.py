@@ -280,7 +280,13 @@ def is_anonymous_variant(variant: str) -> bool:
 
 
 def variant_features(variant: str) -> tuple[str, ...]:
-    return FEATURE_SETS[variant_parts(variant)[1]]
+    """The ordered features of a variant. The ``anon`` ones leave out ``is_anonymous``: every row
+    they train on and score is an anonymous editor's, so the flag says nothing there."""
+    population, feature_set = variant_parts(variant)
+    features = FEATURE_SETS[feature_set]
+    if population == "anon":
+        return tuple(f for f in features if f != IS_ANONYMOUS)
+    return features
 
 
 def categorical_of(features: tuple[str, ...]) -> tuple[str, ...]:
