@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,9 +45,10 @@ def published_frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
     return pd.concat([frame, pd.DataFrame(extra)], axis=1)
 
 
-def simplified_frame() -> pd.DataFrame:
-    """The names the original train_model_simplified.py reads."""
-    frame = published_frame()
+def simplified_frame(frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The names the original train_model_simplified.py reads (of ``frame``, published_frame's
+    rows by default)."""
+    frame = published_frame() if frame is None else frame
     renames = {"is_anonymous": "user_is_anonymous", "title_s_0": "bert_title_score"}
     for kind in ("inserts", "removes", "changes"):
         for name in text_feature_names(kind):
@@ -125,4 +128,89 @@ def test_train_from_csv_writes_the_run_outputs(tmp_path):
     results = run_train(TrainConfig(iterations=30, early_stopping_rounds=0), str(tmp_path / "run"),
                         features_csv=str(path))
     assert (tmp_path / "run" / "classifier" / "all+user+mlm" / "model.cbm").is_file()
-    assert results["all+user+mlm"]["eval_roc_auc"] > 0.7  # the planted signal is found
+    # the label is planted in is_anonymous and every text feature here; that each text feature
+    # reaches the model under its own name is test_a_text_feature_trains_the_model_under_its_schema_name's
+    assert results["all+user+mlm"]["eval_roc_auc"] > 0.7
+
+
+def test_anonymous_variants_need_the_anonymous_flag(tmp_path):
+    # an anon+ variant does not use is_anonymous as a feature, but picks its rows by it: a file
+    # without it is refused by name, not with a KeyError in the middle of training
+    path = tmp_path / "f.csv"
+    published_frame().drop(columns=["is_anonymous"]).to_csv(path, index=False)
+    for variant in ("anon+base", "anon+user+mlm"):
+        with pytest.raises(DatasetError, match=r"lacks column\(s\) needed by .*\['is_anonymous'\]"):
+            read_ki_csv(str(path), (variant,))
+    assert "is_anonymous" not in read_ki_csv(str(path), ("all+base",)).columns
+
+
+# --- the text-model features reach the model under their own names ---------------------------
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC (Mann-Whitney, ties counted half), computed here so the test needs no kitrain code."""
+    labels, scores = np.asarray(labels), np.asarray(scores)
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    return float(((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum())
+                 / (len(pos) * len(neg)))
+
+
+def noise_frame(n: int, seed: int) -> pd.DataFrame:
+    """published_frame's rows with a label of their own: every column, is_anonymous and the text
+    features included, is noise with respect to it."""
+    frame = published_frame(n, seed)
+    frame["revision_is_identity_reverted"] = np.random.default_rng([seed, 1]).integers(0, 2, n)
+    return frame
+
+
+def signal(label: np.ndarray, seed: int) -> np.ndarray:
+    """A score that separates the classes well (AUC about 0.9), not perfectly."""
+    return label * 2.0 + np.random.default_rng([seed, 2]).normal(size=len(label))
+
+
+def schema_frame(n: int, seed: int, column: str) -> pd.DataFrame:
+    """Held-out rows in kitrain's own feature names, written from the schema's list: noise, with
+    the signal in ``column``."""
+    rng = np.random.default_rng([seed, 3])
+    label = rng.integers(0, 2, n)
+    frame = pd.DataFrame({name: rng.random(n) if name in MLM_FEATURES else rng.integers(0, 2, n)
+                          for name in ALL_FEATURES})
+    frame["wiki_db"] = rng.choice(["enwiki", "ukwiki"], n)
+    frame["revision_text_bytes_diff"] = rng.integers(-500, 500, n)
+    frame[column] = signal(label, seed)
+    frame["revision_is_identity_reverted"] = label
+    return frame
+
+
+@pytest.mark.parametrize(
+    "naming, csv_column, feature",
+    [
+        ("published", "change_p_1_mean", "change_p_1_mean"),
+        ("simplified", "bert_insert_s1_max", "insert_s_1_max"),
+        ("simplified", "bert_title_score", "title_s_0"),
+    ],
+)
+def test_a_text_feature_trains_the_model_under_its_schema_name(tmp_path, naming, csv_column, feature):
+    from kitrain.classifier import load_classifier_dir, predict
+
+    # the label is planted in ONE text-model column of the CSV; is_anonymous and the rest are noise
+    frame = noise_frame(600, seed=3)
+    frame = frame if naming == "published" else simplified_frame(frame)
+    assert csv_column in frame.columns
+    frame[csv_column] = signal(frame["revision_is_identity_reverted"].to_numpy(), seed=3)
+    path = tmp_path / f"{naming}.csv"
+    frame.to_csv(path, index=False)
+    run = tmp_path / "run"
+    run_train(TrainConfig(iterations=60, learning_rate=0.1, depth=4, seed=5, thread_count=2), str(run),
+              features_csv=str(path))
+    out = run / "classifier" / "all+user+mlm"
+    importances = json.loads((out / "importances.json").read_text())
+    assert max(importances, key=importances.get) == feature
+    # the model scores rows written in kitrain's names: it finds the signal in that feature, and
+    # nothing once that feature is shuffled
+    model, description = load_classifier_dir(out)
+    held_out = schema_frame(400, seed=11, column=feature)
+    label = held_out["revision_is_identity_reverted"].to_numpy()
+    assert auc(label, predict(model, description, held_out)) > 0.8
+    shuffled = held_out.assign(**{feature: np.random.default_rng(0).permutation(held_out[feature])})
+    assert abs(auc(label, predict(model, description, shuffled)) - 0.5) < 0.1
