@@ -7,6 +7,9 @@ language's anonymous edits); per-language ROC AUC with counts, revert rate and a
 each text model's own score as a classifier; fairness between anonymous (unprivileged) and registered (privileged) editors; and
 baselines side by side (``is_anonymous`` as a score, external scores from a CSV). Writes
 ``report/metrics.json`` and ``report/predictions.parquet``.
+
+The metrics themselves are scikit-learn's (:mod:`kitrain.metrics`); this module picks the rows
+each is computed on.
 """
 
 from __future__ import annotations
@@ -253,8 +256,13 @@ def run_context(run_dir: str, variants: list[str], cfg: EvaluateConfig) -> dict[
 
 def external_comparison(frame: pd.DataFrame, external: pd.DataFrame, variants: list[str],
                         predictions: list[pd.DataFrame], split: str, cfg: EvaluateConfig) -> dict:
-    """The external score and every variant on the revisions that have an external score."""
-    keyed = frame[["revision_id", "wiki_db"]].reset_index().merge(external, on=["revision_id", "wiki_db"])
+    """The external score and every variant on the revisions that have an external score, keyed by
+    (revision id, wiki): the rows keep the frame's order and each external score stays with its own
+    revision whatever the file's order."""
+    # "index" is the frame's row position (not its index label), which iloc and the scores take
+    keyed = (frame[["revision_id", "wiki_db"]].reset_index(drop=True).reset_index()
+             .merge(external, on=["revision_id", "wiki_db"], how="inner", validate="many_to_one")
+             .sort_values("index", kind="stable"))
     if keyed.empty:
         return {"n": 0, "note": "no revision of this split has an external score"}
     positions = keyed["index"].to_numpy()

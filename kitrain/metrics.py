@@ -1,15 +1,25 @@
-"""Performance and fairness metrics, in plain numpy so that each is checked by hand in the tests.
+"""Performance and fairness metrics: scikit-learn's, with the conventions of the report.
+
+The performance metrics (ROC AUC and curve, precision-recall curve, accuracy, precision, recall,
+F1) are scikit-learn's; what it does not have (the rate ratios of disparate impact, the AUC
+difference between groups) is composed here from them and checked by hand in the tests. Spearman's
+correlation is scipy's.
 
 Conventions: ``labels`` are 0/1 (1 = reverted), ``scores`` the predicted probability of a revert.
-A metric that is undefined on its input (one class only, an empty group) is ``None``, never a
-made-up number.
+A metric that is undefined on its input (one class only, an empty group, no flagged revision for
+precision) is ``None``, never a made-up number (scikit-learn would warn and return 0 or raise).
+A revision is flagged when its score is above the threshold, strictly (``y_pred > t``, as the
+original notebooks predict).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+from scipy import stats
+from sklearn import metrics as skm
 
 
 def _arrays(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -20,90 +30,70 @@ def _arrays(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
     return y, s
 
 
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties sharing their average rank."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    ranks = np.empty(len(values), dtype=np.float64)
-    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
-    starts = np.concatenate(([0], boundaries))
-    ends = np.concatenate((boundaries, [len(values)]))
-    for start, end in zip(starts, ends):
-        ranks[order[start:end]] = (start + end + 1) / 2.0
-    return ranks
+def _both_classes(y: np.ndarray) -> bool:
+    positives = int(y.sum())
+    return 0 < positives < len(y)
+
+
+def _defined(value: Any) -> float | None:
+    """A float, or None for scikit-learn's NaN of an undefined metric."""
+    value = float(value)
+    return None if math.isnan(value) else value
 
 
 def roc_auc(labels: Any, scores: Any) -> float | None:
-    """Area under the ROC curve (Mann-Whitney U with tied scores counted half)."""
+    """scikit-learn's ``roc_auc_score`` (tied scores count half); None with one class only."""
     y, s = _arrays(labels, scores)
-    positives, negatives = int(y.sum()), int(len(y) - y.sum())
-    if positives == 0 or negatives == 0:
+    if not _both_classes(y):
         return None
-    ranks = _average_ranks(s)
-    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    return float(skm.roc_auc_score(y, s))
 
 
 def spearman(x: Any, y: Any) -> float | None:
-    """Spearman's rank correlation (average ranks for ties); None for fewer than three pairs or
-    a constant side."""
+    """scipy's Spearman rank correlation (average ranks for ties); None for fewer than three pairs
+    or a constant side."""
     a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if len(a) < 3:
+    if a.shape != b.shape:
+        raise ValueError(f"x and y differ in length: {a.shape} vs {b.shape}")
+    if len(a) < 3 or np.all(a == a[0]) or np.all(b == b[0]):
         return None
-    ra, rb = _average_ranks(a), _average_ranks(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    denominator = float(np.sqrt((ra ** 2).sum() * (rb ** 2).sum()))
-    return float((ra * rb).sum() / denominator) if denominator else None
+    return _defined(stats.spearmanr(a, b)[0])
 
 
 def roc_curve(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(false positive rate, true positive rate) at every distinct threshold, from (0, 0) to (1, 1)."""
+    """scikit-learn's (false positive rate, true positive rate), from (0, 0) to (1, 1); the
+    diagonal where one class is missing (the curve is undefined there)."""
     y, s = _arrays(labels, scores)
-    positives, negatives = y.sum(), len(y) - y.sum()
-    if positives == 0 or negatives == 0:
+    if not _both_classes(y):
         return np.array([0.0, 1.0]), np.array([0.0, 1.0])
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last_of_threshold = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tp = np.cumsum(y)[last_of_threshold]
-    fp = (last_of_threshold + 1) - tp
-    return np.r_[0.0, fp / negatives], np.r_[0.0, tp / positives]
+    fpr, tpr, _ = skm.roc_curve(y, s)
+    return fpr, tpr
 
 
 def pr_curve(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(recall, precision) at every distinct threshold, highest first, from (0, 1)."""
+    """scikit-learn's precision-recall curve as (recall, precision), highest threshold first, from
+    (0, 1); a line from (0, 1) to (1, 0) where there is no positive (recall is undefined)."""
     y, s = _arrays(labels, scores)
-    positives = y.sum()
-    if positives == 0:
+    if int(y.sum()) == 0:
         return np.array([0.0, 1.0]), np.array([1.0, 0.0])
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last_of_threshold = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tp = np.cumsum(y)[last_of_threshold]
-    flagged_count = last_of_threshold + 1
-    return np.r_[0.0, tp / positives], np.r_[1.0, tp / flagged_count]
+    precision, recall, _ = skm.precision_recall_curve(y, s)
+    return recall[::-1], precision[::-1]
 
 
 def precision_at_recall(labels: Any, scores: Any, recall: float = 0.75) -> float | None:
     """Precision at the highest threshold whose recall is above ``recall`` (PR@R0.75 by default),
-    as the original notebooks compute it from scikit-learn's curve (``np.where(recall > 0.75)[0][-1]``):
-    a threshold reaching exactly 0.75 does not count. None where no threshold gets above it.
-
-    Revisions with the same score are flagged together, so a threshold takes all of its ties.
-    """
+    exactly as the original notebooks compute it from scikit-learn's curve:
+    ``precision[np.where(recall > 0.75)[0][-1]]``. A threshold reaching exactly 0.75 does not
+    count; revisions with the same score are flagged together. None where no threshold gets above
+    it (or there is no positive)."""
     y, s = _arrays(labels, scores)
-    positives = int(y.sum())
-    if positives == 0:
+    if int(y.sum()) == 0:
         return None
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last_of_threshold = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tp = np.cumsum(y)[last_of_threshold]
-    flagged = last_of_threshold + 1
-    reached = np.flatnonzero(tp / positives > recall + 1e-12)
-    if len(reached) == 0:
+    precisions, recalls, _ = skm.precision_recall_curve(y, s)
+    above = np.where(recalls > recall)[0]
+    if len(above) == 0:
         return None
-    first = reached[0]
-    return float(tp[first] / flagged[first])
+    return float(precisions[above[-1]])
 
 
 def flagged(scores: Any, threshold: float) -> np.ndarray:
@@ -112,27 +102,28 @@ def flagged(scores: Any, threshold: float) -> np.ndarray:
 
 
 def threshold_metrics(labels: Any, scores: Any, threshold: float = 0.5) -> dict[str, float | None]:
-    """Accuracy, precision, recall and F1 of ``score > threshold`` (the original notebooks flag a
-    revision whose score is above the threshold, not at it)."""
+    """scikit-learn's accuracy, precision, recall and F1 of ``score > threshold`` (the original
+    notebooks flag a revision whose score is above the threshold, not at it). Precision is None when
+    nothing is flagged, recall when nothing is reverted, F1 (``2 tp / (2 tp + fp + fn)``) when
+    neither; everything on an empty input."""
     y, s = _arrays(labels, scores)
     if len(y) == 0:
         return {"accuracy": None, "precision": None, "recall": None, "f1": None}
     predicted = flagged(s, threshold)
-    tp = int(np.sum((predicted == 1) & (y == 1)))
-    fp = int(np.sum((predicted == 1) & (y == 0)))
-    fn = int(np.sum((predicted == 0) & (y == 1)))
-    precision = tp / (tp + fp) if tp + fp else None
-    recall = tp / (tp + fn) if tp + fn else None
-    f1 = (2 * precision * recall / (precision + recall)
-          if precision is not None and recall is not None and precision + recall else None)
-    return {"accuracy": float(np.mean(predicted == y)), "precision": precision, "recall": recall,
-            "f1": f1}
+    # binary metrics of class 1 whichever classes are present; NaN (not 0) where undefined
+    kw = {"labels": [0, 1], "pos_label": 1, "average": "binary", "zero_division": np.nan}
+    return {"accuracy": float(skm.accuracy_score(y, predicted)),
+            "precision": _defined(skm.precision_score(y, predicted, **kw)),
+            "recall": _defined(skm.recall_score(y, predicted, **kw)),
+            "f1": _defined(skm.f1_score(y, predicted, **kw))}
 
 
 def rate_ratio(outcomes: Any, group: Any, outcome: int = 1) -> float | None:
     """P(outcome | group) / P(outcome | the rest); None when a side is empty or its rate is 0."""
     o = np.asarray(outcomes, dtype=np.int64)
     g = np.asarray(group, dtype=bool)
+    if o.shape != g.shape:
+        raise ValueError(f"outcomes and group differ in length: {o.shape} vs {g.shape}")
     if g.sum() == 0 or (~g).sum() == 0:
         return None
     rest_rate = float(np.mean(o[~g] == outcome))

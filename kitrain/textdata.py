@@ -7,10 +7,16 @@ Pure pandas: each builder takes the rows with ``is_text_train = 1`` and returns 
 
 from __future__ import annotations
 
+import logging
+import math
+
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 from kitrain.schema import LABEL
+
+logger = logging.getLogger(__name__)
 
 
 class NoExamplesError(ValueError):
@@ -83,13 +89,33 @@ def balance_classes(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
 def stratified_split(
     df: pd.DataFrame, share: float, rng: np.random.Generator, stratify: bool = True
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, eval): ``share`` of each class (at least one where a class has two or more rows)."""
+    """(train, eval) by scikit-learn's ``train_test_split``, stratified on ``label`` (not with
+    ``stratify=False``, e.g. for a regression's revert rates), seeded by an integer drawn from
+    ``rng`` so that one seed still feeds everything; both parts keep the input's row order.
+
+    The evaluation part holds ``ceil(share * n)`` rows, scikit-learn's size for a fractional
+    ``test_size``, spread over the classes in proportion by scikit-learn. Where scikit-learn would
+    refuse, as before: a class of one row stays in training (it cannot be on both sides), and the
+    evaluation part holds at least as many rows as there are classes while leaving training as many
+    (so a share that rounds down to nothing still gives evaluation rows, and even a share of 1
+    never takes every row). Nothing to split (no class of two rows or more) gives an empty
+    evaluation part, which the callers refuse.
+    """
     labels = df["label"].to_numpy()
-    classes = sorted(set(labels.tolist())) if stratify else [None]
+    positions = np.arange(len(df))
+    if stratify:
+        _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+        splittable = counts[inverse] >= 2
+        if not splittable.all():
+            logger.debug("%d class(es) of one row stay in training", int((counts < 2).sum()))
+        positions, strata, groups = positions[splittable], inverse[splittable], int((counts >= 2).sum())
+    else:
+        strata, groups = None, 1
+    n = len(positions)
     eval_mask = np.zeros(len(df), dtype=bool)
-    for cls in classes:
-        positions = np.flatnonzero(labels == cls) if stratify else np.arange(len(df))
-        n = len(positions)
-        take = min(n - 1, max(1, int(round(n * share)))) if n >= 2 else 0
-        eval_mask[rng.choice(positions, size=take, replace=False)] = True
+    if n >= 2:  # each class kept has two rows or more
+        size = min(max(math.ceil(share * n), groups), n - groups)
+        _, eval_positions = train_test_split(positions, test_size=size, stratify=strata,
+                                             random_state=int(rng.integers(0, 2**32)), shuffle=True)
+        eval_mask[eval_positions] = True
     return df[~eval_mask].reset_index(drop=True), df[eval_mask].reset_index(drop=True)

@@ -1,4 +1,5 @@
-"""Metric functions against values computed by hand on tiny inputs."""
+"""Metric functions against values computed by hand on tiny inputs, and against scikit-learn and
+scipy called directly (the functions are theirs, with None for what is undefined)."""
 
 import numpy as np
 import pytest
@@ -52,8 +53,55 @@ def test_threshold_metrics_by_hand():
     # predictions at 0.5: 1 1 0 0; labels 1 0 1 0 -> tp 1, fp 1, fn 1, tn 1
     out = metrics.threshold_metrics([1, 0, 1, 0], [0.9, 0.6, 0.4, 0.1])
     assert out == {"accuracy": 0.5, "precision": 0.5, "recall": 0.5, "f1": 0.5}
-    # nothing predicted positive: precision and F1 undefined, not zero
+    # nothing predicted positive: precision undefined, not zero
     assert metrics.threshold_metrics([1, 0], [0.1, 0.2])["precision"] is None
+
+
+def test_f1_is_scikit_learns_2tp_over_2tp_fp_fn():
+    # nothing flagged while one revision is reverted: precision is undefined (None), recall 0, and
+    # F1 = 2 tp / (2 tp + fp + fn) = 0 / 1 = 0, as scikit-learn (and the original notebooks) give it
+    assert metrics.threshold_metrics([1, 0], [0.1, 0.2]) == {"accuracy": 0.5, "precision": None,
+                                                            "recall": 0.0, "f1": 0.0}
+    # nothing reverted and nothing flagged: recall and F1 undefined too
+    assert metrics.threshold_metrics([0, 0], [0.1, 0.2]) == {"accuracy": 1.0, "precision": None,
+                                                            "recall": None, "f1": None}
+    # only revisions flagged wrongly: precision 0, recall undefined, F1 0
+    assert metrics.threshold_metrics([0, 0], [0.9, 0.2]) == {"accuracy": 0.5, "precision": 0.0,
+                                                            "recall": None, "f1": 0.0}
+    assert metrics.threshold_metrics([], []) == {"accuracy": None, "precision": None, "recall": None,
+                                                 "f1": None}
+
+
+def test_the_metrics_are_scikit_learns():
+    from scipy.stats import spearmanr
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(1)
+    for n in (7, 50, 400):
+        y = rng.integers(0, 2, n)
+        s = np.round(rng.random(n), 1)  # many ties, and scores exactly at the threshold
+        assert metrics.roc_auc(y, s) == pytest.approx(skm.roc_auc_score(y, s), abs=1e-15)
+        precision, recall, _ = skm.precision_recall_curve(y, s)
+        assert metrics.precision_at_recall(y, s) == precision[np.where(recall > 0.75)[0][-1]]
+        got_recall, got_precision = metrics.pr_curve(y, s)
+        np.testing.assert_array_equal(got_recall, recall[::-1])
+        np.testing.assert_array_equal(got_precision, precision[::-1])
+        fpr, tpr, _ = skm.roc_curve(y, s)
+        np.testing.assert_array_equal(np.stack(metrics.roc_curve(y, s)), np.stack([fpr, tpr]))
+        predicted = (s > 0.5).astype(int)
+        assert metrics.threshold_metrics(y, s) == pytest.approx({
+            "accuracy": skm.accuracy_score(y, predicted), "precision": skm.precision_score(y, predicted),
+            "recall": skm.recall_score(y, predicted), "f1": skm.f1_score(y, predicted)})
+        x = rng.integers(0, 5, n)
+        assert metrics.spearman(x, s) == pytest.approx(spearmanr(x, s).statistic)
+
+
+def test_undefined_curves_and_ranks_are_not_made_up():
+    # one class: no AUC, no PR@R0.75 without a positive, the diagonal as the ROC "curve"
+    assert metrics.roc_auc([0, 0, 0], [0.1, 0.5, 0.9]) is None
+    assert metrics.precision_at_recall([0, 0], [0.1, 0.9]) is None
+    np.testing.assert_array_equal(np.stack(metrics.roc_curve([1, 1], [0.2, 0.3])), [[0, 1], [0, 1]])
+    assert metrics.spearman([1, 2, 3], [5, 5, 5]) is None
 
 
 def test_disparate_impact_by_hand():
@@ -87,7 +135,7 @@ def test_fairness_of_labels_and_predictions_by_hand():
     from kitrain.config import EvaluateConfig
     from kitrain.evaluate import fairness
 
-    # anonymous: labels 1 1 0 0, scores .9 .6 .7 .2 -> predicted (>= 0.5) 1 1 1 0
+    # anonymous: labels 1 1 0 0, scores .9 .6 .7 .2 -> predicted (> 0.5) 1 1 1 0
     # registered: labels 1 0 0 0, scores .8 .4 .1 .3 -> predicted 1 0 0 0
     labels = np.array([1, 1, 0, 0, 1, 0, 0, 0])
     scores = np.array([0.9, 0.6, 0.7, 0.2, 0.8, 0.4, 0.1, 0.3])

@@ -234,6 +234,40 @@ def test_split_without_stratification_for_regression():
     assert strat_eval.empty
 
 
+def test_stratified_split_is_scikit_learns_train_test_split():
+    # the same rows as train_test_split(stratify=label) seeded by the integer drawn from the rng
+    from sklearn.model_selection import train_test_split
+
+    df = labelled(70, 23).sample(frac=1.0, random_state=4).reset_index(drop=True)
+    train, evals = textdata.stratified_split(df, 0.1, np.random.default_rng(9))
+    seed = int(np.random.default_rng(9).integers(0, 2**32))
+    sk_train, sk_eval = train_test_split(df, test_size=0.1, stratify=df["label"], random_state=seed)
+    assert sorted(evals["text"]) == sorted(sk_eval["text"]) and len(evals) == 10  # ceil(9.3)
+    assert sorted(train["text"]) == sorted(sk_train["text"])
+    # both parts keep the input's order
+    assert train["text"].tolist() == [x for x in df["text"] if x in set(train["text"])]
+    assert evals["text"].tolist() == [x for x in df["text"] if x in set(evals["text"])]
+    # unstratified: the same as train_test_split without stratify
+    _, plain = textdata.stratified_split(df, 0.1, np.random.default_rng(9), stratify=False)
+    _, sk_plain = train_test_split(df, test_size=0.1, random_state=seed)
+    assert sorted(plain["text"]) == sorted(sk_plain["text"])
+
+
+def test_stratified_split_where_scikit_learn_would_refuse():
+    # a share rounding to fewer rows than classes (ceil(0.01 * 40) = 1 < 2): one of each instead
+    train, evals = textdata.stratified_split(labelled(20, 20), 0.01, np.random.default_rng(0))
+    assert evals["label"].value_counts().to_dict() == {0: 1, 1: 1} and len(train) == 38
+    # a class of one row (train_test_split refuses to stratify it) stays in training; the others
+    # are split as usual: ceil(0.2 * 10) = 2 of the zeros
+    train, evals = textdata.stratified_split(labelled(10, 1), 0.2, np.random.default_rng(0))
+    assert evals["label"].tolist() == [0, 0] and train["label"].value_counts().to_dict() == {0: 8, 1: 1}
+    # a single row cannot be split at all
+    train, evals = textdata.stratified_split(labelled(1, 0), 0.5, np.random.default_rng(0))
+    assert len(train) == 1 and evals.empty
+    _, evals = textdata.stratified_split(labelled(1, 0), 0.5, np.random.default_rng(0), stratify=False)
+    assert evals.empty
+
+
 # --- build_examples ---------------------------------------------------------------------------
 
 def test_build_examples_dispatches_on_target():
@@ -265,7 +299,10 @@ def test_split_is_positional_with_duplicate_index():
     # duplicate index labels must not pull extra rows into the evaluation split
     d = pd.DataFrame({"label": [0, 0, 0, 1, 1, 1]}, index=[0, 0, 1, 1, 2, 2])
     train, evaluation = textdata.stratified_split(d, 0.34, np.random.default_rng(0))
-    assert len(evaluation) == 2 and len(train) == 4
+    # scikit-learn's size: ceil(0.34 * 6) = 3 rows, one or two of each class
+    assert len(evaluation) == 3 and len(train) == 3
+    assert sorted([*train["label"], *evaluation["label"]]) == [0, 0, 0, 1, 1, 1]
+    assert set(evaluation["label"]) == {0, 1}
 
 
 def test_missing_titles_are_not_examples():
