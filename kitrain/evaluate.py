@@ -39,7 +39,7 @@ from kitrain.metrics import (
     threshold_metrics,
 )
 from kitrain.paths import RunPaths
-from kitrain.prepare import PrepareError, balance_key, language_rng
+from kitrain.prepare import PrepareError, language_rng
 from kitrain.report import render
 from kitrain.schema import IS_ANONYMOUS, LABEL, MISSING_TEXT_SCORE, TITLE_FEATURES, VARIANTS
 
@@ -81,16 +81,23 @@ def balanced(labels: np.ndarray, scores: np.ndarray, sample: np.ndarray, anon_sa
 
 
 def balanced_anonymous(frame: pd.DataFrame, seed: int) -> np.ndarray:
-    """True for a balanced sample of each language's anonymous edits: all reverted ones and an
-    equal seeded sample of the others, as the paper's balanced anonymous figures were made (not the
-    anonymous rows of the all-editors sample, which hold few of them)."""
+    """True for a balanced sample of each language's anonymous edits, as the original notebook's
+    ``get_balanced_anon`` draws it: the smaller class whole and a seeded sample of the same size of
+    the larger one (usually all reverted edits and as many of the others; on a wiki where most
+    anonymous edits are reverted, all kept ones and as many reverts). A wiki with one class only
+    gives none. Not the anonymous rows of the all-editors sample, which hold few of them."""
     mask = np.zeros(len(frame), dtype=bool)
     anonymous = frame[IS_ANONYMOUS].to_numpy().astype(bool)
+    labels = frame[LABEL].to_numpy()
+    revision_ids = frame["revision_id"].to_numpy()
     for wiki, idx in frame.groupby("wiki_db", sort=True).indices.items():
         rows = idx[anonymous[idx]]
-        part = frame.iloc[rows]
-        key = balance_key(part, language_rng(seed, wiki, "balance-anonymous")).to_numpy().astype(bool)
-        mask[rows[key]] = True
+        rows = rows[np.argsort(revision_ids[rows], kind="stable")]  # the draw follows no file order
+        reverted, kept = rows[labels[rows] == 1], rows[labels[rows] != 1]
+        size = min(len(reverted), len(kept))
+        rng = language_rng(seed, wiki, "balance-anonymous")
+        for part in (reverted, kept):
+            mask[part if len(part) == size else rng.choice(part, size=size, replace=False)] = True
     return mask
 
 

@@ -169,21 +169,29 @@ def test_balanced_anonymous_sample_by_hand():
 
     from kitrain.evaluate import balanced_anonymous
 
+    # as the original get_balanced_anon: the smaller class whole, as many of the larger
     # ukwiki: 6 anonymous edits, 2 reverted -> the 2 and 2 of the 4 others; 3 registered, never in
-    # jawiki: 2 anonymous, both reverted -> both, no other to pair with
+    # jawiki: 4 anonymous, 3 reverted -> the one kept edit and 1 of the 3 reverts
+    # frwiki: 2 anonymous, both reverted -> nothing to pair them with: none
     frame = pd.DataFrame({
-        "wiki_db": ["ukwiki"] * 9 + ["jawiki"] * 2, "revision_id": range(11),
-        "revision_is_identity_reverted": [1, 1, 0, 0, 0, 0, 1, 0, 0, 1, 1],
-        "is_anonymous": [1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1],
+        "wiki_db": ["ukwiki"] * 9 + ["jawiki"] * 4 + ["frwiki"] * 2, "revision_id": range(15),
+        "revision_is_identity_reverted": [1, 1, 0, 0, 0, 0, 1, 0, 0, 1, 1, 0, 1, 1, 1],
+        "is_anonymous": [1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1],
     })
     mask = balanced_anonymous(frame, seed=42)
     chosen = frame[mask]
-    assert set(chosen[chosen.wiki_db == "ukwiki"].revision_id) >= {0, 1}
-    assert len(chosen[chosen.wiki_db == "ukwiki"]) == 4 and chosen.is_anonymous.all()
-    assert set(chosen[chosen.wiki_db == "jawiki"].revision_id) == {9, 10}
+    assert chosen.is_anonymous.all()
+    uk = chosen[chosen.wiki_db == "ukwiki"]
+    assert set(uk.revision_id) >= {0, 1} and len(uk) == 4
+    ja = chosen[chosen.wiki_db == "jawiki"]
+    assert 11 in set(ja.revision_id) and len(ja) == 2 and ja.revision_is_identity_reverted.sum() == 1
+    assert chosen[chosen.wiki_db == "frwiki"].empty
     # seeded: the same sample again, another with another seed over many draws
     assert (balanced_anonymous(frame, seed=42) == mask).all()
     assert any((balanced_anonymous(frame, seed=s) != mask).any() for s in range(1, 20))
+    # the rows' order in the file does not change the draw
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    assert set(shuffled[balanced_anonymous(shuffled, seed=42)].revision_id) == set(chosen.revision_id)
 
 
 def test_each_text_model_alone_by_hand():
