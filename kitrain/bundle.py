@@ -21,6 +21,7 @@ from typing import Any
 from kitrain import __version__
 from kitrain.atomic import atomic_dir, read_json, write_json
 from kitrain.classifier import FEATURES_FILE, MODEL_FILE
+from kitrain.config import CollectConfig
 from kitrain.paths import TARGETS, RunPaths
 from kitrain.prepare import LEGACY_TEXT_RULES, PrepareError
 from kitrain.schema import PRODUCTION_VARIANT, variant_parts
@@ -59,18 +60,42 @@ def versions() -> dict[str, str]:
             "transformers": transformers.__version__}
 
 
+def scoring_max_diff_chars(recorded: dict[str, int | None]) -> int:
+    """The diff limit scoring applies: the smallest ``max_diff_chars`` of the run's collections
+    (report name -> value; None where a collection did not record one).
+
+    Collections with different limits are logged, and the smallest is taken: an edit one of them
+    dropped as too large is never scored. Without any recorded value (collections made before the
+    setting existed) the collection's default applies, and that is logged too.
+    """
+    values = {name: v for name, v in recorded.items() if v is not None}
+    if not values:
+        logger.info("no collection recorded max_diff_chars: scoring uses the default %d",
+                    CollectConfig.max_diff_chars)
+        return CollectConfig.max_diff_chars
+    smallest = min(values.values())
+    if len(set(values.values())) > 1:
+        logger.warning("the collections used different max_diff_chars (%s): scoring uses the "
+                       "smallest, %d", ", ".join(f"{n}: {v}" for n, v in sorted(values.items())),
+                       smallest)
+    return smallest
+
+
 def _collection_facts(paths: RunPaths) -> dict[str, Any]:
-    """Snapshots and languages of the run, from the collection quality reports."""
+    """Snapshots, languages and the diff limit of the run, from the collection quality reports."""
     snapshots, wikitext, languages = set(), set(), set()
-    for report in sorted(Path(paths.run_dir, "quality", "collect").glob("*/*/*/quality.json")):
+    limits: dict[str, int | None] = {}
+    root = Path(paths.run_dir, "quality", "collect")
+    for report in sorted(root.glob("*/*/*/quality.json")):
         data = json.loads(report.read_text(encoding="utf-8"))
         snapshots.add(data["config"]["snapshot"])
         wikitext.add(data["config"]["wikitext_snapshot"])
         languages.add(data["lang"])
+        limits[str(report.parent.relative_to(root))] = data["config"].get("max_diff_chars")
     prepared = read_json(paths.prepared_summary()) or {}
     languages.update(prepared.get("languages", {}))
     return {"snapshots": sorted(snapshots), "wikitext_snapshots": sorted(wikitext),
-            "languages": sorted(languages)}
+            "languages": sorted(languages), "max_diff_chars": scoring_max_diff_chars(limits)}
 
 
 def model_card(manifest: dict[str, Any], metrics: dict[str, Any] | None) -> str:
@@ -201,6 +226,18 @@ class Bundle:
         """The diff's text rules the bundled models were trained on (bundles made before the
         choice existed were diffed by the ``multiscript`` rules)."""
         return self.manifest.get("text_rules") or LEGACY_TEXT_RULES
+
+    @property
+    def max_diff_chars(self) -> int:
+        """The longest changed span scoring diffs: the collections' ``max_diff_chars`` (the
+        smallest, where they differed); bundles made before it was recorded get the collection's
+        default."""
+        recorded = self.manifest.get("max_diff_chars")
+        if recorded is None:
+            logger.info("bundle %s records no max_diff_chars: using the default %d", self.root,
+                        CollectConfig.max_diff_chars)
+            return CollectConfig.max_diff_chars
+        return int(recorded)
 
     @property
     def description(self) -> dict[str, Any]:

@@ -386,7 +386,9 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
         help="score revisions (JSON lines) with a bundle",
         description="Score revisions given as JSON lines (revision_id, wiki_db, page_title, "
         "parent_text, revision_text, event_user_is_anonymous, and optionally event_user_groups, "
-        "revision_tags, revision_text_bytes_diff) with a verified bundle.",
+        "revision_tags, revision_text_bytes_diff) with a verified bundle. A revision whose edit diff "
+        "fails (e.g. a changed span over the bundle's max_diff_chars) gets an output line with "
+        "\"error\" in place of \"score\".",
     )
     p.add_argument("--bundle", required=True, help="bundle directory")
     p.add_argument("--input", required=True, help="revisions as JSON lines")
@@ -399,7 +401,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from kitrain.score import run_score
 
     summary = run_score(args.bundle, args.input, args.output, device=args.device)
-    logger.info("scored %d revisions, skipped %d line(s)", summary["scored"], len(summary["skipped"]))
+    logger.info("scored %d revisions, answered %d with an error (diff failed), skipped %d line(s)",
+                summary["scored"], summary["errors"], len(summary["skipped"]))
     return 0
 
 

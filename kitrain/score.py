@@ -3,7 +3,10 @@
 Input: JSON lines, one revision each, with the parent and current wikitext and the metadata the
 features need. Each goes through the same code as training: the collection's edit diff, the same
 flags, the same text-model features and the bundle's classifier, so training and serving cannot
-drift. A malformed line is reported with its line number and skipped; the rest are scored.
+drift. The diff applies the collections' ``max_diff_chars`` recorded in the bundle, so one blanked
+5 MB page cannot stall the scorer for hours: such a revision, like any whose diff fails, gets an
+output line with ``"error"`` (the exception's class name, e.g. ``DiffTooLarge``) in place of a
+score. A malformed line is reported with its line number and skipped; the rest are scored.
 """
 
 from __future__ import annotations
@@ -75,13 +78,15 @@ def parse_line(text: str) -> dict[str, Any]:
     return record
 
 
-def revision_row(record: dict[str, Any], text_rules: str = diffmod.DEFAULT_TEXT_RULES) -> dict[str, Any]:
+def revision_row(record: dict[str, Any], text_rules: str = diffmod.DEFAULT_TEXT_RULES,
+                 max_diff_chars: int | None = None) -> dict[str, Any]:
     """The collected-data row of one revision: flags and edit diff, computed as in collection
-    (with the text rules the bundle's collections used)."""
+    (with the text rules and the ``max_diff_chars`` limit the bundle's collections used: a longer
+    changed span raises :class:`kitrain.diff.DiffTooLarge` before any parsing)."""
     tags = set(record.get("revision_tags") or [])
     groups = set(record.get("event_user_groups") or [])
     result = diffmod.edit_diff(record["parent_text"], record["revision_text"], record["lang"],
-                               text_rules=text_rules)
+                               max_diff_chars, text_rules)
     bytes_diff = record.get("revision_text_bytes_diff")
     if bytes_diff is None:
         bytes_diff = len(record["revision_text"].encode("utf-8")) - len(record["parent_text"].encode("utf-8"))
@@ -101,40 +106,75 @@ def revision_row(record: dict[str, Any], text_rules: str = diffmod.DEFAULT_TEXT_
     return row
 
 
+#: Columns of :func:`score_lines`' results.
+RESULT_COLUMNS = ["revision_id", "wiki_db", "score", "error"]
+
+
 def score_lines(
     bundle: Bundle, lines: Iterable[str], cfg: FeaturesConfig | None = None
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """(scores, skipped): scores of the good lines, and line number plus reason of the others."""
+    """(results, skipped).
+
+    ``results`` has one row per valid input line, in input order: ``revision_id``, ``wiki_db``,
+    and either ``score`` (``error`` None) or ``error``, the class name of the exception its edit
+    diff raised (``DiffTooLarge`` for a changed span over the bundle's ``max_diff_chars``; ``score``
+    NaN). ``skipped`` gives line number and reason of the lines that are no valid revision.
+    """
     diffmod.self_check()
     cfg = cfg or bundle.features_config()
-    rows, skipped = [], []
+    text_rules, max_diff_chars = bundle.text_rules, bundle.max_diff_chars
+    rows: list[dict[str, Any]] = []
+    # per valid line: (revision_id, wiki_db, error class or None where its row is in ``rows``)
+    entries: list[tuple[int, str, str | None]] = []
+    skipped: list[dict[str, Any]] = []
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
         try:
-            rows.append(revision_row(parse_line(text), bundle.text_rules))
+            record = parse_line(text)
         except InputLineError as exc:
             skipped.append({"line": number, "error": str(exc)})
-        except Exception as exc:  # a diff failure: counted by class, like in collection
-            skipped.append({"line": number, "error": f"diff failed: {type(exc).__name__}"})
-    for entry in skipped:
-        logger.warning("line %d skipped: %s", entry["line"], entry["error"])
-    if not rows:
-        return pd.DataFrame(columns=["revision_id", "wiki_db", "score"]), skipped
-    frame = pd.DataFrame(rows)
-    mlm, _, _ = text_model_features({"input": frame}, bundle.mlm, cfg)
-    features = assemble(frame, mlm["input"])
-    scores = predict(load_cbm(bundle.classifier), bundle.description, features)
-    return pd.DataFrame({"revision_id": features["revision_id"], "wiki_db": features["wiki_db"],
-                         "score": scores}), skipped
+            logger.warning("line %d skipped: %s", number, exc)
+            continue
+        try:
+            rows.append(revision_row(record, text_rules, max_diff_chars))
+        except Exception as exc:  # noqa: BLE001 - a diff failure, answered by its class as collection counts it
+            logger.warning("line %d (revision %d of %s): diff failed: %s: %s", number,
+                           record["revision_id"], record["wiki_db"], type(exc).__name__, exc)
+            entries.append((record["revision_id"], record["wiki_db"], type(exc).__name__))
+        else:
+            entries.append((record["revision_id"], record["wiki_db"], None))
+    scores = iter(())
+    if rows:
+        frame = pd.DataFrame(rows)
+        mlm, _, _ = text_model_features({"input": frame}, bundle.mlm, cfg)
+        features = assemble(frame, mlm["input"])
+        scores = iter(predict(load_cbm(bundle.classifier), bundle.description, features).tolist())
+    results = [(rid, wiki, float("nan") if error else next(scores), error) for rid, wiki, error in entries]
+    return pd.DataFrame(results, columns=RESULT_COLUMNS), skipped
+
+
+def result_line(revision_id: int, wiki_db: str, score: float, error: str | None) -> str:
+    """One output JSON line: ``{revision_id, wiki_db, score}`` or ``{revision_id, wiki_db, error}``."""
+    answer: dict[str, Any] = {"revision_id": int(revision_id), "wiki_db": wiki_db}
+    if error:
+        answer["error"] = error
+    else:
+        answer["score"] = float(score)
+    return json.dumps(answer, ensure_ascii=False)
 
 
 def run_score(bundle_dir: str, input_path: str, output_path: str | None = None,
               device: str = "auto", batch_size: int | None = None) -> dict[str, Any]:
-    """Score a JSON-lines file; write JSON lines (revision_id, wiki_db, score) to a file or stdout.
+    """Score a JSON-lines file; write JSON lines to a file or stdout, one per valid input line in
+    input order: ``{revision_id, wiki_db, score}``, or ``{revision_id, wiki_db, error}`` where the
+    edit diff failed (``"error": "DiffTooLarge"`` for a changed span over the bundle's
+    ``max_diff_chars``). Lines that are no valid revision are skipped and listed in the summary.
 
     Text-model settings come from the bundle (as at training time); only the device and the batch
     size, which do not change results beyond float noise, can be set.
+
+    Returns ``{"scored": n, "errors": n, "skipped": [{"line", "error"}, ...]}``.
     """
     bundle = load_bundle(bundle_dir)
     overrides: dict[str, Any] = {"device": device}
@@ -149,9 +189,8 @@ def run_score(bundle_dir: str, input_path: str, output_path: str | None = None,
             lines = handle.readlines()
         except UnicodeDecodeError as exc:
             raise InputLineError(f"{path} is not UTF-8: {exc}") from None
-    scores, skipped = score_lines(bundle, lines, cfg)
-    out_lines = [json.dumps({"revision_id": int(r.revision_id), "wiki_db": r.wiki_db,
-                             "score": float(r.score)}) for r in scores.itertuples()]
+    results, skipped = score_lines(bundle, lines, cfg)
+    out_lines = [result_line(r.revision_id, r.wiki_db, r.score, r.error) for r in results.itertuples()]
     if output_path:
         target = Path(output_path)
         tmp = target.with_name(f".{target.name}.tmp")
@@ -159,4 +198,5 @@ def run_score(bundle_dir: str, input_path: str, output_path: str | None = None,
         tmp.replace(target)
     else:
         sys.stdout.write("".join(line + "\n" for line in out_lines))
-    return {"scored": len(out_lines), "skipped": skipped}
+    errors = int(results.error.notna().sum())
+    return {"scored": len(out_lines) - errors, "errors": errors, "skipped": skipped}

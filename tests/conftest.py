@@ -34,6 +34,17 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 
 DEMO_LANGS = ("uk", "ja")
 
+#: The session fixtures that start the JVM, directly or through another: a test using one is a
+#: Spark test whatever its marks say, so ``make test-fast`` (``-m "not spark and not slow"``) never
+#: starts a Spark session.
+SPARK_FIXTURES = frozenset({"spark", "demo_run", "demo_features", "trained", "bundle"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SPARK_FIXTURES.intersection(getattr(item, "fixturenames", ())) and not item.get_closest_marker("spark"):
+            item.add_marker(pytest.mark.spark)
+
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
@@ -101,3 +112,28 @@ def demo_features(demo_run):
     # composition differ by float noise, which can flip a tree split of the classifier
     summary = run_features(FeaturesConfig(batch_size=1, max_length=64), run_dir)
     return run_dir, finetuned, summary
+
+
+@pytest.fixture(scope="session")
+def trained(demo_features):
+    """(run_dir, results): two classifier variants trained on the demo features, one of each
+    training set (all editors with every feature, anonymous editors with the base features)."""
+    from kitrain.classifier import run_train
+    from kitrain.config import TrainConfig
+
+    run_dir = demo_features[0]
+    results = run_train(TrainConfig(variants=("all+user+mlm", "anon+base"), iterations=60,
+                                    early_stopping_rounds=20), run_dir)
+    return run_dir, results
+
+
+@pytest.fixture(scope="session")
+def bundle(trained):
+    """The production variant's bundle, after an evaluation with the default settings."""
+    from kitrain.bundle import run_bundle
+    from kitrain.config import EvaluateConfig
+    from kitrain.evaluate import run_evaluate
+
+    run_dir, _ = trained
+    run_evaluate(EvaluateConfig(), run_dir)
+    return run_bundle(run_dir, "all+user+mlm")

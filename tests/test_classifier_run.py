@@ -19,14 +19,7 @@ from kitrain.schema import variant_features
 
 pytestmark = pytest.mark.spark  # builds on the collected demo run
 
-VARIANTS = ("all+user+mlm", "anon+base")
-
-
-@pytest.fixture(scope="module")
-def trained(demo_features):
-    run_dir = demo_features[0]
-    results = run_train(TrainConfig(variants=VARIANTS, iterations=60, early_stopping_rounds=20), run_dir)
-    return run_dir, results
+VARIANTS = ("all+user+mlm", "anon+base")  # the variants of conftest's ``trained``
 
 
 def test_each_variant_is_saved_without_pickle(trained):
@@ -134,15 +127,6 @@ def test_bad_train_config(kwargs, message):
         TrainConfig(**kwargs)
 
 
-@pytest.fixture(scope="module")
-def bundle(trained):
-    from kitrain.bundle import run_bundle
-
-    run_dir, _ = trained
-    run_evaluate(EvaluateConfig(), run_dir)
-    return run_bundle(run_dir, "all+user+mlm")
-
-
 def test_bundle_round_trip(bundle):
     from kitrain.bundle import load_bundle
 
@@ -190,88 +174,3 @@ def test_tampered_bundle_is_refused_naming_the_file(bundle, tmp_path, damage):
     with pytest.raises(BundleError, match=message):
         load_bundle(copy)
 
-
-def revisions_jsonl(source: Path, features: pd.DataFrame) -> list[str]:
-    """JSON lines for the feature rows, built from the demo source tables (as a scorer would get)."""
-    history = pd.concat([pq.read_table(f).to_pandas()
-                         for f in sorted((source / "mediawiki_history").rglob("*.parquet"))])
-    history = history[history.event_entity == "revision"].set_index("revision_id")
-    texts = pd.concat([pq.read_table(f, columns=["revision_id", "revision_text"]).to_pandas()
-                       for f in sorted((source / "mediawiki_wikitext_history").rglob("*.parquet"))])
-    text = dict(zip(texts.revision_id, texts.revision_text))
-    lines = []
-    for rid in features.revision_id:
-        row = history.loc[rid]
-        lines.append(json.dumps({
-            "revision_id": int(rid), "wiki_db": row.wiki_db, "page_title": row.page_title,
-            "parent_text": text[int(row.revision_parent_id)], "revision_text": text[int(rid)],
-            "event_user_is_anonymous": bool(row.event_user_is_anonymous),
-            "event_user_groups": list(row.event_user_groups), "revision_tags": list(row.revision_tags),
-            "revision_text_bytes_diff": int(row.revision_text_bytes_diff),
-        }, ensure_ascii=False))
-    return lines
-
-
-def test_score_gives_the_evaluation_probabilities(bundle, demo_source, trained, tmp_path):
-    # revisions of full_test, scored from raw wikitext through the bundle, match the evaluation
-    from kitrain.score import run_score
-
-    run_dir, _ = trained
-    full_test = read_features(run_dir, "full_test")
-    lines = revisions_jsonl(demo_source, full_test)
-    lines.insert(3, "{not json")  # a malformed line is reported and skipped
-    lines.insert(7, json.dumps({"revision_id": 1, "wiki_db": "xxwiki"}))
-    path = tmp_path / "revisions.jsonl"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = tmp_path / "scores.jsonl"
-    summary = run_score(str(bundle), str(path), str(out), batch_size=1)
-    assert summary["scored"] == len(full_test)
-    assert [s["line"] for s in summary["skipped"]] == [4, 8]
-    assert "not JSON" in summary["skipped"][0]["error"]
-    assert "missing field 'page_title'" in summary["skipped"][1]["error"]
-
-    scored = pd.DataFrame([json.loads(x) for x in out.read_text().splitlines()])
-    predictions = pq.read_table(Path(RunPaths(run_dir).report(), "predictions.parquet")).to_pandas()
-    expected = predictions[(predictions.split == "full_test") & (predictions.variant == "all+user+mlm")]
-    merged = scored.merge(expected, on=["revision_id", "wiki_db"], suffixes=("", "_eval"))
-    assert len(merged) == len(full_test)
-    np.testing.assert_allclose(merged.score, merged.score_eval, rtol=0, atol=1e-12)
-
-
-def test_score_diffs_with_the_bundles_text_rules(bundle, demo_source, trained, monkeypatch):
-    from kitrain import diff as diffmod
-    from kitrain.bundle import load_bundle
-    from kitrain.score import score_lines
-
-    run_dir, _ = trained
-    lines = revisions_jsonl(demo_source, read_features(run_dir, "full_test"))[:3]
-    seen = []
-    real = diffmod.edit_diff
-
-    def recording(prev, curr, lang, max_span_chars=None, text_rules="paper"):
-        if curr != diffmod._CHECK_CURR:  # the library's self-check before scoring
-            seen.append(text_rules)
-        return real(prev, curr, lang, max_span_chars, text_rules)
-
-    monkeypatch.setattr(diffmod, "edit_diff", recording)
-    loaded = load_bundle(bundle)
-    multiscript = type(loaded)(loaded.root, {**loaded.manifest, "text_rules": "multiscript"})
-    score_lines(multiscript, lines)
-    assert seen == ["multiscript"] * 3
-    seen.clear()
-    score_lines(loaded, lines)
-    assert seen == ["paper"] * 3
-
-
-def test_score_refuses_a_tampered_bundle(bundle, tmp_path):
-    import shutil
-
-    from kitrain.bundle import BundleError
-    from kitrain.score import run_score
-
-    copy = tmp_path / "bundle"
-    shutil.copytree(bundle, copy)
-    (copy / "classifier.cbm").write_bytes(b"tampered")
-    (tmp_path / "in.jsonl").write_text("{}\n")
-    with pytest.raises(BundleError, match="classifier.cbm"):
-        run_score(str(copy), str(tmp_path / "in.jsonl"))
