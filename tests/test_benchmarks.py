@@ -1,5 +1,6 @@
 """The benchmark scripts still run against the library (tiny inputs, no timing asserted): a changed
-signature in kitrain must not leave a benchmark that fails only when someone measures."""
+signature in kitrain must not leave a benchmark that fails only when someone measures. The logic
+that needs no timing (run order, summaries, size bands) is checked on written-out values."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import sys
 
 import pytest
 
+from benchmarks.collect import alternating_order, summarize
+from benchmarks.diff import DEFAULT_BAND_EDGES_KB, band_of, page_kb, size_bands
 from kitrain.paths import RunPaths
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+SHARED_PAIRS = REPO.parent / "shared" / "data" / "edit_pairs.jsonl.gz"
+ISSUE_EDGES_KB = (10, 40, 80, 160)
 
 
 def run_benchmark(script: str, *args: str) -> dict:
@@ -26,6 +30,7 @@ def run_benchmark(script: str, *args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_diff_benchmark(tmp_path):
     pairs = tmp_path / "pairs.jsonl.gz"
     page = "".join(f"== Section {i} ==\nText of section {i} with a [[link]].\n\n" for i in range(30))
@@ -35,18 +40,121 @@ def test_diff_benchmark(tmp_path):
     with gzip.open(pairs, "wt", encoding="utf-8") as handle:
         for prev, curr in edits:
             handle.write(json.dumps({"prev": prev, "curr": curr, "bucket": "5KB"}) + "\n")
-    result = run_benchmark("diff.py", "--pairs", str(pairs))
+    assert 1 < len(page.encode()) / 1000 < 10  # the page lies in the band 1-10 KB of the edges below
+    result = run_benchmark("diff.py", "--pairs", str(pairs), "--band-edges", "1", "10", "--clock", "cpu")
+    assert result["clock"] == "cpu" and len(result["load_avg_1m"]) == 2
     assert result["pairs"] == 3 and result["identical"] == 3 and result["text_rules"] == "paper"
     assert min(result["kitrain_s"], result["plain_s"], result["parse_s"]) > 0
     assert {rules: r["identical"] for rules, r in result["by_rules"].items()} == {"paper": 3, "multiscript": 3}
+    assert result["band_edges_kb"] == [1.0, 10.0]
+    for rules in result["by_rules"].values():
+        bands = rules["bands"]
+        assert [(b["band"], b["low_kb"], b["high_kb"], b["pairs"]) for b in bands] == [
+            ("<1 KB", 0.0, 1.0, 0), ("1-10 KB", 1.0, 10.0, 3), (">=10 KB", 10.0, None, 0)]
+        assert all(set(b) == {"band", "low_kb", "high_kb", "pairs", "kitrain_s", "plain_s", "parse_s",
+                              "speedup", "share_of_plain_s"} for b in bands)
+        empty, full = bands[0], bands[1]
+        assert empty["speedup"] is None and empty["kitrain_s"] == empty["plain_s"] == empty["share_of_plain_s"] == 0
+        # the one band holding every pair carries the totals
+        for name in ("kitrain_s", "plain_s", "parse_s"):
+            assert full[name] == pytest.approx(rules[name], abs=2e-3)
+        assert full["speedup"] > 0 and full["share_of_plain_s"] == 1.0
 
 
+def test_diff_benchmark_without_pairs_file(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "diff.py"), "--pairs", str(tmp_path / "none.gz")],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "no pairs file" in done.stderr and not done.stdout
+
+
+def test_size_bands():
+    assert size_bands(ISSUE_EDGES_KB) == [("<10 KB", 0.0, 10.0), ("10-40 KB", 10.0, 40.0), ("40-80 KB", 40.0, 80.0),
+                                          ("80-160 KB", 80.0, 160.0), (">=160 KB", 160.0, float("inf"))]
+    assert [label for label, _, _ in size_bands(DEFAULT_BAND_EDGES_KB)] == [
+        "<10 KB", "10-30 KB", "30-60 KB", "60-120 KB", ">=120 KB"]
+    assert band_of(100, ISSUE_EDGES_KB) == "80-160 KB"
+    assert band_of(100, DEFAULT_BAND_EDGES_KB) == "60-120 KB"
+    # a band holds its lower edge, not its upper one
+    assert [band_of(kb, ISSUE_EDGES_KB) for kb in (0.0, 9.999, 10, 79.999, 80, 160, 1e6)] == [
+        "<10 KB", "<10 KB", "10-40 KB", "40-80 KB", "80-160 KB", ">=160 KB", ">=160 KB"]
+    assert size_bands(()) == [("all", 0.0, float("inf"))] and band_of(5, ()) == "all"  # no edges: one band
+    for bad in ((40, 10), (10, 10), (0, 10), (-1,)):
+        with pytest.raises(ValueError):
+            size_bands(bad)
+
+
+def test_page_kb_counts_utf8_bytes_of_prev():
+    assert page_kb({"prev": "a" * 100_000, "curr": ""}) == 100.0
+    assert page_kb({"prev": "é" * 500, "curr": "a" * 10**6}) == 1.0  # 2 bytes each; the edited text does not count
+    assert band_of(page_kb({"prev": "x" * 100_000, "curr": ""}), ISSUE_EDGES_KB) == "80-160 KB"
+
+
+@pytest.mark.skipif(not SHARED_PAIRS.is_file(),
+                    reason="needs ../shared/data/edit_pairs.jsonl.gz (absent from a fresh clone)")
+def test_default_bands_keep_the_shared_size_groups_whole():
+    """Why the default edges are not 10/40/80/160: on the shared pairs, each default band holds one
+    nominal size group whole (36 pairs), while 80 and 160 KB cut the 80 and 160 KB groups."""
+    with gzip.open(SHARED_PAIRS, "rt", encoding="utf-8") as handle:
+        pairs = [json.loads(line) for line in handle]
+    by_band: dict[str, set[str]] = {}
+    for pair in pairs:
+        by_band.setdefault(band_of(page_kb(pair), DEFAULT_BAND_EDGES_KB), set()).add(pair["bucket"])
+    assert by_band == {"<10 KB": {"5KB"}, "10-30 KB": {"20KB"}, "30-60 KB": {"40KB"}, "60-120 KB": {"80KB"},
+                       ">=120 KB": {"160KB"}}
+    issue = {}
+    for pair in pairs:
+        issue.setdefault(band_of(page_kb(pair), ISSUE_EDGES_KB), set()).add(pair["bucket"])
+    assert issue["80-160 KB"] == {"80KB", "160KB"}
+
+
+def test_alternating_order():
+    assert alternating_order(4) == [("row_udf", "arrow"), ("arrow", "row_udf"), ("row_udf", "arrow"),
+                                    ("arrow", "row_udf")]
+    assert [v for pair in alternating_order(3) for v in pair] == [
+        "row_udf", "arrow", "arrow", "row_udf", "row_udf", "arrow"]  # ABBA AB
+    for repeats in range(1, 9):
+        pairs = alternating_order(repeats)
+        assert len(pairs) == repeats and all(sorted(pair) == ["arrow", "row_udf"] for pair in pairs)
+        firsts = [pair[0] for pair in pairs]
+        if repeats % 2 == 0:  # each variant runs first in as many pairs as the other
+            assert firsts.count("arrow") == firsts.count("row_udf") == repeats // 2
+        else:  # the first named leads in one pair more
+            assert firsts.count("row_udf") == firsts.count("arrow") + 1
+    with pytest.raises(ValueError):
+        alternating_order(0)
+
+
+def test_summarize():
+    pairs = alternating_order(3)
+    summary = summarize({"row_udf": [100.0, 110.0, 90.0], "arrow": [120.0, 110.0, 99.0]}, pairs)
+    assert summary == {
+        "row_udf_rev_per_s": 100.0, "row_udf_rev_per_s_runs": [100.0, 110.0, 90.0],
+        "row_udf_rev_per_s_min": 90.0, "row_udf_rev_per_s_max": 110.0,
+        "arrow_rev_per_s": 110.0, "arrow_rev_per_s_runs": [120.0, 110.0, 99.0],
+        "arrow_rev_per_s_min": 99.0, "arrow_rev_per_s_max": 120.0,
+        "speedup": 1.1,  # ratio of the medians, 110 / 100
+        "speedup_pairs": [1.2, 1.0, 1.1], "speedup_min": 1.0, "speedup_max": 1.2,
+    }
+
+
+@pytest.mark.slow
 @pytest.mark.spark
 def test_collect_benchmark():
-    result = run_benchmark("collect.py", "--revisions", "300", "--memory-sizes")
+    # one pair after the warm-up: three runs (the order and the summaries are checked above)
+    result = run_benchmark("collect.py", "--revisions", "300", "--repeats", "1", "--memory-sizes")
     assert result["revisions"] == 300 and result["arrow_rev_per_s"] > 0 and result["row_udf_rev_per_s"] > 0
+    assert result["repeats"] == 1 and result["order"] == ["row_udf", "arrow"]
+    assert result["warmup"]["variant"] == "arrow" and result["warmup"]["rows"] == result["arrow_rows"] > 0
+    assert result["arrow_rows"] == result["row_udf_rows"]
+    for variant in ("arrow", "row_udf"):
+        assert len(result[f"{variant}_rev_per_s_runs"]) == len(result[f"{variant}_s_runs"]) == 1
+        assert (result[f"{variant}_rev_per_s_min"] <= result[f"{variant}_rev_per_s"]
+                <= result[f"{variant}_rev_per_s_max"])
+    assert len(result["speedup_pairs"]) == 1 and result["speedup_min"] <= result["speedup_max"]
+    assert len(result["load_avg_1m"]) == 2
 
 
+@pytest.mark.slow
 def test_features_and_finetune_benchmarks(demo_features):
     run_dir = str(demo_features[0])
     scoring = run_benchmark("features.py", "--corpus", RunPaths(run_dir).prepared("train"),
@@ -57,6 +165,7 @@ def test_features_and_finetune_benchmarks(demo_features):
     assert training["kitrain_samples_per_s"] > 0 and training["baseline_samples_per_s"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.spark
 def test_real_export_check(tmp_path):
     from tests.dumpfiles import export_xml
