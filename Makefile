@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 DEMO_LANGUAGES ?= en uk ar ja hi
 
-.PHONY: demo test check-java clean
+.PHONY: demo test test-fast check-java clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -59,8 +59,14 @@ demo: $(STAMP) check-java
 	  || { grep -E "ERROR|Error|error:" $(DEMO_DIR)/airflow-dags-test.log | tail -n 20; exit 1; }
 	@$(AIRFLOW_ENV) $(PY) -m kitrain.airflow_report $(CURDIR)/$(RUN)
 
+# The whole suite (CI runs it): at most 12 minutes on 2 cores.
 test: $(STAMP) check-java
 	$(PY) -m pytest
+
+# The edit-test loop: the unit tests only (no Spark session, no subprocess of the whole command
+# line, no Airflow run), under 3 minutes on 2 cores; needs no Java.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not spark and not slow"
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache
