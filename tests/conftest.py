@@ -40,10 +40,10 @@ DEMO_LANGS = ("uk", "ja")
 SPARK_FIXTURES = frozenset({"spark", "demo_run", "demo_features", "trained", "bundle"})
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if SPARK_FIXTURES.intersection(getattr(item, "fixturenames", ())) and not item.get_closest_marker("spark"):
-            item.add_marker(pytest.mark.spark)
+def pytest_itemcollected(item):
+    """Marks each test as it is collected, before ``-m`` deselects."""
+    if SPARK_FIXTURES.intersection(getattr(item, "fixturenames", ())) and not item.get_closest_marker("spark"):
+        item.add_marker(pytest.mark.spark)
 
 
 @pytest.fixture(scope="session")

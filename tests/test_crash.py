@@ -78,9 +78,10 @@ def kill_mid_write(args: list[str], tmp_path: Path, stall: str = "pyarrow.parque
 
 
 def run_cli(args: list[str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "kitrain", *args], capture_output=True, text=True,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    """The command line in this process: only the killed runs need a process of their own."""
+    from kitrain.cli import main
+
+    assert main(args) == 0, args
 
 
 @pytest.fixture
@@ -138,8 +139,11 @@ def test_killed_features_leave_the_previous_features(run_copy, tmp_path):
 
 
 @pytest.mark.spark
-def test_killed_collection_leaves_the_language_missing_never_partial(run_copy, demo_source, tmp_path):
+def test_killed_collection_leaves_the_language_missing_never_partial(run_copy, demo_source, spark, tmp_path):
     import pandas as pd
+
+    from kitrain.collect import run_collect
+    from kitrain.config import CollectConfig
 
     paths = RunPaths(str(run_copy))
     uk, ja = (Path(paths.collected("all_users", "train", lang)) for lang in ("uk", "ja"))
@@ -154,8 +158,10 @@ def test_killed_collection_leaves_the_language_missing_never_partial(run_copy, d
     assert not uk.exists() and any(name.startswith(".uk.old-") for name in hidden)
     assert any(name.startswith(".uk.tmp-") for name in hidden)
     assert tree_digest(ja) == ja_before
-    # collected again: the same rows, and what the killed run left behind is gone
-    run_cli(args)
+    # collected again (in this process's Spark session: the command line's own run was killed
+    # above): the same rows, and what the killed run left behind is gone
+    run_collect(spark, CollectConfig(lang="uk", mode="train", source="parquet", source_dir=str(demo_source)),
+                str(run_copy))
     pd.testing.assert_frame_equal(pd.read_parquet(uk), before)
     assert [p.name for p in uk.parent.iterdir() if p.name.startswith(".uk.")] == []
 

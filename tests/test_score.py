@@ -259,7 +259,8 @@ def test_the_manifest_records_the_collections_max_diff_chars(bundle, trained):
     run_dir, _ = trained
     reports = sorted(Path(run_dir, "quality", "collect").glob("*/*/*/quality.json"))
     recorded = {json.loads(r.read_text())["config"]["max_diff_chars"] for r in reports}
-    assert len(reports) == 4 and recorded == {CollectConfig.max_diff_chars}  # the demo's default
+    # the demo's two languages in both modes, and whatever other tests collected into the shared run
+    assert len(reports) >= 4 and recorded == {CollectConfig.max_diff_chars}  # the demo's default
     loaded = load_bundle(bundle)
     assert loaded.manifest.get("max_diff_chars") == loaded.max_diff_chars == CollectConfig.max_diff_chars
     # a bundle made before the limit was recorded diffs with the collection's default
