@@ -2,7 +2,10 @@
 
 (a) kitrain's ``edit_diff`` (only the span of changed sections is parsed and diffed), (b) the plain
 way: one ``StructuredEditTypes`` call on the whole pair with the same text rules
-(``plain_edit_diff``), (c) mwparserfromhell parsing prev and curr only. Checks that (a) equals (b)
+(``plain_edit_diff``), (c) mwparserfromhell parsing prev and curr only, and with ``--ceiling`` (d) the bound of any cut at
+section boundaries: the plain diff of only the sections that differ, each pair of them on its own
+where both texts have as many sections, else the span between the equal leading and trailing
+sections, with no guard (its output is not checked: it is a bound on time, not a diff). Checks that (a) equals (b)
 on every pair and fails if not, under each text rule set (``--text-rules``, default both: the
 paper's and multiscript), in elapsed or CPU time (``--clock``). Logs median ms per revision and
 revisions per second per core by the pairs' size bucket, and the total time of each method and
@@ -14,7 +17,7 @@ The pairs are read from ``--pairs``, by default ``../shared/data/edit_pairs.json
 article pairs); nothing is generated when it is absent.
 
     python benchmarks/diff.py [--pairs ../shared/data/edit_pairs.jsonl.gz] [--lang en] [--text-rules paper]
-                              [--band-edges 10 30 60 120] [--clock wall|cpu]
+                              [--band-edges 10 30 60 120] [--clock wall|cpu] [--ceiling]
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import mwparserfromhell  # noqa: E402
 
-from kitrain.diff import TEXT_RULES, edit_diff, plain_edit_diff  # noqa: E402
+from kitrain.diff import TEXT_RULES, edit_diff, plain_edit_diff, split_sections  # noqa: E402
 
 DEFAULT_PAIRS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "edit_pairs.jsonl.gz"
 # The shared pairs come from 15 articles of 4.0-6.2, 21.8-23.7, 41.7-42.7, 72.1-87.6 and 154-169 KB
@@ -79,6 +82,27 @@ def band_of(kb: float, edges_kb) -> str:
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
+def changed_sections(prev: str, curr: str) -> list[tuple[str, str]]:
+    """The least a diff at section granularity must parse: each pair of differing sections where
+    both texts have as many sections, else the one span between the equal leading and trailing
+    sections. No guard: an unsafe cut is allowed, so this bounds every section-level cut-off."""
+    ps, cs = split_sections(prev), split_sections(curr)
+    if len(ps) == len(cs):
+        return [(a, b) for a, b in zip(ps, cs) if a != b]
+    lead = 0
+    while lead < min(len(ps), len(cs)) and ps[lead] == cs[lead]:
+        lead += 1
+    trail = 0
+    while trail < min(len(ps), len(cs)) - lead and ps[-1 - trail] == cs[-1 - trail]:
+        trail += 1
+    return [("".join(ps[lead:len(ps) - trail]), "".join(cs[lead:len(cs) - trail]))]
+
+
+def sections_only(prev: str, curr: str, lang: str, rules: str) -> None:
+    for p, c in changed_sections(prev, curr):
+        plain_edit_diff(p, c, lang, rules)
+
+
 def timed(clock, fn, *args):
     start = clock()
     result = fn(*args)
@@ -96,6 +120,9 @@ def main() -> None:
     parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
                         help="wall: elapsed time; cpu: this process's CPU time, less moved by other work on "
                              "a shared machine (the diff runs in this one thread)")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also time the plain diff of the changed sections alone: the bound of any "
+                             "cut at section boundaries (column 'sections', ratio 'ceiling')")
     args = parser.parse_args()
     try:
         size_bands(args.band_edges)
@@ -111,7 +138,7 @@ def main() -> None:
     log.info("%d pairs from %s", len(pairs), args.pairs)
 
     load_start = os.getloadavg()[0]
-    results = {rules: measure(pairs, args.lang, rules, args.band_edges, CLOCKS[args.clock])
+    results = {rules: measure(pairs, args.lang, rules, args.band_edges, CLOCKS[args.clock], args.ceiling)
                for rules in args.text_rules}
     first = results[args.text_rules[0]]
     load = [round(load_start, 2), round(os.getloadavg()[0], 2)]  # other work on the machine
@@ -122,8 +149,8 @@ def main() -> None:
 
 
 def measure(pairs: list[dict], lang: str, rules: str, band_edges=DEFAULT_BAND_EDGES_KB,
-            clock=time.perf_counter) -> dict:
-    methods = ("kitrain", "plain", "parse")
+            clock=time.perf_counter, ceiling: bool = False) -> dict:
+    methods = ("kitrain", "plain", "parse") + (("sections",) if ceiling else ())
     times: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     by_band: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     identical, mismatches = 0, []
@@ -133,10 +160,13 @@ def measure(pairs: list[dict], lang: str, rules: str, band_edges=DEFAULT_BAND_ED
         _, t_c = timed(clock, lambda p, c: (mwparserfromhell.parse(p, skip_style_tags=True),
                                      mwparserfromhell.parse(c, skip_style_tags=True)),
                        pair["prev"], pair["curr"])
+        spent = [t_a, t_b, t_c]
+        if ceiling:
+            spent.append(timed(clock, sections_only, pair["prev"], pair["curr"], lang, rules)[1])
         bucket = pair.get("bucket", "all")
         band = by_band[band_of(page_kb(pair), band_edges)]
         band["pairs"] += 1
-        for name, seconds in zip(methods, (t_a, t_b, t_c)):
+        for name, seconds in zip(methods, spent):
             times[name][bucket].append(seconds)
             band[name] += seconds
         if ours == plain:
@@ -152,30 +182,38 @@ def measure(pairs: list[dict], lang: str, rules: str, band_edges=DEFAULT_BAND_ED
         log.info(f"{bucket:>8} {med['kitrain']:11.1f} {med['plain']:9.1f} {med['parse']:9.1f} "
                  f"{1000 / med['kitrain']:14.1f} {1000 / med['plain']:12.1f}")
     totals = {n: sum(sum(v) for v in times[n].values()) for n in methods}
+
+    def ratio(of: dict, name: str) -> float | None:
+        return round(of["plain"] / of[name], 2) if of.get(name) else None
+
     bands = []
     for label, low, high in size_bands(band_edges):
         b = by_band.get(label, {})
         bands.append({
             "band": label, "low_kb": low, "high_kb": None if high == float("inf") else high,
             "pairs": int(b.get("pairs", 0)), **{f"{n}_s": round(b.get(n, 0.0), 3) for n in methods},
-            "speedup": round(b["plain"] / b["kitrain"], 2) if b.get("kitrain") else None,
+            "speedup": ratio(b, "kitrain"),
+            **({"ceiling": ratio(b, "sections")} if ceiling else {}),
             "share_of_plain_s": round(b.get("plain", 0.0) / totals["plain"], 3) if totals["plain"] else None,
         })
     log.info("by page size (UTF-8 bytes of prev, KB = 1000 bytes): total seconds")
-    log.info(f"{'band':>10} {'pairs':>6} {'kitrain s':>10} {'plain s':>9} {'parse s':>9} {'ratio':>7} {'of plain':>9}")
+    extra = f" {'sections s':>10} {'ceiling':>8}" if ceiling else ""
+    log.info(f"{'band':>10} {'pairs':>6} {'kitrain s':>10} {'plain s':>9} {'parse s':>9} {'ratio':>7}{extra} {'of plain':>9}")
     for b in bands + [{"band": "total", "pairs": len(pairs), **{f"{n}_s": totals[n] for n in methods},
-                       "speedup": totals["plain"] / totals["kitrain"] if totals["kitrain"] else None,
+                       "speedup": ratio(totals, "kitrain"), "ceiling": ratio(totals, "sections"),
                        "share_of_plain_s": 1.0}]:
         if b["pairs"]:
+            extra = f" {b['sections_s']:10.2f} {b['ceiling']:7.2f}x" if ceiling else ""
             log.info(f"{b['band']:>10} {b['pairs']:6d} {b['kitrain_s']:10.2f} {b['plain_s']:9.2f} {b['parse_s']:9.2f} "
-                     f"{b['speedup']:6.2f}x {100 * b['share_of_plain_s']:8.1f}%")
+                     f"{b['speedup']:6.2f}x{extra} {100 * b['share_of_plain_s']:8.1f}%")
     return {
         "benchmark": "diff", "text_rules": rules, "pairs": len(pairs), "kitrain_s": round(totals["kitrain"], 3),
         "plain_s": round(totals["plain"], 3), "parse_s": round(totals["parse"], 3),
-        "speedup": round(totals["plain"] / totals["kitrain"], 2), "identical": identical,
+        "speedup": ratio(totals, "kitrain"),
+        **({"sections_s": round(totals["sections"], 3), "ceiling": ratio(totals, "sections")} if ceiling else {}),
+        "identical": identical,
         "mismatches": mismatches[:20], "band_edges_kb": [float(e) for e in band_edges], "bands": bands,
     }
-
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from benchmarks.collect import alternating_order, summarize
-from benchmarks.diff import DEFAULT_BAND_EDGES_KB, band_of, page_kb, size_bands
+from benchmarks.diff import DEFAULT_BAND_EDGES_KB, band_of, changed_sections, page_kb, size_bands
 from kitrain.paths import RunPaths
 from tests.conftest import REPO
 
@@ -41,10 +41,12 @@ def test_diff_benchmark(tmp_path):
         for prev, curr in edits:
             handle.write(json.dumps({"prev": prev, "curr": curr, "bucket": "5KB"}) + "\n")
     assert 1 < len(page.encode()) / 1000 < 10  # the page lies in the band 1-10 KB of the edges below
-    result = run_benchmark("diff.py", "--pairs", str(pairs), "--band-edges", "1", "10", "--clock", "cpu")
+    result = run_benchmark("diff.py", "--pairs", str(pairs), "--band-edges", "1", "10", "--clock", "cpu",
+                           "--ceiling")
     assert result["clock"] == "cpu" and len(result["load_avg_1m"]) == 2
     assert result["pairs"] == 3 and result["identical"] == 3 and result["text_rules"] == "paper"
-    assert min(result["kitrain_s"], result["plain_s"], result["parse_s"]) > 0
+    assert min(result["kitrain_s"], result["plain_s"], result["parse_s"], result["sections_s"]) > 0
+    assert result["ceiling"] > 0
     assert {rules: r["identical"] for rules, r in result["by_rules"].items()} == {"paper": 3, "multiscript": 3}
     assert result["band_edges_kb"] == [1.0, 10.0]
     for rules in result["by_rules"].values():
@@ -52,13 +54,26 @@ def test_diff_benchmark(tmp_path):
         assert [(b["band"], b["low_kb"], b["high_kb"], b["pairs"]) for b in bands] == [
             ("<1 KB", 0.0, 1.0, 0), ("1-10 KB", 1.0, 10.0, 3), (">=10 KB", 10.0, None, 0)]
         assert all(set(b) == {"band", "low_kb", "high_kb", "pairs", "kitrain_s", "plain_s", "parse_s",
-                              "speedup", "share_of_plain_s"} for b in bands)
+                              "sections_s", "speedup", "ceiling", "share_of_plain_s"} for b in bands)
         empty, full = bands[0], bands[1]
         assert empty["speedup"] is None and empty["kitrain_s"] == empty["plain_s"] == empty["share_of_plain_s"] == 0
         # the one band holding every pair carries the totals
-        for name in ("kitrain_s", "plain_s", "parse_s"):
+        for name in ("kitrain_s", "plain_s", "parse_s", "sections_s"):
             assert full[name] == pytest.approx(rules[name], abs=2e-3)
         assert full["speedup"] > 0 and full["share_of_plain_s"] == 1.0
+
+
+def test_changed_sections_is_the_least_a_section_cut_parses():
+    lead, a, b, c = "Lead.\n", "== A ==\nOne.\n", "== B ==\nTwo.\n", "== C ==\nThree.\n"
+    b2, c2 = "== B ==\nTwo, more.\n", "== C ==\nThree, more.\n"
+    # as many sections: each differing pair on its own, equal ones between them left out
+    assert changed_sections(lead + a + b + c, lead + a + b2 + c2) == [(b, b2), (c, c2)]
+    assert changed_sections(lead + a + b + c, lead + a + b + c) == []
+    # a section removed: the span between the equal ends, with no guard
+    assert changed_sections(lead + a + b + c, lead + a + c) == [(b, "")]
+    assert changed_sections(lead + a + c, lead + a + b + c) == [("", b)]
+    # no guard: a cut inside a template that spans sections is made all the same
+    assert changed_sections("{{box\n" + a + b + "}}\n", "{{box\n" + a + b2 + "}}\n") == [(b + "}}\n", b2 + "}}\n")]
 
 
 def test_diff_benchmark_without_pairs_file(tmp_path):
