@@ -155,6 +155,11 @@ def _check_positive_float(name: str, value: object) -> None:
         raise ConfigError(f"{name} must be a number > 0, got {value!r}")
 
 
+def _check_non_negative_float(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
+
+
 def _check_fraction(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
         raise ConfigError(f"{name} must be between 0 and 1 (exclusive), got {value!r}")

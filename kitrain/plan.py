@@ -34,6 +34,7 @@ from kitrain.config import (
     TrainConfig,
     _check_bool,
     _check_int,
+    _check_non_negative_float,
     _Config,
     check_date,
     check_no_credentials,
@@ -57,6 +58,17 @@ RUNS_DIR_ENV = "KITRAIN_RUNS_DIR"
 TRAIN_MONTHS_BEFORE = 6
 #: Length of the hold-out week that starts on the validation date.
 HOLDOUT_DAYS = 7
+#: Root of the published models (``$KITRAIN_MODELS_DIR``; ``~/kitrain/models`` without it): the
+#: ``current`` link, the bundle copies it points at, and one record per gated run.
+MODELS_DIR_ENV = "KITRAIN_MODELS_DIR"
+#: Where the two Hive tables keep their partitions on Wikimedia's analytics cluster (the tables'
+#: ``LOCATION``): the ``hive`` source's sensor looks for ``snapshot=YYYY-MM/_SUCCESS`` under them.
+HIVE_HISTORY_LOCATION = "hdfs://analytics-hadoop/wmf/data/wmf/mediawiki/history"
+HIVE_WIKITEXT_LOCATION = "hdfs://analytics-hadoop/wmf/data/wmf/mediawiki/wikitext/history"
+#: How often the sensors look for the sources, and how long they wait before failing (the
+#: full-history XML dump of the 1st takes weeks for the largest wikis).
+WAIT_POKE_INTERVAL_S = 3600
+WAIT_TIMEOUT_S = 21 * 24 * 3600
 
 _RUN_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -130,11 +142,26 @@ class PipelineConfig(_Config):
     min_language_rows: int = EvaluateConfig.min_language_rows
     retrain: bool = True
     seed: int = 42
+    #: Sensors: seconds between two looks at the sources, and how long to wait in all.
+    wait_poke_interval_s: int = WAIT_POKE_INTERVAL_S
+    wait_timeout_s: int = WAIT_TIMEOUT_S
+    hive_history_location: str = HIVE_HISTORY_LOCATION
+    hive_wikitext_location: str = HIVE_WIKITEXT_LOCATION
+    #: A language's collection fails when its window holds fewer revisions than this.
+    min_rows: int = 1
+    #: The quality gate: the published models (see :mod:`kitrain.gate`) and how much worse than
+    #: the current model a new one may be and still be promoted.
+    models_dir: str | None = None
+    max_auc_drop: float = 0.01
+    max_language_auc_drop: float = 0.03
+    max_dir_increase: float = 0.10
+    force_publish: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.run_dir, str) or not self.run_dir.strip():
             raise ConfigError("run_dir must name a directory")
-        for name in ("run_dir", "source_dir", "dumps_dir", "base_model"):
+        for name in ("run_dir", "source_dir", "dumps_dir", "base_model", "models_dir",
+                     "hive_history_location", "hive_wikitext_location"):
             check_no_credentials(name, getattr(self, name))
         if SNAPSHOT_PLACEHOLDER in self.run_dir:
             raise ConfigError(f"run_dir still holds the placeholder {SNAPSHOT_PLACEHOLDER}: {self.run_dir!r}")
@@ -154,7 +181,17 @@ class PipelineConfig(_Config):
         _check_int("classifier_iterations", self.classifier_iterations, 1)
         _check_int("min_language_rows", self.min_language_rows, 1)
         _check_int("seed", self.seed, 0)
-        for name in ("filter_anon", "retrain"):
+        _check_int("wait_poke_interval_s", self.wait_poke_interval_s, 1)
+        _check_int("wait_timeout_s", self.wait_timeout_s, 1)
+        _check_int("min_rows", self.min_rows, 1)
+        for name in ("hive_history_location", "hive_wikitext_location"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ConfigError(f"{name} must name the table's location")
+        if self.models_dir is not None and (not isinstance(self.models_dir, str) or not self.models_dir.strip()):
+            raise ConfigError("models_dir must name a directory")
+        for name in ("max_auc_drop", "max_language_auc_drop", "max_dir_increase"):
+            _check_non_negative_float(name, getattr(self, name))
+        for name in ("filter_anon", "retrain", "force_publish"):
             _check_bool(name, getattr(self, name))
         if not isinstance(self.base_model, str) or not self.base_model.strip():
             raise ConfigError(f"base_model must name a model, a directory or {TINY_BASE_MODEL!r}")
@@ -239,7 +276,9 @@ PARAM_FIELDS = (
     "max_diff_chars", "text_rules",
     "filter_anon",
     "base_model", "finetune_max_steps", "max_length", "variants", "classifier_iterations", "min_language_rows",
-    "retrain", "seed",
+    "retrain", "seed", "wait_poke_interval_s", "wait_timeout_s", "hive_history_location",
+    "hive_wikitext_location", "min_rows", "max_auc_drop", "max_language_auc_drop", "max_dir_increase",
+    "force_publish",
 )
 #: Params whose empty value means "derived from the data interval".
 INTERVAL_FIELDS = ("snapshot", "wikitext_snapshot", "train_start", "train_end", "validation_date",
@@ -267,7 +306,7 @@ def config_from_params(
     a given history snapshot unless it is given too. Unknown params are an error, so a typo in a
     triggered run's conf cannot pass unnoticed.
     """
-    known = set(PARAM_FIELDS) | set(INTERVAL_FIELDS) | {"run_dir"}
+    known = set(PARAM_FIELDS) | set(INTERVAL_FIELDS) | {"run_dir", "models_dir"}
     unknown = sorted(set(params) - known)
     if unknown:
         raise ConfigError(f"unknown param(s): {', '.join(unknown)}")
@@ -283,7 +322,15 @@ def config_from_params(
         if fields.get(name) == "":
             fields[name] = None
     run_dir = resolve_run_dir(params.get("run_dir"), settings["snapshot"], environ)
-    return PipelineConfig(run_dir=run_dir, **settings, **fields)
+    models_dir = resolve_models_dir(params.get("models_dir"), environ)
+    return PipelineConfig(run_dir=run_dir, models_dir=models_dir, **settings, **fields)
+
+
+def resolve_models_dir(given: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """``models_dir`` param -> the directory of published models: as given, else
+    ``$KITRAIN_MODELS_DIR``, else ``~/kitrain/models``."""
+    environ = os.environ if environ is None else environ
+    return given or environ.get(MODELS_DIR_ENV) or str(Path("~/kitrain/models").expanduser())
 
 
 def plan_file_name(run_id: str) -> str:
@@ -381,4 +428,38 @@ def param_specs() -> dict[str, dict[str, Any]]:
         "retrain": {"default": True, "type": "boolean", "title": "Retrain",
                     "description": "false: stop after collection."},
         "seed": {"default": 42, "type": "integer", "minimum": 0, "title": "Seed"},
+        "wait_poke_interval_s": {"default": WAIT_POKE_INTERVAL_S, "type": "integer", "minimum": 1,
+                                 "title": "Sensors: seconds between looks at the sources"},
+        "wait_timeout_s": {"default": WAIT_TIMEOUT_S, "type": "integer", "minimum": 1,
+                           "title": "Sensors: seconds to wait for the sources",
+                           "description": "The sensor fails after this, naming what is still missing "
+                                          "(default 21 days: the full-history XML dumps take weeks)."},
+        "hive_history_location": {"default": HIVE_HISTORY_LOCATION, "type": "string", "minLength": 1,
+                                  "title": "Location of wmf.mediawiki_history",
+                                  "description": "Source hive: the sensor waits for "
+                                                 "snapshot=YYYY-MM/_SUCCESS under it."},
+        "hive_wikitext_location": {"default": HIVE_WIKITEXT_LOCATION, "type": "string", "minLength": 1,
+                                   "title": "Location of wmf.mediawiki_wikitext_history",
+                                   "description": "Source hive: the sensor waits for "
+                                                  "snapshot=YYYY-MM/_SUCCESS and each language's "
+                                                  "wiki_db=... partition under it."},
+        "min_rows": {"default": 1, "type": "integer", "minimum": 1,
+                     "title": "Fewest revisions a language's window may hold",
+                     "description": "A language with fewer fails its own collection; nothing is "
+                                    "published for it."},
+        "models_dir": {"default": None, "type": ["null", "string"], "title": "Models directory",
+                       "description": f"The published models: the 'current' link, bundle copies and "
+                                      f"one record per gated run. Empty: ${MODELS_DIR_ENV}."},
+        "max_auc_drop": {"default": 0.01, "type": "number", "minimum": 0,
+                         "title": "Gate: largest drop of the overall ROC AUC"},
+        "max_language_auc_drop": {"default": 0.03, "type": "number", "minimum": 0,
+                                  "title": "Gate: largest drop of a language's ROC AUC",
+                                  "description": "For languages with at least min_language_rows "
+                                                 "hold-out rows."},
+        "max_dir_increase": {"default": 0.10, "type": "number", "minimum": 0,
+                             "title": "Gate: largest relative rise of the disparate impact",
+                             "description": "0.10: the new model's disparate impact (anonymous "
+                                            "against registered editors) may be at most 10 % above "
+                                            "the current model's."},
+        "force_publish": {"default": False, "type": "boolean", "title": "Publish whatever the gate says"},
     }

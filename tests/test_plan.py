@@ -142,13 +142,37 @@ def test_config_round_trips_and_builds_every_stage_config(tmp_path):
 
 def test_param_specs_cover_exactly_the_config_fields():
     specs = param_specs()
-    assert set(specs) == set(PARAM_FIELDS) | set(INTERVAL_FIELDS) | {"run_dir"}
+    assert set(specs) == set(PARAM_FIELDS) | set(INTERVAL_FIELDS) | {"run_dir", "models_dir"}
     # the defaults of the form resolve to a valid config
     defaults = {name: spec["default"] for name, spec in specs.items()}
     cfg = config_from_params({**defaults, "run_dir": "/tmp/x"}, dt.date(2022, 7, 1))
     assert cfg.source == "hive" and cfg.max_records == 300_000 and cfg.retrain is True
+    # the defaults: an hour between looks, 21 days of waiting, at least one row, the gate
+    assert (cfg.wait_poke_interval_s, cfg.wait_timeout_s, cfg.min_rows) == (3600, 21 * 24 * 3600, 1)
+    assert (cfg.max_auc_drop, cfg.max_language_auc_drop, cfg.max_dir_increase, cfg.force_publish) == \
+        (0.01, 0.03, 0.10, False)
     # every spec has a title for the trigger form
     assert all(spec.get("title") for spec in specs.values())
+
+
+def test_models_dir_comes_from_the_param_the_environment_or_the_home():
+    from kitrain.plan import resolve_models_dir
+
+    assert resolve_models_dir("/m", {"KITRAIN_MODELS_DIR": "/env"}) == "/m"
+    assert resolve_models_dir(None, {"KITRAIN_MODELS_DIR": "/env"}) == "/env"
+    assert resolve_models_dir("", {}).endswith("/kitrain/models")
+    cfg = config_from_params({"run_dir": "/tmp/x", "models_dir": "/models"}, dt.date(2022, 7, 1))
+    assert cfg.models_dir == "/models"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("wait_poke_interval_s", 0), ("wait_timeout_s", -1), ("min_rows", 0), ("max_auc_drop", -0.1),
+    ("max_language_auc_drop", "x"), ("max_dir_increase", True), ("force_publish", "yes"),
+    ("hive_history_location", " "), ("models_dir", "https://user:secret@host/models"),
+])
+def test_bad_wait_and_gate_settings_are_refused_by_name(field, value):
+    with pytest.raises(ConfigError, match=field):
+        config_from_params({"run_dir": "/tmp/x", field: value}, dt.date(2022, 7, 1))
 
 
 def test_plan_file_name_is_safe():
