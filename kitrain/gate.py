@@ -1,0 +1,369 @@
+"""The quality gate: a new model is promoted only when it is not worse than the published one.
+
+Every run writes its bundle to ``RUN_DIR/bundle/``. What a serving system deploys is different: the
+*current* model, kept under a models directory::
+
+    MODELS_DIR/
+      current -> bundles/<name>     the last bundle that passed (a relative link, swapped atomically)
+      bundles/<name>/               copies of promoted bundles (name: "<snapshot>__<run id>")
+      runs/<name>.json              one record per gated run: both models' figures and the decision
+      history.html                  every gated run over time (:mod:`kitrain.history`)
+
+:func:`run_compare` scores the new run's hold-out with the current model (its own four text
+models and classifier, loaded from its bundle and verified) and takes the new model's scores of
+the same revisions from the evaluation (the bundle holds exactly the evaluated classifier and text
+models, so scoring it again would give the same numbers at the cost of a second GPU pass; a test
+checks that it does). Both are measured the same way: overall and per-language ROC AUC and
+PR@R0.75 for all and for anonymous editors, and the disparate impact of the predictions
+(anonymous against registered editors at the threshold, as in the report). :func:`decide` holds a
+new model that is worse beyond the limits; ``force_publish`` promotes it all the same, and the
+record says so. :func:`run_promote` copies the bundle, swaps the link and writes the record; a held
+run writes its record and leaves ``current`` where it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
+import html
+import logging
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kitrain import __version__
+from kitrain.atomic import atomic_dir, read_json, write_json
+from kitrain.config import ConfigError, EvaluateConfig, _check_bool, _check_int, _check_non_negative_float, _Config
+from kitrain.paths import RunPaths
+from kitrain.schema import IS_ANONYMOUS, LABEL, USER_ANONYMOUS
+
+logger = logging.getLogger(__name__)
+
+CURRENT = "current"
+BUNDLES = "bundles"
+RUNS = "runs"
+#: The splits the gate compares on, in order of preference: the hold-out week collected on its
+#: own (``full_test``), else the test rows of the train window.
+GATE_SPLITS = ("full_test", "test")
+#: Decisions of a gated run.
+PROMOTED, HELD, FORCED = "promoted", "held", "forced"
+#: The gate's part of the run report: between these markers in ``report/index.html``, replaced on
+#: a rerun.
+_REPORT_START, _REPORT_END = "<!-- kitrain-gate -->", "<!-- /kitrain-gate -->"
+#: Floating-point slack of the comparisons: a drop of exactly the limit passes.
+_EPS = 1e-12
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class GateError(RuntimeError):
+    """The gate cannot compare or promote; the message names what is missing."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GateConfig(_Config):
+    """The limits of the gate (the DAG params of the same names)."""
+
+    models_dir: str
+    max_auc_drop: float = 0.01
+    max_language_auc_drop: float = 0.03
+    max_dir_increase: float = 0.10
+    #: Languages with fewer hold-out rows are not held to ``max_language_auc_drop`` (their AUC
+    #: moves too much between two samples); the run's ``min_language_rows``.
+    min_language_rows: int = EvaluateConfig.min_language_rows
+    force_publish: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.models_dir, str) or not self.models_dir.strip():
+            raise ConfigError("models_dir must name a directory")
+        for name in ("max_auc_drop", "max_language_auc_drop", "max_dir_increase"):
+            _check_non_negative_float(name, getattr(self, name))
+        _check_int("min_language_rows", self.min_language_rows, 1)
+        _check_bool("force_publish", self.force_publish)
+
+    @property
+    def limits(self) -> dict[str, Any]:
+        return {"max_auc_drop": self.max_auc_drop, "max_language_auc_drop": self.max_language_auc_drop,
+                "max_dir_increase": self.max_dir_increase, "min_language_rows": self.min_language_rows}
+
+
+def model_name(snapshot: str, run_id: str) -> str:
+    """The name of a run's bundle copy and record: ``<snapshot>__<run id as a safe name>``."""
+    safe = _UNSAFE.sub("_", run_id).strip("._")
+    if not safe:
+        raise GateError(f"run id {run_id!r} gives an empty name")
+    return f"{snapshot}__{safe[:180]}"
+
+
+# -- the figures -------------------------------------------------------------------------------
+
+def _block(labels: np.ndarray, scores: np.ndarray, anon: np.ndarray, cfg: EvaluateConfig) -> dict[str, Any]:
+    from kitrain.evaluate import unbalanced
+
+    figures = unbalanced(labels, scores, anon, cfg)
+    return {"n": figures["all"]["n"], "anonymous_n": figures["anonymous"]["n"],
+            "roc_auc": figures["all"]["roc_auc"], "pr_at_recall": figures["all"]["pr_at_recall"],
+            "anonymous": {"roc_auc": figures["anonymous"]["roc_auc"],
+                          "pr_at_recall": figures["anonymous"]["pr_at_recall"]}}
+
+
+def gate_metrics(frame: pd.DataFrame, scores: np.ndarray, cfg: EvaluateConfig) -> dict[str, Any]:
+    """The figures the gate compares, of one model's scores on the hold-out rows: overall and per
+    language ROC AUC and PR@R0.75 for all and anonymous editors (the report's unbalanced figures)
+    and the disparate impact of the predictions at the threshold (None where undefined)."""
+    from kitrain.evaluate import fairness
+
+    labels = frame[LABEL].to_numpy().astype(np.int64)
+    anon = frame[IS_ANONYMOUS].to_numpy().astype(bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    out = _block(labels, scores, anon, cfg)
+    out["disparate_impact"] = fairness(labels, scores, anon, cfg)["disparate_impact_predictions"]
+    out["languages"] = {
+        wiki: _block(labels[idx], scores[idx], anon[idx], cfg)
+        for wiki, idx in sorted(frame.groupby("wiki_db", sort=True).indices.items())
+    }
+    return out
+
+
+def decide(new: dict[str, Any], current: dict[str, Any] | None, cfg: GateConfig) -> tuple[str, list[str]]:
+    """(decision, reasons): ``promoted`` when the new model is not worse than the current one
+    beyond the limits (or there is no current model), else ``held`` with one reason per limit
+    broken, or ``forced`` with the same reasons when ``force_publish`` is set.
+
+    * overall ROC AUC: held when it drops by more than ``max_auc_drop``, or is undefined where the
+      current model's is defined;
+    * each language with at least ``min_language_rows`` hold-out rows: held when its ROC AUC drops
+      by more than ``max_language_auc_drop``;
+    * disparate impact of the predictions (anonymous over registered editors flagged, higher is
+      more disparity against anonymous editors): held when it rises by more than
+      ``max_dir_increase`` of the current value.
+    """
+    if current is None:
+        return PROMOTED, []
+    reasons = []
+    new_auc, cur_auc = new.get("roc_auc"), current.get("roc_auc")
+    if cur_auc is not None:
+        if new_auc is None:
+            reasons.append(f"overall ROC AUC is undefined on the hold-out; the current model's is {cur_auc:.4f}")
+        elif cur_auc - new_auc > cfg.max_auc_drop + _EPS:
+            reasons.append(f"overall ROC AUC {new_auc:.4f} is {cur_auc - new_auc:.4f} below the current "
+                           f"model's {cur_auc:.4f} (max_auc_drop {cfg.max_auc_drop:g})")
+    for wiki, lang in sorted(new.get("languages", {}).items()):
+        before = current.get("languages", {}).get(wiki)
+        if before is None or lang["n"] < cfg.min_language_rows:
+            continue
+        if lang["roc_auc"] is not None and before["roc_auc"] is not None \
+                and before["roc_auc"] - lang["roc_auc"] > cfg.max_language_auc_drop + _EPS:
+            reasons.append(f"{wiki} ROC AUC {lang['roc_auc']:.4f} is {before['roc_auc'] - lang['roc_auc']:.4f} "
+                           f"below the current model's {before['roc_auc']:.4f} on {lang['n']} rows "
+                           f"(max_language_auc_drop {cfg.max_language_auc_drop:g})")
+    new_dir, cur_dir = new.get("disparate_impact"), current.get("disparate_impact")
+    if new_dir is not None and cur_dir is not None and cur_dir > 0 \
+            and new_dir > cur_dir * (1 + cfg.max_dir_increase) + _EPS:
+        reasons.append(f"disparate impact {new_dir:.3f} is {100 * (new_dir / cur_dir - 1):.1f} % above the "
+                       f"current model's {cur_dir:.3f} (max_dir_increase {cfg.max_dir_increase:g})")
+    if not reasons:
+        return PROMOTED, []
+    return (FORCED if cfg.force_publish else HELD), reasons
+
+
+# -- the models directory ----------------------------------------------------------------------
+
+def current_bundle(models_dir: str) -> Path | None:
+    """The current model's bundle directory, or None when nothing was promoted yet."""
+    link = Path(models_dir, CURRENT)
+    if not link.is_symlink() and not link.exists():
+        return None
+    target = link.resolve()
+    if not target.is_dir():
+        raise GateError(f"{link} points at {target}, which is not a bundle directory: fix or remove the link")
+    return target
+
+
+def current_name(models_dir: str) -> str | None:
+    """The name of the current model (``bundles/<name>`` as the link says), or None."""
+    link = Path(models_dir, CURRENT)
+    return Path(os.readlink(link)).name if link.is_symlink() else None
+
+
+@contextlib.contextmanager
+def models_lock(models_dir: str) -> Iterator[None]:
+    """Serialise promotions of runs that finish together (runs of different snapshots run side
+    by side): the link swap, the copy and the record of one run happen under one lock."""
+    root = Path(models_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def swap_current(models_dir: str, name: str) -> None:
+    """Point ``current`` at ``bundles/<name>`` in one ``os.replace``: a reader sees the old model or
+    the new one, never none."""
+    root = Path(models_dir)
+    tmp = root / f".{CURRENT}.link-{uuid.uuid4().hex}"
+    os.symlink(f"{BUNDLES}/{name}", tmp)
+    os.replace(tmp, root / CURRENT)
+
+
+# -- the stages --------------------------------------------------------------------------------
+
+def holdout(run_dir: str, variant: str) -> tuple[str, pd.DataFrame, np.ndarray]:
+    """(split, prepared hold-out rows, the new model's scores of them) from the evaluation's
+    predictions of the bundled variant."""
+    from kitrain.atomic import read_table
+    from kitrain.prepare import read_split
+
+    paths = RunPaths(run_dir)
+    predictions_path = Path(paths.report(), "predictions.parquet")
+    if not predictions_path.is_file():
+        raise GateError(f"no predictions in {paths.report()}: the evaluate task writes them")
+    predictions = read_table(predictions_path).to_pandas()
+    for split in GATE_SPLITS:
+        ours = predictions[(predictions["split"] == split) & (predictions["variant"] == variant)]
+        if len(ours):
+            break
+    else:
+        raise GateError(f"the evaluation in {paths.report()} has no {' or '.join(GATE_SPLITS)} predictions "
+                        f"of {variant}")
+    frame = read_split(run_dir, split)
+    keyed = frame.reset_index(drop=True).reset_index().set_index(["wiki_db", "revision_id"])
+    scored = ours.set_index(["wiki_db", "revision_id"])
+    missing = scored.index.difference(keyed.index)
+    if len(missing):
+        raise GateError(f"{len(missing)} evaluated {split} revisions are not in the prepared split "
+                        f"(e.g. {missing[0]}): the run directory changed after the evaluation; rerun it")
+    rows = keyed.loc[scored.index, "index"].to_numpy()
+    frame = frame.iloc[rows].reset_index(drop=True)
+    frame[IS_ANONYMOUS] = frame[USER_ANONYMOUS].astype("int32")  # the features' name for it
+    return split, frame, scored["score"].to_numpy(dtype=np.float64)
+
+
+def score_with_bundle(bundle_dir: str | Path, frame: pd.DataFrame) -> np.ndarray:
+    """A bundle's scores of prepared rows: its own four text models, then its classifier (the same
+    code as ``kitrain score``)."""
+    from kitrain.bundle import load_bundle
+    from kitrain.classifier import load_cbm, predict
+    from kitrain.features import assemble, text_model_features
+
+    bundle = load_bundle(bundle_dir)
+    mlm, _, _ = text_model_features({"holdout": frame}, bundle.mlm, bundle.features_config())
+    features = assemble(frame, mlm["holdout"])
+    return predict(load_cbm(bundle.classifier), bundle.description, features)
+
+
+def run_compare(run_dir: str, run_id: str, snapshot: str, variant: str, cfg: GateConfig,
+                evaluate_cfg: EvaluateConfig | None = None) -> dict[str, Any]:
+    """Score the hold-out with the current model and take the new model's scores, decide, and write
+    ``RUN_DIR/report/gate.json`` and the gate's section of the report. Nothing is promoted here."""
+    evaluate_cfg = evaluate_cfg or EvaluateConfig(min_language_rows=cfg.min_language_rows)
+    paths = RunPaths(run_dir)
+    split, frame, new_scores = holdout(run_dir, variant)
+    new = gate_metrics(frame, new_scores, evaluate_cfg)
+    current_dir = current_bundle(cfg.models_dir)
+    current = None
+    if current_dir is not None:
+        manifest = read_json(Path(paths.bundle(), "manifest.json")) or {}
+        theirs = read_json(current_dir / "manifest.json") or {}
+        if theirs.get("text_rules") and theirs.get("text_rules") != manifest.get("text_rules"):
+            logger.warning("the current model was trained on %s diffs, this hold-out has %s diffs: its "
+                           "figures here are for texts cut differently", theirs.get("text_rules"),
+                           manifest.get("text_rules"))
+        current = gate_metrics(frame, score_with_bundle(current_dir, frame), evaluate_cfg)
+    decision, reasons = decide(new, current, cfg)
+    result = {
+        "kitrain": __version__, "name": model_name(snapshot, run_id), "snapshot": snapshot, "run_id": run_id,
+        "run_dir": paths.run_dir, "evaluated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "split": split, "decision": decision, "reasons": reasons,
+        "compared_with": current_name(cfg.models_dir) if current_dir is not None else None,
+        "limits": cfg.limits, "new": new, "current": current,
+    }
+    write_json(Path(paths.report(), "gate.json"), result)
+    add_to_report(Path(paths.report(), "index.html"), render_section(result))
+    log = logger.warning if decision != PROMOTED else logger.info
+    log("gate: %s%s", decision, "".join(f"\n  - {r}" for r in reasons) or
+        (" (no current model)" if current is None else " (not worse than the current model)"))
+    return result
+
+
+def run_promote(run_dir: str, cfg: GateConfig) -> dict[str, Any]:
+    """Act on the comparison: copy the bundle and swap ``current`` when the decision is
+    ``promoted`` or ``forced``; write the run's record either way. Returns the record."""
+    paths = RunPaths(run_dir)
+    result = read_json(Path(paths.report(), "gate.json"))
+    if result is None:
+        raise GateError(f"no comparison in {paths.report()}/gate.json: the compare task writes it")
+    from kitrain.bundle import load_bundle
+
+    name = result["name"]
+    root = Path(cfg.models_dir)
+    record = {**result, "bundle": None}
+    with models_lock(cfg.models_dir):
+        if result["decision"] in (PROMOTED, FORCED):
+            source = Path(paths.bundle()).resolve()
+            with atomic_dir(root / BUNDLES / name) as tmp:
+                shutil.copytree(source, tmp, dirs_exist_ok=True)
+            load_bundle(root / BUNDLES / name)  # the copy is verified before anything points at it
+            swap_current(cfg.models_dir, name)
+            record["bundle"] = f"{BUNDLES}/{name}"
+            logger.info("promoted %s: %s now points at %s", name, root / CURRENT, record["bundle"])
+        else:
+            logger.warning("held %s: %s stays at %s", name, root / CURRENT, result.get("compared_with"))
+        write_json(root / RUNS / f"{name}.json", record)
+    return record
+
+
+# -- the report section ------------------------------------------------------------------------
+
+def _f(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def render_section(result: dict[str, Any]) -> str:
+    """The gate's part of the run report: the decision, its reasons, and both models' figures."""
+    new, current = result["new"], result["current"]
+    esc = html.escape
+    rows = []
+    for label, key in (("ROC AUC", "roc_auc"), ("PR@R0.75", "pr_at_recall")):
+        rows.append((f"{label}, all editors", new[key], current[key] if current else None))
+        rows.append((f"{label}, anonymous", new["anonymous"][key],
+                     current["anonymous"][key] if current else None))
+    rows.append(("disparate impact", new["disparate_impact"], current["disparate_impact"] if current else None))
+    for wiki, lang in new["languages"].items():
+        before = (current or {}).get("languages", {}).get(wiki)
+        rows.append((f"{wiki} ROC AUC ({lang['n']} rows)", lang["roc_auc"], before["roc_auc"] if before else None))
+        rows.append((f"{wiki} PR@R0.75", lang["pr_at_recall"], before["pr_at_recall"] if before else None))
+    body = "".join(f"<tr><td>{esc(label)}</td><td>{_f(a)}</td><td>{_f(b)}</td></tr>" for label, a, b in rows)
+    reasons = "".join(f"<li>{esc(r)}</li>" for r in result["reasons"])
+    against = esc(result["compared_with"]) if result["compared_with"] else "no current model: the first one passes"
+    return (f'{_REPORT_START}<section id="gate"><h2>Quality gate: {esc(result["decision"])}</h2>'
+            f"<p>Compared on the {esc(result['split'])} rows with the current model ({against}).</p>"
+            + (f"<ul>{reasons}</ul>" if reasons else "")
+            + "<table><tr><th>figure</th><th>new model</th><th>current model</th></tr>"
+            + body + f"</table></section>{_REPORT_END}")
+
+
+def add_to_report(page: Path, section: str) -> None:
+    """Put the gate's section into the report page (replacing an older one), atomically."""
+    if not page.is_file():
+        raise GateError(f"no report page {page}: the evaluate task writes it")
+    text = page.read_text(encoding="utf-8")
+    start, end = text.find(_REPORT_START), text.find(_REPORT_END)
+    if start >= 0 and end > start:
+        text = text[:start] + text[end + len(_REPORT_END):]
+    at = text.rfind("</body>")
+    text = text[:at] + section + text[at:] if at >= 0 else text + section
+    tmp = page.parent / f".{page.name}.{uuid.uuid4().hex}.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, page)
