@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from kitrain.history import HistoryError, current_name, read_records, run_history
+from kitrain import cli
+from kitrain.history import HistoryError, current_name, read_records, render_history, run_history
 from kitrain.report import PALETTE
 
 HOSTILE = '<script>alert("x")</script>'
@@ -374,7 +375,26 @@ def test_no_gated_runs_yet(tmp_path, runs):
     assert not [c for k, c in page.items if k in ("svg", "table")]
 
 
-def test_a_missing_models_dir_is_an_error(tmp_path):
+def test_a_missing_models_dir_is_an_error(tmp_path, capsys):
     with pytest.raises(HistoryError, match="no models directory"):
         run_history(tmp_path / "nothing")
+    assert cli.main(["history", "--models-dir", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"kitrain history: error: no models directory {tmp_path / 'nothing'}"
     assert not (tmp_path / "nothing").exists()
+
+
+def test_cli_writes_the_page(tmp_path, capsys, caplog):
+    root = models_dir(tmp_path)
+    with caplog.at_level(logging.INFO, logger="kitrain"):
+        assert cli.main(["history", "--models-dir", str(root)]) == 0
+    page = root / "history.html"
+    assert f"history: {page}" in [r.getMessage() for r in caplog.records]
+    assert page.read_text(encoding="utf-8") == render_history(*read_records(root), current_name(root))
+    out = tmp_path / "elsewhere" / "page.html"
+    assert cli.main(["history", "--models-dir", str(root), "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == page.read_text(encoding="utf-8")
+    assert capsys.readouterr().out == ""  # the path is logged, nothing printed
+    # written atomically: no temporary file is left beside either page
+    assert sorted(p.name for p in root.iterdir()) == ["bundles", "current", "history.html", "runs"]
+    assert [p.name for p in out.parent.iterdir()] == ["page.html"]
