@@ -503,7 +503,7 @@ def _add_history(sub: argparse._SubParsersAction) -> None:
         "which model is current. Records that cannot be read are listed on the page.",
     )
     p.add_argument("--models-dir", required=True, help="the gate's models directory")
-    p.add_argument("--out", default=None,
+    p.add_argument("--out", default=None, metavar="FILE",
                    help="write the page here instead (default MODELS_DIR/history.html)")
     p.set_defaults(func=_cmd_history)
 
