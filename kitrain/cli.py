@@ -494,6 +494,27 @@ def _cmd_dumps_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_history(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "history",
+        help="one HTML page of every gated run over time",
+        description="Write MODELS_DIR/history.html from the quality gate's records in MODELS_DIR/runs/: "
+        "every gated run's decision, reasons and figures, plots by snapshot and per language, and "
+        "which model is current. Records that cannot be read are listed on the page.",
+    )
+    p.add_argument("--models-dir", required=True, help="the gate's models directory")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="write the page here instead (default MODELS_DIR/history.html)")
+    p.set_defaults(func=_cmd_history)
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from kitrain.history import run_history
+
+    logger.info("history: %s", run_history(args.models_dir, args.out))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kitrain", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -509,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bundle(sub)
     _add_score(sub)
     _add_dumps(sub)
+    _add_history(sub)
     return parser
 
 
@@ -528,12 +550,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kitrain.score import InputLineError
     from kitrain.textdata import NoExamplesError
     from kitrain.atomic import CorruptFileError
+    from kitrain.history import HistoryError
 
     try:
         return int(args.func(args))
     except (ConfigError, LanguageError, SourceError, JavaMissingError, PrepareError,
             ModelLoadError, NoExamplesError, ExternalScoresError, BundleError, InputLineError, DatasetError,
-            CorruptFileError) as exc:
+            CorruptFileError, HistoryError) as exc:
         print(f"kitrain {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201 (CLI edge)
         return 2
 
