@@ -94,6 +94,9 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
                    help="how the diff cuts and compares sentences: paper (the original scripts' "
                    "rules) or multiscript (also the full stops of CJK, Devanagari and Arabic "
                    "scripts; marks and empty sentences dropped) (default %(default)s)")
+    p.add_argument("--min-rows", type=_positive_int, default=CollectConfig.min_rows, metavar="N",
+                   help="fail, publishing nothing, when the window holds fewer than N revisions "
+                   "as read from the source: a missing or partial snapshot (default %(default)s)")
     p.add_argument("--master", default=None,
                    help="Spark master, e.g. local[4], yarn, spark://host:7077 "
                    "(default: spark-submit's, else local[*])")
@@ -115,7 +118,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         filter_anon=args.filter_anon, filter_rw=args.filter_rw, max_records=args.max_records,
         use_cache=args.use_cache, prefix=args.prefix, seed=args.seed,
         output_files=args.output_files, max_diff_chars=args.max_diff_chars, xml_dump=args.xml_dump,
-        text_rules=args.text_rules,
+        text_rules=args.text_rules, min_rows=args.min_rows,
     )
     check_source_files(cfg)  # missing or unusable dump files stop here, before Spark starts
     paths = RunPaths(args.run_dir)

@@ -293,6 +293,37 @@ def to_output(df: Any) -> Any:
 # --- edge ---------------------------------------------------------------------------------------
 
 
+class EmptyCollectionError(SourceError):
+    """The mode's window holds fewer revisions than ``min_rows`` in the source: a missing or partial
+    snapshot, a wrong window or wiki. Nothing is published and no quality report written, as for the
+    other source errors, so an older output of the language stays as it was; the edges (``kitrain
+    collect``, the spark-submit application) print the one-line message and exit non-zero, which
+    fails this language's task alone."""
+
+
+def check_window_rows(cfg: CollectConfig, revisions: int, malformed: int = 0) -> None:
+    """Raise :class:`EmptyCollectionError` when the window holds fewer than ``cfg.min_rows``
+    revisions as read from the source.
+
+    ``revisions`` is the count of the first Spark job over the extract, the ``read`` step less the
+    rows whose timestamp is malformed: those cannot be placed in the window and are dropped next,
+    so a window of malformed rows only is as empty as one without rows. It is checked there,
+    before the duplicates, the paper's filters, the sampling, the texts and the diff: the count
+    costs no extra job, no text has been read and nothing published yet (only the history extract
+    of both windows is cached, as a later mode or rerun may use it), and the message is about the
+    source and the window, not about a filter (a window the filters empty is data, counted in
+    quality.json; an empty window is a missing snapshot or a wrong setting).
+    """
+    if revisions >= cfg.min_rows:
+        return
+    start, end = cfg.window
+    besides = f" (and {malformed} with a malformed timestamp)" if malformed else ""
+    raise EmptyCollectionError(
+        f"{cfg.source} source, snapshot {cfg.snapshot}, {wiki_db(cfg.lang)}, window {start}..{end} "
+        f"({cfg.mode}): {revisions} revisions{besides}, fewer than min_rows={cfg.min_rows}"
+    )
+
+
 class _Steps:
     """Row counts after each step, in order, for quality.json."""
 
@@ -355,7 +386,8 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     """Collect one language in one mode into ``run_dir``; return the quality report.
 
     Publishes ``collected/<prefix>/<mode>/<lang>/`` atomically (a rerun replaces it whole) and
-    writes ``quality/collect/<prefix>/<mode>/<lang>/quality.json``.
+    writes ``quality/collect/<prefix>/<mode>/<lang>/quality.json``. A window holding fewer than
+    ``cfg.min_rows`` revisions raises :class:`EmptyCollectionError` before either is touched.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -385,6 +417,11 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     if malformed:
         logger.warning("%s: %d revision(s) with a timestamp not in %s dropped", cfg.lang, malformed,
                        TIMESTAMP_FORMAT)
+    try:
+        check_window_rows(cfg, well_formed, malformed)  # before anything is written or published
+    except EmptyCollectionError:
+        candidates.unpersist()
+        raise
     well_timed = drop_malformed_timestamps(candidates)
     base = add_labels_and_flags(drop_duplicate_revisions(well_timed)).persist(StorageLevel.MEMORY_AND_DISK)
     df = base

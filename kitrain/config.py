@@ -227,6 +227,10 @@ class CollectConfig(_Config):
     #: With ``source="dumps"``: the XML dump to read, ``YYYYMMDD``. None: the first full-history
     #: dump of the wiki dated on or after the end of both windows (see :mod:`kitrain.dumps`).
     xml_dump: str | None = None
+    #: Fewest revisions the mode's window may hold as read from the source: with fewer (a missing
+    #: or partial snapshot, a wrong window) the collection fails instead of publishing a language
+    #: too small to train on (see :func:`kitrain.collect.check_window_rows`).
+    min_rows: int = 1
 
     FIELDS_BY_MODE: ClassVar[tuple[str, ...]] = ("filter_rw", "max_records", "prefix")
 
@@ -251,7 +255,7 @@ class CollectConfig(_Config):
         for name in ("filter_anon", "filter_rw", "use_cache"):
             _check_bool(name, getattr(self, name))
         for name, minimum in (("max_records", 1), ("output_files", 1), ("diff_partitions", 0),
-                              ("max_diff_chars", 1)):
+                              ("max_diff_chars", 1), ("min_rows", 1)):
             _check_int(name, getattr(self, name), minimum)
         _check_int("seed", self.seed, 0)
         check_text_rules(self.text_rules)

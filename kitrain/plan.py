@@ -222,6 +222,7 @@ class PipelineConfig(_Config):
             filter_anon=self.filter_anon,
             max_records=self.max_records if mode == "train" else self.max_records_test,
             max_diff_chars=self.max_diff_chars, text_rules=self.text_rules, use_cache=True, seed=self.seed,
+            min_rows=self.min_rows,
         )
 
     @property

@@ -6,7 +6,9 @@ filter's effect in quality.json is checked against a second implementation of th
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kitrain import cli
-from kitrain.collect import run_collect
+from kitrain.collect import EmptyCollectionError, run_collect
 from kitrain.config import CollectConfig
 from kitrain.paths import RunPaths
 from kitrain.schema import ACTION_KEYS, COLLECTED_COLUMNS, LABEL
@@ -175,10 +177,12 @@ def test_rerun_and_cache_give_identical_output(spark, source, collected, run_dir
     assert sorted(p.name for p in mode_dir.iterdir()) == ["ja", "uk"]
 
 
-def test_anonymous_filter_and_sampling_via_cli(spark, source, tmp_path):
-    # the command line in-process (reusing the test session): -f1 1 and a small -n
+def test_anonymous_filter_and_sampling_via_cli(spark, source, collected, tmp_path):
+    # the command line in-process (reusing the test session): -f1 1 and a small -n; --min-rows at
+    # the window's own count passes, as it is checked on the revisions read, before any filter
     code = cli.main([
         "collect", "-l", "uk", "-m", "train", "-f1", "1", "-n", "20", "-p", "anon",
+        "--min-rows", str(window_rows(collected["uk", "train"])),
         "--source", "parquet", "--source-dir", str(source), "--run-dir", str(tmp_path),
     ])
     assert code == 0
@@ -256,3 +260,50 @@ def test_wrong_wikitext_snapshot_stops_instead_of_publishing_nothing(spark, sour
     with pytest.raises(SourceError, match=r"uk: none of the \d+ selected revisions has its wikitext in snapshot 2022-07"):
         run_collect(spark, cfg, str(tmp_path / "run"))
     assert not Path(RunPaths(str(tmp_path / "run")).collected("full_test", "test", "uk")).exists()
+
+
+def window_rows(report: dict) -> int:
+    """The revisions a collection's window held as read (what ``min_rows`` is checked against)."""
+    return next(s["rows"] for s in report["steps"] if s["step"] == "malformed_timestamps")
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_window_without_revisions_fails_and_keeps_the_older_output(spark, source, run_dir,
+                                                                   tmp_path):
+    # a run directory where uk's train window was published before (a copy of the demo run's)
+    old, new = RunPaths(str(run_dir)), RunPaths(str(tmp_path / "run"))
+    for path in (Path(old.collected("all_users", "train", "uk")),
+                 Path(old.collect_quality("all_users", "train", "uk")).parent):
+        shutil.copytree(path, tmp_path / "run" / path.relative_to(run_dir))
+    before = digest(tmp_path / "run" / "collected")
+    quality = Path(new.collect_quality("all_users", "train", "uk"))
+    report_before = quality.read_text()
+    # the snapshot holds no revision of 2019 (a missing or partial snapshot looks the same)
+    cfg = CollectConfig(lang="uk", source="parquet", source_dir=str(source),
+                        train_start="2019-01-01", train_end="2019-08-01")
+    with pytest.raises(EmptyCollectionError) as failed:
+        run_collect(spark, cfg, new.run_dir)
+    assert str(failed.value) == ("parquet source, snapshot 2022-07, ukwiki, "
+                                 "window 2019-01-01..2019-08-01 (train): 0 revisions, fewer than min_rows=1")
+    # nothing published, nothing half-written, the older output and its report untouched
+    assert digest(tmp_path / "run" / "collected") == before
+    assert sorted(p.name for p in Path(new.collected_mode("all_users", "train")).iterdir()) == ["uk"]
+    assert quality.read_text() == report_before
+
+
+def test_min_rows_above_the_window_count_fails_via_cli(spark, source, collected, tmp_path, capsys):
+    # the hold-out week of uk holds `count` revisions as read: one more fails, publishing nothing
+    # (that as many passes is shown by the anonymous-only CLI run above)
+    count = window_rows(collected["uk", "test"])
+    assert count > 0
+    code = cli.main(["collect", "-l", "uk", "-m", "test", "--min-rows", str(count + 1), "--source",
+                     "parquet", "--source-dir", str(source), "--run-dir", str(tmp_path)])
+    assert code == 2
+    line = (f"kitrain collect: error: parquet source, snapshot 2022-07, ukwiki, window 2022-07-01..2022-07-08 "
+            f"(test): {count} revisions, fewer than min_rows={count + 1}")
+    assert line in capsys.readouterr().err.splitlines()
+    assert not (tmp_path / "collected").exists() and not (tmp_path / "quality").exists()

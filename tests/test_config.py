@@ -24,8 +24,19 @@ def test_mode_defaults_follow_the_original_commands():
 
 
 def test_round_trip_through_dict():
-    cfg = CollectConfig(lang="ja", mode="test", source="parquet", source_dir="/x", seed=7)
+    cfg = CollectConfig(lang="ja", mode="test", source="parquet", source_dir="/x", seed=7, min_rows=50)
     assert CollectConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_min_rows_defaults_to_one_and_comes_from_the_plan():
+    from kitrain.plan import PipelineConfig
+
+    assert CollectConfig(lang="uk").min_rows == 1  # an empty window fails by default
+    plan = PipelineConfig(run_dir="/tmp/x", snapshot="2022-07", wikitext_snapshot="2022-11",
+                          train_start="2022-01-01", train_end="2022-08-01", test_start="2022-07-01",
+                          test_end="2022-07-08", validation_date="2022-07-01", languages=("uk",),
+                          variants=("all+user+mlm", "anon+base"), min_rows=25)
+    assert {c.min_rows for c in plan.collect_configs("uk")} == {25}  # both modes and the anonymous one
 
 
 @pytest.mark.parametrize(
@@ -45,6 +56,9 @@ def test_round_trip_through_dict():
         ({"filter_anon": 1}, "filter_anon must be a boolean"),
         ({"output_files": 0}, "output_files must be an integer >= 1"),
         ({"max_diff_chars": 0}, "max_diff_chars must be an integer >= 1"),
+        ({"min_rows": 0}, "min_rows must be an integer >= 1"),  # 0 would let an empty window through
+        ({"min_rows": True}, "min_rows must be an integer >= 1"),
+        ({"min_rows": "5"}, "min_rows must be an integer >= 1"),
     ],
 )
 def test_bad_values_fail_naming_the_field(kwargs, message):

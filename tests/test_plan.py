@@ -217,6 +217,32 @@ def test_spark_application_rejects_bad_arguments_before_spark(argv, message, cap
     assert message in capsys.readouterr().err
 
 
+def test_spark_application_fails_on_a_window_below_min_rows(monkeypatch, capsys):
+    # the mapped collect task of the language fails (non-zero exit) with the one line, and the
+    # modes after the failing one are not collected; Spark itself is not needed to show it
+    import kitrain.collect
+    import kitrain.spark
+    from kitrain.collect import EmptyCollectionError
+
+    ran = []
+
+    def empty_train(spark, cfg, run_dir):
+        ran.append(cfg.mode)
+        raise EmptyCollectionError("parquet source, snapshot 2022-07, ukwiki, window "
+                                   "2022-01-01..2022-08-01 (train): 0 revisions, fewer than min_rows=1")
+
+    monkeypatch.setattr(kitrain.collect, "run_collect", empty_train)
+    monkeypatch.setattr(kitrain.spark, "get_spark", lambda *args, **kwargs: object())
+    configs = [json.dumps(CollectConfig(lang="uk", mode=mode, source="parquet",
+                                        source_dir="/s").to_dict()) for mode in ("train", "test")]
+    assert spark_collect.main(["--lang", "uk", "--run-dir", "/r", "--config", configs[0],
+                               "--config", configs[1]]) == 2
+    assert ran == ["train"]
+    err = capsys.readouterr().err
+    assert err == ("spark_collect: error: parquet source, snapshot 2022-07, ukwiki, window "
+                   "2022-01-01..2022-08-01 (train): 0 revisions, fewer than min_rows=1\n")
+
+
 def test_xml_dump_param(tmp_path):
     params = {"run_dir": str(tmp_path), "source": "dumps", "dumps_dir": "/d"}
     # empty: the collection finds the first full-history dump on or after the windows' end

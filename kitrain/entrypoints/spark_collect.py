@@ -7,7 +7,9 @@ Each ``--config`` is a :class:`kitrain.config.CollectConfig` as JSON (the DAG bu
 run's plan with ``to_dict``), so the application needs nothing but its arguments: it runs the same
 on the Airflow worker (client mode) as on a cluster's driver. Both modes share one JVM and one
 history extract (``use_cache``), which halves the start-up cost per language. Exit code 2 and one
-line for a bad argument, before Spark starts.
+line for a bad argument, before Spark starts, and for a source error: among them a mode's window
+holding fewer than ``min_rows`` revisions (:class:`kitrain.collect.EmptyCollectionError`), which
+publishes nothing for that mode and fails the language's task; the modes after it are not run.
 """
 
 from __future__ import annotations
