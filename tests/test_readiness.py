@@ -163,8 +163,8 @@ def fake_filesystems():
 
 
 @pytest.mark.parametrize(("location", "message"), [
-    ("brokenfs://cluster/wmf/history", "cannot look at brokenfs://cluster/wmf/history/snapshot=2022-07/_SUCCESS: "
-                                       "[Errno 111] Connection refused"),
+    ("brokenfs://cluster/wmf/history", ("cannot look at brokenfs://cluster/wmf/history/snapshot=2022-07/_SUCCESS: "
+                                        "[Errno 111] Connection refused")),
     ("noclientfs://cluster/wmf/history", "cannot open noclientfs://cluster/wmf/history: Unable to load libjvm"),
     ("nosuchfs://cluster/wmf/history", "cannot open nosuchfs://cluster/wmf/history: Protocol not known: nosuchfs"),
 ])
@@ -174,6 +174,42 @@ def test_hive_location_that_cannot_be_looked_at_raises(tmp_path, hive, fake_file
     with pytest.raises(ReadinessError) as raised:
         missing_inputs(cfg)
     assert str(raised.value) == message
+
+
+def test_hive_through_pyarrow_as_hdfs_goes(tmp_path, hive):
+    # hdfs:// goes through fsspec's wrapper of a pyarrow file system: the same wrapper over
+    # pyarrow's local one, under a protocol of its own
+    import fsspec
+    import pyarrow.fs
+    from fsspec.implementations.arrow import ArrowFSWrapper
+    from fsspec.registry import _registry
+
+    class ArrowLocal(ArrowFSWrapper):
+        protocol = "arrowlocal"
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(pyarrow.fs.LocalFileSystem(), **kwargs)
+
+        @classmethod
+        def _strip_protocol(cls, path):
+            return path.split("://", 1)[-1]
+
+    history, wikitext = hive
+    fsspec.register_implementation("arrowlocal", ArrowLocal, clobber=True)
+    try:
+        cfg = _config(tmp_path, hive_history_location=f"arrowlocal://{history}",
+                      hive_wikitext_location=f"arrowlocal://{wikitext}")
+        assert missing_inputs(cfg) == []
+        (history / "snapshot=2022-07" / "_SUCCESS").unlink()
+        (wikitext / "snapshot=2022-11" / "wiki_db=ukwiki" / "part-0.avro").unlink()
+        (wikitext / "snapshot=2022-11" / "wiki_db=ukwiki").rmdir()
+        assert missing_inputs(cfg) == [
+            f"hive: {H} snapshot 2022-07 not complete (no arrowlocal://{history}/snapshot=2022-07/_SUCCESS)",
+            (f"hive: {W} snapshot 2022-11 has no ukwiki partition "
+             f"(no arrowlocal://{wikitext}/snapshot=2022-11/wiki_db=ukwiki)"),
+        ]
+    finally:
+        _registry.pop("arrowlocal", None)
 
 
 def test_permission_error_raises(tmp_path, hive, monkeypatch):
@@ -247,8 +283,8 @@ def test_parquet_language_partition_missing(tmp_path, source, url):
     partition.rmdir()
     shown = f"file://{source}" if url else str(source)
     assert missing_inputs(_parquet_config(tmp_path, source, url)) == [
-        f"parquet: {W} snapshot 2022-11 has no ukwiki partition "
-        f"(no {shown}/mediawiki_wikitext_history/snapshot=2022-11/wiki_db=ukwiki)"]
+        (f"parquet: {W} snapshot 2022-11 has no ukwiki partition "
+         f"(no {shown}/mediawiki_wikitext_history/snapshot=2022-11/wiki_db=ukwiki)")]
     cfg = dataclasses.replace(_parquet_config(tmp_path, source, url), languages=("ja",))
     assert missing_inputs(cfg) == []
 
@@ -344,8 +380,8 @@ def test_dumps_history_missing_for_one_language(tmp_path, dumps_root):
         path.unlink()
     folder.rmdir()
     assert missing_inputs(_dumps_config(tmp_path, dumps_root)) == [
-        f"dumps: jawiki mediawiki_history snapshot 2022-07 not there (no mediawiki_history dump folder "
-        f"{folder}: see `kitrain dumps plan`)"]
+        (f"dumps: jawiki mediawiki_history snapshot 2022-07 not there (no mediawiki_history dump folder "
+         f"{folder}: see `kitrain dumps plan`)")]
 
 
 def test_dumps_xml_dump_not_there_yet(tmp_path, dumps_root):
@@ -359,15 +395,15 @@ def test_dumps_xml_dump_not_there_yet(tmp_path, dumps_root):
     for path in _folder(dumps_root).iterdir():
         path.unlink()
     assert missing_inputs(_dumps_config(tmp_path, dumps_root, languages=("uk",))) == [
-        f"dumps: ukwiki full-history XML dump 20220801 not there (no pages-meta-history files in "
-        f"{_folder(dumps_root)})"]
+        (f"dumps: ukwiki full-history XML dump 20220801 not there (no pages-meta-history files in "
+         f"{_folder(dumps_root)})")]
 
 
 def test_dumps_pinned_xml_dump_not_there(tmp_path, dumps_root):
     cfg = _dumps_config(tmp_path, dumps_root, languages=("uk",), xml_dump="20220901")
     assert missing_inputs(cfg) == [
-        f"dumps: ukwiki full-history XML dump 20220901 not there (no pages-meta-history files in "
-        f"{_folder(dumps_root, 'ukwiki', '20220901')})"]
+        (f"dumps: ukwiki full-history XML dump 20220901 not there (no pages-meta-history files in "
+         f"{_folder(dumps_root, 'ukwiki', '20220901')})")]
 
 
 def test_dumps_status_file_missing(tmp_path, dumps_root):
@@ -409,8 +445,8 @@ def test_dumps_plain_parts_are_checked_against_the_bz2_job(tmp_path, dumps_root)
 def test_dumps_listed_file_missing(tmp_path, dumps_root):
     _part(dumps_root, 2).unlink()
     assert missing_inputs(_dumps_config(tmp_path, dumps_root)) == [
-        f"dumps: ukwiki full-history XML dump 20220801 not complete (metahistorybz2dump in "
-        f"{_folder(dumps_root)}: ukwiki-20220801-pages-meta-history2.xml-p1p1.bz2 missing)"]
+        (f"dumps: ukwiki full-history XML dump 20220801 not complete (metahistorybz2dump in "
+         f"{_folder(dumps_root)}: ukwiki-20220801-pages-meta-history2.xml-p1p1.bz2 missing)")]
 
 
 def test_dumps_listed_file_of_the_wrong_size(tmp_path, dumps_root):
@@ -418,8 +454,8 @@ def test_dumps_listed_file_of_the_wrong_size(tmp_path, dumps_root):
     size = part.stat().st_size
     part.write_bytes(part.read_bytes()[:100])  # a download cut short
     assert missing_inputs(_dumps_config(tmp_path, dumps_root)) == [
-        f"dumps: ukwiki full-history XML dump 20220801 not complete (metahistorybz2dump in "
-        f"{_folder(dumps_root)}: ukwiki-20220801-pages-meta-history1.xml-p0p0.bz2 is 100 bytes, not {size})"]
+        (f"dumps: ukwiki full-history XML dump 20220801 not complete (metahistorybz2dump in "
+         f"{_folder(dumps_root)}: ukwiki-20220801-pages-meta-history1.xml-p0p0.bz2 is 100 bytes, not {size})")]
 
 
 def test_dumps_many_incomplete_files_in_one_line(tmp_path):
@@ -486,8 +522,8 @@ def test_dumps_status_written_while_the_job_runs(tmp_path):
     texts = {_part(out, n).name[: -len(".bz2")]: "<mediawiki/>\n" for n in (1, 2)}
     write_dumpstatus(_folder(out), metahistory_jobs("ukwiki", "20220801", texts, status="in-progress"))
     assert missing_inputs(_dumps_config(tmp_path, out, languages=("uk",))) == [
-        f"dumps: ukwiki full-history XML dump 20220801 not done ({_folder(out) / 'dumpstatus.json'}: "
-        f"metahistorybz2dump in-progress)"]
+        (f"dumps: ukwiki full-history XML dump 20220801 not done ({_folder(out) / 'dumpstatus.json'}: "
+         f"metahistorybz2dump in-progress)")]
 
 
 def test_dumps_status_describes_the_two_languages(tmp_path, dumps_root):
