@@ -14,6 +14,10 @@ that reproduce what Wikimedia's writers produce, feature by feature.
   ``<text bytes=".." sha1=".." xml:space="preserve">``, deleted text as
   ``<text bytes=".." sha1=".." deleted="deleted" />`` followed by ``<sha1/>``; split over several
   files, plain, ``.bz2`` or ``.7z`` (one member, LZMA as the dumps site's 7za writes it).
+- ``dumpstatus.json`` beside the XML files, as the dumps' ``StatusAPI`` (wikimedia/operations-dumps,
+  ``xmldumps-backup/dumps/runstatusapi.py``, version 0.8) writes it: ``{"jobs": {<job>: {"status",
+  "updated", "files": {<name>: {"size", "url", "md5", "sha1"}}}}, "version": "0.8"}``, both
+  meta-history jobs (``metahistorybz2dump``, ``metahistory7zdump``) done and listing every part.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from __future__ import annotations
 import bz2
 import datetime as dt
 import hashlib
+import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -70,13 +76,20 @@ def _rows(source: Path, subdir: str, wiki_db: str, snapshot: str) -> list[dict]:
     return [row for row in table.to_pylist() if row["wiki_db"] == wiki_db]
 
 
-def write_7z(path: Path, text: str) -> Path:
-    """``path``.7z holding one member, the XML file ``path``'s name, compressed with LZMA."""
+def seven_zip_bytes(name: str, text: str) -> bytes:
+    """A .7z archive holding one member ``name``, the text compressed with LZMA."""
     import py7zr
 
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(buffer, "w", filters=[{"id": py7zr.FILTER_LZMA}]) as out:
+        out.writestr(text.encode("utf-8"), name)
+    return buffer.getvalue()
+
+
+def write_7z(path: Path, text: str) -> Path:
+    """``path``.7z holding one member, the XML file ``path``'s name, compressed with LZMA."""
     archive = path.with_name(path.name + ".7z")
-    with py7zr.SevenZipFile(archive, "w", filters=[{"id": py7zr.FILTER_LZMA}]) as out:
-        out.writestr(text.encode("utf-8"), path.name)
+    archive.write_bytes(seven_zip_bytes(path.name, text))
     return archive
 
 
@@ -196,25 +209,86 @@ def export_xml(pages: dict[int, list[dict]], wiki_db: str, version: str = "0.11"
     return "\n".join(lines) + "\n"
 
 
+#: The jobs of a dump run that make the full-history files, by their files' compression, as
+#: ``dumpstatus.json`` names them.
+METAHISTORY_JOBS = {".bz2": "metahistorybz2dump", ".7z": "metahistory7zdump"}
+DUMPSTATUS = "dumpstatus.json"
+
+
+def job_updated(dump_date: str) -> str:
+    """A job's ``updated``, as the dumps' ``TimeUtils.pretty_time`` writes it: here eleven days
+    into the run (the full-history jobs of a large wiki take that long)."""
+    day = dt.datetime.strptime(dump_date, "%Y%m%d") + dt.timedelta(days=11, hours=3, minutes=14, seconds=15)
+    return day.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def dumpstatus_files(wiki_db: str, dump_date: str, files: dict[str, bytes]) -> dict[str, dict]:
+    """A done job's ``files``: name -> size, the URL relative to the site, md5 and sha1."""
+    return {name: {"size": len(data), "url": f"/{wiki_db}/{dump_date}/{name}",
+                   "md5": hashlib.md5(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest()}
+            for name, data in sorted(files.items())}
+
+
+def metahistory_jobs(wiki_db: str, dump_date: str, texts: dict[str, str],
+                     written: dict[str, bytes] | None = None, status: str = "done") -> dict[str, dict]:
+    """Both meta-history jobs of a dump whose parts (file name without compression suffix -> XML
+    text) are ``texts``: each job lists every part in its compression, with the bytes of the files
+    in ``written`` where given (what the test wrote) and else the bytes the site would offer."""
+    written = written or {}
+    jobs = {}
+    for ext, job in METAHISTORY_JOBS.items():
+        files = {}
+        for part, text in texts.items():
+            name = part + ext
+            if name in written:
+                files[name] = written[name]
+            elif ext == ".bz2":
+                files[name] = bz2.compress(text.encode("utf-8"))
+            else:
+                files[name] = seven_zip_bytes(part, text)
+        jobs[job] = {"status": status, "updated": job_updated(dump_date),
+                     "files": dumpstatus_files(wiki_db, dump_date, files)}
+    return jobs
+
+
+def write_dumpstatus(folder: Path, jobs: dict[str, dict]) -> Path:
+    """``folder/dumpstatus.json`` holding ``jobs``, compact JSON as the ``StatusAPI`` writes it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / DUMPSTATUS
+    path.write_text(json.dumps({"jobs": jobs, "version": "0.8"}), encoding="utf-8")
+    return path
+
+
+def write_xml_parts(pages: dict[int, list[dict]], out: Path, wiki_db: str, dump_date: str = "20220801",
+                    parts: int = 2, compress: bool | str = True) -> list[Path]:
+    """Pages (page id -> revision rows) as ``parts`` XML history files, plain (``compress=False``),
+    ``.bz2`` (``True``) or ``.7z`` (``"7z"``), and the dump's ``dumpstatus.json``: both meta-history
+    jobs done (plain files stand for a .bz2 download decompressed)."""
+    page_ids = sorted(pages)
+    folder = out / "xmldumps" / wiki_db / dump_date
+    written, texts = [], {}
+    for part in range(parts):
+        chosen = {page_id: pages[page_id] for page_id in page_ids[part::parts]}
+        name = f"{wiki_db}-{dump_date}-pages-meta-history{part + 1}.xml-p{part}p{part}"
+        texts[name] = export_xml(chosen, wiki_db)
+        written.append(_write(folder / name, texts[name], compress))
+    write_dumpstatus(folder, metahistory_jobs(wiki_db, dump_date, texts,
+                                              {path.name: path.read_bytes() for path in written}))
+    return written
+
+
 def write_xml_dump(source: Path, out: Path, wiki_db: str, wikitext_snapshot: str = "2022-11",
                    dump_date: str = "20220801", parts: int = 2, compress: bool | str = True,
                    edit: Callable[[dict], dict | None] | None = None) -> list[Path]:
-    """One wiki's wikitext as ``parts`` XML history files, plain (``compress=False``), ``.bz2``
-    (``True``) or ``.7z`` (``"7z"``). ``edit`` may change or drop (None) a revision's row before it
-    is written."""
+    """One wiki's wikitext as ``parts`` XML history files and their ``dumpstatus.json`` (see
+    :func:`write_xml_parts`). ``edit`` may change or drop (None) a revision's row before it is
+    written."""
     pages: dict[int, list[dict]] = {}
     for row in _rows(source, "mediawiki_wikitext_history", wiki_db, wikitext_snapshot):
         row = edit(row) if edit else row
         if row is not None:
             pages.setdefault(row["page_id"], []).append(row)
-    page_ids = sorted(pages)
-    written = []
-    for part in range(parts):
-        chosen = {page_id: pages[page_id] for page_id in page_ids[part::parts]}
-        name = f"{wiki_db}-{dump_date}-pages-meta-history{part + 1}.xml-p{part}p{part}"
-        written.append(_write(out / "xmldumps" / wiki_db / dump_date / name, export_xml(chosen, wiki_db),
-                              compress))
-    return written
+    return write_xml_parts(pages, out, wiki_db, dump_date, parts, compress)
 
 
 # -- history lines from an export ------------------------------------------------------------------

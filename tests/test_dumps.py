@@ -396,6 +396,7 @@ def test_listing_plan_gives_exact_files_and_total(tmp_path):
         "300 ukwiki/20220801/ukwiki-20220801-pages-meta-history1.xml-p1p9.bz2\n"
         "400 ukwiki/20220801/ukwiki-20220801-pages-meta-history2.xml-p10p20.bz2\n"
         "999 ukwiki/20220801/ukwiki-20220801-pages-meta-history1.xml-p1p9.7z\n"
+        "30 ukwiki/20220801/dumpstatus.json\n"
         "700 ukwiki/20220701/ukwiki-20220701-pages-meta-history1.xml-p1p9.bz2\n"
         "800 ukwiki/20220901/ukwiki-20220901-pages-meta-history1.xml-p1p9.bz2\n"
         "90 ukwiki/20220720/ukwiki-20220720-pages-meta-current.xml.bz2\n"
@@ -407,21 +408,28 @@ def test_listing_plan_gives_exact_files_and_total(tmp_path):
         "mediawiki_history/2022-07/ukwiki/2022-07.ukwiki.2022.tsv.bz2",
         "xmldumps/ukwiki/20220801/ukwiki-20220801-pages-meta-history1.xml-p1p9.bz2",
         "xmldumps/ukwiki/20220801/ukwiki-20220801-pages-meta-history2.xml-p10p20.bz2",
+        "xmldumps/ukwiki/20220801/dumpstatus.json",
     ]
     assert result["files"][0]["url"] == \
         "https://dumps.wikimedia.org/other/mediawiki_history/2022-07/ukwiki/2022-07.ukwiki.2022.tsv.bz2"
     assert result["files"][1]["url"] == \
         "https://dumps.wikimedia.org/ukwiki/20220801/ukwiki-20220801-pages-meta-history1.xml-p1p9.bz2"
-    assert result["total_bytes"] == 2700
+    # the dump's status file, last: the sensor checks the XML files against it
+    assert result["files"][-1]["kind"] == "status" and result["files"][-1]["size"] == 30
+    assert result["files"][-1]["url"] == "https://dumps.wikimedia.org/ukwiki/20220801/dumpstatus.json"
+    assert result["total_bytes"] == 2730
     # the same dump as .7z: only the part the listing has in that format
     packed = dumps.plan("uk", "2022-07", "2022-01-01", "2022-08-01",
                         listing=dumps.read_listing(str(listing)), xml_format="7z")
     assert [f["local"] for f in packed["files"] if f["kind"] == "xml"] == \
         ["xmldumps/ukwiki/20220801/ukwiki-20220801-pages-meta-history1.xml-p1p9.7z"]
-    assert packed["total_bytes"] == 2000 + 999
+    assert packed["total_bytes"] == 2000 + 999 + 30
     pinned = dumps.plan("uk", "2022-07", "2022-01-01", "2022-08-01", listing=dumps.read_listing(str(listing)),
                         xml_dump="20220901")
+    # a status file the listing does not have: listed without a size, left out of the total
     assert pinned["xml_dump"] == "20220901" and pinned["total_bytes"] == 2800
+    assert pinned["files"][-1]["local"] == "xmldumps/ukwiki/20220901/dumpstatus.json"
+    assert pinned["files"][-1]["size"] is None
     # a window past the listing's newest full-history dump: the day to wait for
     later = dumps.plan("uk", "2022-07", "2022-01-01", "2022-07-08", listing=dumps.read_listing(str(listing)))
     assert later["xml_dump"] == "20220801"
@@ -438,6 +446,8 @@ def test_plan_command_without_listing(capsys, tmp_path):
     assert "mediawiki_history/2022-07/ukwiki/2022-07.ukwiki.2022-03.tsv.bz2" in out
     assert "https://dumps.wikimedia.org/ukwiki/20220801/ukwiki-20220801-pages-meta-history*.xml-p*p*.bz2\t" \
            "xmldumps/ukwiki/20220801/ukwiki-20220801-pages-meta-history" in out
+    assert "https://dumps.wikimedia.org/ukwiki/20220801/dumpstatus.json\txmldumps/ukwiki/20220801/dumpstatus.json\t" \
+           "# the dump's status: get it once its metahistory jobs are done" in out
     assert "# wait" not in out
     # a dump not made yet: the day to wait for
     today = __import__("datetime").date.today()

@@ -20,6 +20,10 @@ from kitrain.dumps.files import (
 DEFAULT_BASE_URL = "https://dumps.wikimedia.org"
 #: The compressions the dumps site offers each XML part in (``kitrain dumps plan --xml-format``).
 XML_DOWNLOAD_FORMATS = ("bz2", "7z")
+#: A dump run's status file, beside its files: which jobs are done and each file's size (what
+#: :mod:`kitrain.readiness` checks the downloaded XML files against).
+DUMPSTATUS = "dumpstatus.json"
+DUMPSTATUS_NOTE = "the dump's status: get it once its metahistory jobs are done (the XML files are checked against it)"
 
 
 def history_periods(start: str, end: str) -> list[str]:
@@ -56,7 +60,9 @@ def plan(lang: str, snapshot: str, start: str, end: str, base_url: str = DEFAULT
 
     The XML dump is the one the collection reads: ``xml_dump`` if given, else the first
     full-history dump dated on or after ``end`` (the end of the collection's windows). The site
-    offers each of its parts as ``.bz2`` and as ``.7z`` (``xml_format``); only one is needed.
+    offers each of its parts as ``.bz2`` and as ``.7z`` (``xml_format``); only one is needed. The
+    dump's ``dumpstatus.json`` comes last (kind ``status``; its size only if the listing has it,
+    and then in the total): the DAG's sensor checks the XML files against it.
 
     Without a listing the file names of the history dump depend on the wiki's size (one all-time
     file, one per year or one per month), so the plan gives the candidates; with a listing it gives
@@ -84,6 +90,7 @@ def plan(lang: str, snapshot: str, start: str, end: str, base_url: str = DEFAULT
         pattern = f"{wiki}/{expected}/{wiki}-{expected}-pages-meta-history*.xml-p*p*.{xml_format}"
         files.append({"kind": "xml", "url": f"{base}/{pattern}", "local": f"{XML_DIR}/{pattern}",
                       "size": None, "note": f"every part of the full-history dump of {expected}"})
+        files.append(_status_file(base, wiki, expected, None))
         if dt.datetime.strptime(expected, "%Y%m%d").date() >= today:  # a run of today has only begun
             result["wait_for"] = expected
         return result
@@ -117,5 +124,12 @@ def plan(lang: str, snapshot: str, start: str, end: str, base_url: str = DEFAULT
         for key in parts[date]:
             files.append({"kind": "xml", "url": f"{base}/{key}", "local": f"{XML_DIR}/{key}",
                           "size": listing[key]})
-    result["total_bytes"] = sum(f["size"] for f in files)
+        files.append(_status_file(base, wiki, date, listing.get(f"{wiki}/{date}/{DUMPSTATUS}")))
+    result["total_bytes"] = sum(f["size"] for f in files if f["size"] is not None)
     return result
+
+
+def _status_file(base: str, wiki: str, date: str, size: int | None) -> dict[str, Any]:
+    key = f"{wiki}/{date}/{DUMPSTATUS}"
+    return {"kind": "status", "url": f"{base}/{key}", "local": f"{XML_DIR}/{key}", "size": size,
+            "note": DUMPSTATUS_NOTE}
