@@ -39,6 +39,7 @@ DEMO_LANGUAGES_JSON := [$(subst $(space),$(comma),$(patsubst %,"%",$(strip $(DEM
 # windows. The demo tables hold wikitext of the paper's later snapshot, 2022-11.
 DEMO_CONF := {"languages": $(DEMO_LANGUAGES_JSON), "source": "parquet", \
   "source_dir": "$(CURDIR)/$(DEMO_DIR)/source", "run_dir": "$(CURDIR)/$(DEMO_DIR)/runs/{snapshot}", \
+  "models_dir": "$(CURDIR)/$(DEMO_DIR)/models", \
   "snapshot": "2022-07", "wikitext_snapshot": "2022-11", "base_model": "tiny", \
   "finetune_max_steps": $(DEMO_STEPS), "max_length": 128, "classifier_iterations": $(DEMO_ITERATIONS), \
   "min_language_rows": 20, \

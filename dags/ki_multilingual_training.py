@@ -8,15 +8,29 @@ for Wikipedia*, KDD 2023) from one monthly snapshot of the edit history.
    history snapshot; the train window covers the six months before it and the month itself; the
    validation date and the one-week hold-out start on its first day) and writes
    `RUN_DIR/plans/<run id>.json`.
-2. **collect** runs once per language (one mapped instance each, named by its language) as a
+2. **wait_for_sources** waits (reschedule mode: no worker slot held) until the run's sources are
+   complete: the Hive snapshots' `_SUCCESS` flags, the parquet snapshot directories, or the history
+   files and a finished full-history XML dump of every language; every `wait_poke_interval_s`,
+   failing after `wait_timeout_s` with what is still missing. **claim_snapshot** then waits until
+   no other active run holds the run directory (runs of one snapshot never overlap; runs of
+   different snapshots run side by side).
+3. **collect** runs once per language (one mapped instance each, named by its language) as a
    `spark-submit` against the `spark_default` connection, collecting the train window and the
-   hold-out week in one Spark application. Pool `spark` bounds how many run at once.
-3. **retrain_requested** stops here when `retrain` is false.
-4. **prepare** fans in every language collected for the snapshot (by this run or an earlier one).
-5. **base_model** is the given hub id or directory, or a tiny BERT built from the run's texts.
-6. **finetune** runs once per target (inserts, removes, changes, title) in pool and queue `gpu`.
-7. **features**, **train** (CatBoost variants), **evaluate** (performance and fairness report) and
-   **bundle**, which publishes the model and emits the `ki_revert_risk_model` asset.
+   hold-out week in one Spark application. Pool `spark` bounds how many run at once. A language
+   whose window holds fewer than `min_rows` revisions fails here, alone.
+4. **retrain_requested** stops here when `retrain` is false.
+5. **prepare** fans in every language collected for the snapshot (by this run or an earlier one).
+6. **base_model** is the given hub id or directory, or a tiny BERT built from the run's texts.
+7. **finetune** runs once per target (inserts, removes, changes, title) in pool and queue `gpu`.
+8. **features**, **train** (CatBoost variants), **evaluate** (performance and fairness report) and
+   **bundle**, which writes `RUN_DIR/bundle/`.
+9. **compare** scores the hold-out with the current model (`models_dir/current`) and the new one
+   and decides; **promote** copies the bundle, moves `current` and emits the
+   `ki_revert_risk_model` asset only when the new model is not worse beyond `max_auc_drop`,
+   `max_language_auc_drop` and `max_dir_increase` (or `force_publish` is set), and is skipped
+   with the reasons otherwise; **history** rewrites `models_dir/history.html`.
+
+A task that fails for good posts to the `kitrain_notify` connection's webhook, if there is one.
 
 Every task calls one function of `kitrain.pipeline` and passes paths, never data. A manual run with
 `{"languages": ["uk"]}` re-collects only `uk` and retrains on every collected language.
@@ -30,19 +44,26 @@ import sys
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from kitrain import pipeline
 from kitrain.entrypoints import SPARK_COLLECT_APP
+from kitrain.ops.notify import FailureNotifier
+from kitrain.ops.sensors import SnapshotLockSensor, SourcesSensor
 from kitrain.paths import TARGETS
 from kitrain.plan import param_specs
 
-#: The published model; each bundle task instance adds an event with the bundle's path.
+#: The published model; each promotion adds an event with the promoted bundle's path.
 MODEL_ASSET = Asset(name="ki_revert_risk_model", uri="file:///kitrain/ki_revert_risk_model/bundle")
 
 #: Retries of every task, and seconds between them (tests and the demo change them through the
 #: environment of the scheduler and workers).
 RETRIES = int(os.environ.get("KITRAIN_RETRIES", "2"))
 RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("KITRAIN_RETRY_DELAY_S", "300")))
+#: Runs at once: runs of different snapshots go side by side (a manual run or a backfill is not
+#: held behind a scheduled run waiting weeks for its dump); the pools bound the Spark applications
+#: and the GPU, and claim_snapshot keeps two runs of one snapshot apart.
+MAX_ACTIVE_RUNS = int(os.environ.get("KITRAIN_MAX_ACTIVE_RUNS", "8"))
 
 #: The Python that runs collection on the driver and the executors: this one unless the Airflow
 #: Variables say otherwise (e.g. ``./environment/bin/python`` from an archive shipped to YARN).
@@ -58,10 +79,11 @@ SPARK_CONF = {
     schedule=CronDataIntervalTimetable("@monthly", timezone="UTC"),
     start_date=dt.datetime(2022, 1, 1, tzinfo=dt.timezone.utc),
     catchup=False,
-    max_active_runs=1,
+    max_active_runs=MAX_ACTIVE_RUNS,
     tags=["kitrain", "revert-risk", "spark", "ml"],
     doc_md=__doc__,
-    default_args={"owner": "kitrain", "retries": RETRIES, "retry_delay": RETRY_DELAY},
+    default_args={"owner": "kitrain", "retries": RETRIES, "retry_delay": RETRY_DELAY,
+                  "on_failure_callback": [FailureNotifier()]},
     params={name: Param(**spec) for name, spec in param_specs().items()},
 )
 def ki_multilingual_training():
@@ -74,6 +96,10 @@ def ki_multilingual_training():
         return pipeline.collect_arguments(plan_path)
 
     plan_path = plan()
+    sources = SourcesSensor(task_id="wait_for_sources", plan_path=plan_path)
+    claimed = SnapshotLockSensor(task_id="claim_snapshot", plan_path=plan_path)
+    arguments = collect_arguments(plan_path)
+    sources >> claimed >> arguments
 
     collect = SparkSubmitOperator.partial(
         task_id="collect",
@@ -83,7 +109,7 @@ def ki_multilingual_training():
         conf=SPARK_CONF,
         pool="spark",
         map_index_template="{{ task.application_args[1] }}",
-    ).expand(application_args=collect_arguments(plan_path))
+    ).expand(application_args=arguments)
 
     @task.short_circuit
     def retrain_requested(plan_path: str) -> bool:
@@ -114,11 +140,25 @@ def ki_multilingual_training():
     def evaluate(plan_path: str, classifier_dir: str) -> str:
         return pipeline.evaluate(plan_path)
 
+    @task
+    def bundle(plan_path: str, report_dir: str) -> str:
+        return pipeline.bundle(plan_path)
+
+    @task
+    def compare(plan_path: str, bundle_dir: str, run_id=None) -> str:
+        return pipeline.compare(plan_path, run_id)
+
     @task(outlets=[MODEL_ASSET])
-    def bundle(plan_path: str, report_dir: str, outlet_events=None) -> str:
-        path = pipeline.bundle(plan_path)
-        outlet_events[MODEL_ASSET].extra = {"bundle": path}
-        return path
+    def promote(plan_path: str, decision: str, outlet_events=None) -> str:
+        record = pipeline.promote(plan_path)
+        if record["bundle"] is None:
+            raise AirflowSkipException("the gate held the model: " + "; ".join(record["reasons"]))
+        outlet_events[MODEL_ASSET].extra = {"bundle": record["bundle"], "decision": record["decision"]}
+        return record["bundle"]
+
+    @task(trigger_rule="none_failed")
+    def history(plan_path: str) -> str:
+        return pipeline.history(plan_path)
 
     gate = retrain_requested(plan_path)
     collect >> gate
@@ -128,7 +168,8 @@ def ki_multilingual_training():
     prepared >> base
     models = finetune.partial(plan_path=plan_path, base_model_path=base).expand(target=list(TARGETS))
     report = evaluate(plan_path, train(plan_path, features(plan_path, models)))
-    bundle(plan_path, report)
+    promoted = promote(plan_path, compare(plan_path, bundle(plan_path, report)))
+    promoted >> history(plan_path)
 
 
 ki_multilingual_training()

@@ -56,7 +56,7 @@ def format_times(times: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kitrain.pipeline import headline
+    from kitrain.pipeline import gate_line, headline
 
     parser = argparse.ArgumentParser(prog="python -m kitrain.airflow_report", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")
@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     times = task_times(args.dag_id)
     sys.stdout.write(format_times(times) + "\n\n")
-    sys.stdout.write(json.dumps(headline(args.run_dir), indent=2) + "\n")
+    summary = headline(args.run_dir)
+    sys.stdout.write(gate_line(summary) + "\n\n")
+    sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     return 0 if times["state"] == "success" else 1
 
 

@@ -55,6 +55,20 @@ def plan_run(
     return plan_path
 
 
+def missing_inputs(plan_path: str) -> list[str]:
+    """What the run's sources still lack, one line each (empty: ready to collect)."""
+    from kitrain.readiness import missing_inputs as missing
+
+    return missing(load_plan(plan_path))
+
+
+def claim_snapshot(plan_path: str, run_id: str, dag_id: str, is_active) -> str | None:
+    """Claim the run directory for this run; the run id of the active run holding it, or None."""
+    from kitrain.snapshot_lock import claim
+
+    return claim(RunPaths(load_plan(plan_path).run_dir).run_dir, run_id, dag_id, is_active)
+
+
 def collect_arguments(plan_path: str) -> list[list[str]]:
     """One ``spark-submit`` argument list per language this run collects.
 
@@ -146,6 +160,44 @@ def bundle(plan_path: str) -> str:
     return str(root)
 
 
+def gate_config(cfg: PipelineConfig):
+    from kitrain.gate import GateConfig
+
+    if not cfg.models_dir:
+        raise ConfigError("the run has no models_dir: the plan task resolves it")
+    return GateConfig(models_dir=cfg.models_dir, max_auc_drop=cfg.max_auc_drop,
+                      max_language_auc_drop=cfg.max_language_auc_drop, max_dir_increase=cfg.max_dir_increase,
+                      min_language_rows=cfg.min_language_rows, force_publish=cfg.force_publish)
+
+
+def compare(plan_path: str, run_id: str) -> str:
+    """Score the hold-out with the current model and the new one and decide; return the decision
+    (``promoted``, ``held`` or ``forced``). Writes ``report/gate.json`` and the report's section."""
+    from kitrain.gate import run_compare
+
+    cfg = load_plan(plan_path)
+    result = run_compare(cfg.run_dir, run_id, cfg.snapshot, cfg.production_variant, gate_config(cfg),
+                         cfg.evaluate_config())
+    return result["decision"]
+
+
+def promote(plan_path: str) -> dict[str, Any]:
+    """Act on the comparison: the record of the run, whose ``bundle`` (relative to models_dir) is
+    None when the gate held the model."""
+    from kitrain.gate import run_promote
+
+    cfg = load_plan(plan_path)
+    return run_promote(cfg.run_dir, gate_config(cfg))
+
+
+def history(plan_path: str) -> str:
+    """Write the models directory's history page; return its path."""
+    from kitrain.history import run_history
+
+    cfg = load_plan(plan_path)
+    return str(run_history(cfg.models_dir))
+
+
 def headline(run_dir: str) -> dict[str, Any]:
     """The figures a person looks at first after a run: where the report and the bundle are, the
     languages, and the production variant's ROC AUC and PR@R0.75 per split."""
@@ -165,4 +217,25 @@ def headline(run_dir: str) -> dict[str, Any]:
     for split, data in metrics["splits"].items():
         overall = data["variants"][variant]["unbalanced"]["all"]
         result[split] = {"roc_auc": overall["roc_auc"], "pr_at_recall": overall["pr_at_recall"]}
+    gate = read_json(Path(paths.report(), "gate.json"))
+    if gate is not None:
+        result["gate"] = {"decision": gate["decision"], "reasons": gate["reasons"],
+                          "compared_with": gate["compared_with"], "split": gate["split"],
+                          "roc_auc": gate["new"]["roc_auc"],
+                          "current_roc_auc": (gate["current"] or {}).get("roc_auc")}
     return result
+
+
+def gate_line(summary: dict[str, Any]) -> str:
+    """The gate's decision in one line, as ``make demo`` prints it."""
+    gate = summary.get("gate")
+    if gate is None:
+        return "gate: not run (no report/gate.json)"
+    if gate["compared_with"] is None:
+        why = "no current model: the first one is promoted"
+    elif not gate["reasons"]:
+        why = (f"ROC AUC {gate['roc_auc']:.4f} against the current model's {gate['current_roc_auc']:.4f} "
+               f"({gate['compared_with']}): not worse beyond the limits")
+    else:
+        why = "; ".join(gate["reasons"])
+    return f"gate: {gate['decision']} ({why})"

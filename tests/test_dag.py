@@ -14,8 +14,9 @@ from kitrain.paths import TARGETS
 from tests.conftest import REPO
 
 DAG_ID = "ki_multilingual_training"
-TASK_IDS = {"plan", "collect_arguments", "collect", "retrain_requested", "prepare", "base_model",
-            "finetune", "features", "train", "evaluate", "bundle"}
+TASK_IDS = {"plan", "wait_for_sources", "claim_snapshot", "collect_arguments", "collect",
+            "retrain_requested", "prepare", "base_model", "finetune", "features", "train", "evaluate",
+            "bundle", "compare", "promote", "history"}
 
 
 @pytest.fixture(scope="module")
@@ -48,22 +49,67 @@ def test_dag_settings(dag):
 
     assert set(dag.tags) >= {"kitrain", "spark"}
     assert dag.doc_md and "collect" in dag.doc_md
-    # monthly with data intervals (a run covers one month), no catch-up, one run at a time
+    # monthly with data intervals (a run covers one month), no catch-up; runs of different
+    # snapshots side by side (claim_snapshot keeps two runs of one snapshot apart)
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
-    assert dag.catchup is False and dag.max_active_runs == 1
+    assert dag.catchup is False and dag.max_active_runs > 1
     assert dag.start_date == dt.datetime(2022, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def test_expected_tasks_and_order(dag):
     assert set(dag.task_ids) == TASK_IDS
     upstream = {task.task_id: set(task.upstream_task_ids) for task in dag.tasks}
+    # wait for the sources, then for the run directory, before anything is collected
+    assert upstream["wait_for_sources"] == {"plan"} and upstream["claim_snapshot"] == {"plan", "wait_for_sources"}
+    assert "claim_snapshot" in upstream["collect_arguments"]
     assert upstream["collect"] == {"collect_arguments"}
     # prepare waits for every collection (through the retrain gate)
     assert "collect" in upstream["retrain_requested"] and "retrain_requested" in upstream["prepare"]
     assert "prepare" in upstream["base_model"] and "base_model" in upstream["finetune"]
     for task_id, before in [("features", "finetune"), ("train", "features"), ("evaluate", "train"),
-                            ("bundle", "evaluate")]:
+                            ("bundle", "evaluate"), ("compare", "bundle"), ("promote", "compare"),
+                            ("history", "promote")]:
         assert before in upstream[task_id]
+    # the history page is written whether the gate promoted the model or held it (promote skipped)
+    assert dag.get_task("history").trigger_rule == "none_failed"
+
+
+def test_sensors_reschedule_and_take_their_timing_from_the_plan(dag, tmp_path):
+    import copy
+
+    from kitrain import pipeline
+    from kitrain.ops.sensors import PlannedSensor
+
+    plan_path = pipeline.plan_run({"run_dir": str(tmp_path / "{snapshot}"), "source": "parquet",
+                                   "source_dir": str(tmp_path / "none"), "wait_poke_interval_s": 7,
+                                   "wait_timeout_s": 11},
+                                  dt.date(2022, 7, 1), "manual__t")
+    for task_id in ("wait_for_sources", "claim_snapshot"):
+        sensor = dag.get_task(task_id)
+        assert isinstance(sensor, PlannedSensor) and sensor.mode == "reschedule", task_id
+    sensor = copy.deepcopy(dag.get_task("wait_for_sources"))  # the module's DAG stays as parsed
+    sensor.plan_path = plan_path
+    seen = {}
+
+    def poke(context):
+        seen.update(poke_interval=sensor.poke_interval, timeout=sensor.timeout)
+        sensor._missing = ["parquet: no source directory x"]
+        return False
+
+    sensor.poke = poke
+
+    class TI:
+        def get_first_reschedule_date(self, context):
+            return dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)  # waiting since long ago
+
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    with pytest.raises(AirflowSensorTimeout) as failed:
+        sensor.execute({"ti": TI()})
+    assert seen == {"poke_interval": 7.0, "timeout": 11.0}
+    # one line saying what is still missing
+    assert str(failed.value) == "1 input missing: parquet: no source directory x after 11 s (wait_timeout_s)"
+    assert "\n" not in str(failed.value)
 
 
 def test_every_task_retries(dag):
@@ -99,9 +145,18 @@ def test_finetune_is_mapped_over_the_four_targets_on_the_gpu_queue(dag):
             assert task.queue != "gpu", task.task_id
 
 
-def test_bundle_emits_the_model_asset(dag):
-    outlets = dag.get_task("bundle").outlets
-    assert [asset.name for asset in outlets] == ["ki_revert_risk_model"]
+def test_only_promotion_emits_the_model_asset(dag):
+    outlets = {task.task_id: [asset.name for asset in task.outlets] for task in dag.tasks if task.outlets}
+    assert outlets == {"promote": ["ki_revert_risk_model"]}
+
+
+def test_every_task_notifies_on_failure(dag):
+    from kitrain.ops.notify import FailureNotifier
+
+    for task in dag.tasks:
+        callbacks = task.on_failure_callback
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        assert any(isinstance(c, FailureNotifier) for c in callbacks), task.task_id
 
 
 def test_params_are_the_documented_ones(serialized):

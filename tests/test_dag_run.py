@@ -138,6 +138,7 @@ def states(result: dict) -> dict[tuple[str, int], tuple[str, str | None]]:
 def conf_for(demo_source: Path, runs: Path, **extra) -> dict:
     return {
         "source": "parquet", "source_dir": str(demo_source), "run_dir": str(runs / "{snapshot}"),
+        "models_dir": str(runs.parent / f"{runs.name}-models"),
         # the demo tables hold the wikitext of the paper's snapshot; the history snapshot, the
         # windows and the validation date come from the data interval
         "wikitext_snapshot": "2022-11",
@@ -151,6 +152,7 @@ def dag_runs(airflow_home, demo_source, tmp_path_factory):
     """A run collecting two languages, then a manual run for one of them only."""
     runs = tmp_path_factory.mktemp("runs")
     run_dir = RunPaths(str(runs / "2022-07"))
+    models = runs.parent / f"{runs.name}-models"
     first = run_dag(airflow_home, conf_for(demo_source, runs, languages=["uk", "ja"],
                                            variants=["all+user+mlm", "anon+user+mlm"]))
     collected = {lang: Path(run_dir.collected("all_users", "train", lang)) for lang in ("uk", "ja")}
@@ -159,9 +161,31 @@ def dag_runs(airflow_home, demo_source, tmp_path_factory):
         "uk": pd.read_parquet(collected["uk"]),
         "manifest": json.loads(Path(run_dir.bundle(), "manifest.json").read_text()),
         "bundle_inode": Path(run_dir.bundle()).stat().st_ino,
+        "current": os.readlink(models / "current"),
     }
     second = run_dag(airflow_home, conf_for(demo_source, runs, languages=["uk"]))
     return run_dir, first, before, second
+
+
+def test_the_first_model_is_promoted_and_the_next_compared_with_it(dag_runs):
+    run_dir, first, before, second = dag_runs
+    models = Path(run_dir.run_dir).parent.parent / f"{Path(run_dir.run_dir).parent.name}-models"
+    from kitrain.gate import model_name
+
+    first_name = model_name("2022-07", first["run_id"])
+    assert before["current"] == f"bundles/{first_name}"
+    record = json.loads((models / "runs" / f"{first_name}.json").read_text())
+    assert record["decision"] == "promoted" and record["compared_with"] is None
+    # the second run was compared with the first's model on its own hold-out rows
+    second_record = json.loads((models / "runs" / f"{model_name('2022-07', second['run_id'])}.json").read_text())
+    assert second_record["compared_with"] == first_name and second_record["current"] is not None
+    promote_state = states(second)[("promote", -1)][0]
+    assert promote_state == ("success" if second_record["decision"] == "promoted" else "skipped")
+    assert states(second)[("history", -1)][0] == "success"
+    page = (models / "history.html").read_text()
+    assert first_name.split("__", 1)[1][:20] in page or first["run_id"] in page
+    # the report carries the gate's section
+    assert '<section id="gate">' in Path(run_dir.report(), "index.html").read_text()
 
 
 def test_whole_dag_runs_on_demo_data(dag_runs):
@@ -233,7 +257,8 @@ def test_single_language_run_refreshes_the_model_from_all_collected_languages(da
 
 
 #: The tasks after the retrain_requested short-circuit.
-TRAINING_TASKS = ("prepare", "base_model", "finetune", "features", "train", "evaluate", "bundle")
+TRAINING_TASKS = ("prepare", "base_model", "finetune", "features", "train", "evaluate", "bundle", "compare",
+                  "promote", "history")
 
 
 def test_a_failed_language_is_cleared_and_rerun_alone(airflow_home, demo_source, tmp_path):
