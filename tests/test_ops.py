@@ -125,3 +125,22 @@ def test_unmapped_task_message_has_no_name():
     message = failure_message({"ti": TI(), "exception": KeyError("k")})
     assert message["name"] is None and ": train failed (try 3): KeyError: 'k'" in message["text"]
 
+
+
+def test_a_deleted_holder_run_is_told_from_other_api_errors():
+    import httpx
+    from airflow.sdk.api.client import ServerResponseError
+    from airflow.sdk.exceptions import AirflowRuntimeError, ErrorType
+    from airflow.sdk.execution_time.comms import ErrorResponse
+
+    from kitrain.ops.sensors import run_not_found
+
+    def client_error(status):
+        request = httpx.Request("GET", "http://api/dag-runs/d/r/state")
+        return ServerResponseError("x", request=request, response=httpx.Response(status, request=request))
+
+    def worker_error(status):
+        return AirflowRuntimeError(ErrorResponse(error=ErrorType.API_SERVER_ERROR, detail={"status_code": status}))
+
+    assert run_not_found(client_error(404)) and run_not_found(worker_error(404))
+    assert not run_not_found(client_error(500)) and not run_not_found(worker_error(503))

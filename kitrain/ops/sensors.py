@@ -13,12 +13,23 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator
+from airflow.sdk.api.client import ServerResponseError
 from airflow.sdk.exceptions import AirflowRuntimeError, AirflowSensorTimeout
 
 from kitrain import pipeline
 
 #: The dag run states in which a run still holds its run directory.
 ACTIVE_STATES = ("queued", "running")
+
+
+def run_not_found(exc: Exception) -> bool:
+    """Whether asking Airflow for a run's state failed because the run does not exist (deleted, or
+    replaced by ``airflow dags test`` of the same date): a worker gets the API server's 404 as an
+    :class:`AirflowRuntimeError`, ``dags test``'s in-process supervisor as the client's error."""
+    if isinstance(exc, ServerResponseError):
+        return exc.response is not None and exc.response.status_code == 404
+    detail = getattr(getattr(exc, "error", None), "detail", None)
+    return isinstance(detail, dict) and detail.get("status_code") == 404
 
 
 class PlannedSensor(BaseSensorOperator):
@@ -87,8 +98,10 @@ class SnapshotLockSensor(PlannedSensor):
         def is_active(run_id: str) -> bool:
             try:
                 state = ti.get_dagrun_state(dag_id, run_id)
-            except AirflowRuntimeError as exc:  # the holder's run was deleted
-                self.log.info("the run %s that held the run directory is gone (%s)", run_id, exc)
+            except (AirflowRuntimeError, ServerResponseError) as exc:
+                if not run_not_found(exc):
+                    raise
+                self.log.info("the run %s that held the run directory no longer exists", run_id)
                 return False
             return str(state) in ACTIVE_STATES
 
