@@ -206,3 +206,17 @@ def test_scoring_the_bundle_gives_the_evaluated_scores(gated_run):
 def test_promote_without_a_comparison_is_refused(tmp_path):
     with pytest.raises(GateError, match="gate.json"):
         run_promote(str(tmp_path / "run"), GateConfig(models_dir=str(tmp_path / "m")))
+
+
+def test_make_demo_prints_the_gate_decision_in_one_line():
+    from kitrain.pipeline import gate_line
+
+    base = {"compared_with": None, "reasons": [], "roc_auc": 0.81, "current_roc_auc": None}
+    assert gate_line({"gate": {**base, "decision": "promoted"}}) == \
+        "gate: promoted (no current model: the first one is promoted)"
+    passed = {**base, "decision": "promoted", "compared_with": "2022-07__a", "current_roc_auc": 0.8}
+    assert gate_line({"gate": passed}) == ("gate: promoted (ROC AUC 0.8100 against the current model's "
+                                           "0.8000 (2022-07__a): not worse beyond the limits)")
+    held = {**passed, "decision": "held", "reasons": ["r1", "r2"]}
+    assert gate_line({"gate": held}) == "gate: held (r1; r2)"
+    assert gate_line({}) == "gate: not run (no report/gate.json)"
