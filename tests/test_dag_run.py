@@ -266,12 +266,14 @@ def test_a_failed_language_is_cleared_and_rerun_alone(airflow_home, demo_source,
     shows both: training would only repeat what the other DAG runs show)."""
     import shutil
 
-    # ja's wikitext is missing from the source, so its collection fails (no retries: a retry
-    # would fail the same way, only later)
+    # ja's wikitext partition is there but empty (a copy cut short), so the sources sensor lets
+    # the run through and ja's collection fails (no retries: a retry would fail the same way,
+    # only later); a missing partition would keep the run waiting in wait_for_sources instead
     source = tmp_path / "source"
     shutil.copytree(demo_source, source)
     ja_texts = source / "mediawiki_wikitext_history" / "snapshot=2022-11" / "wiki_db=jawiki"
     ja_texts.rename(tmp_path / "ja-texts")
+    ja_texts.mkdir()
     runs = tmp_path / "runs"
     run_dir = RunPaths(str(runs / "2022-07"))
     failed = run_dag(airflow_home, conf_for(source, runs, languages=["uk", "ja"], retrain=False),
@@ -289,6 +291,7 @@ def test_a_failed_language_is_cleared_and_rerun_alone(airflow_home, demo_source,
     assert not [p for p in Path(run_dir.collected_mode("all_users", "train")).iterdir() if "ja" in p.name]
 
     # the cause is fixed, then only ja's collection (and what follows it) is cleared and rerun
+    ja_texts.rmdir()
     (tmp_path / "ja-texts").rename(ja_texts)
     tries = {key: entry["try_number"] for entry in failed["task_instances"]
              for key in [(entry["task_id"], entry["map_index"])]}
