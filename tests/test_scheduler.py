@@ -10,14 +10,15 @@ the test reads the files the runs write (run directories, the models directory) 
   and the run goes on to promote its model (``current`` moves, the asset event is emitted).
 * **B**: a second run of the same snapshot whose model is worse on purpose (one CatBoost
   iteration): the gate holds it by a wide margin, ``promote`` is skipped, ``current`` stays and
-  no asset event is added.
+  no asset event is added. It starts once A has collected, in a run directory of its own, and
+  compares after A has promoted (checked).
 * **C**: a backfill of two months (2022-09 and 2022-10) created with ``POST /api/v2/backfills``,
   each run collecting its own snapshot into its own run directory. To keep the time down the
   backfill runs with ``retrain: false`` (plan, sensors and collection; the training tasks are
-  skipped by ``retrain_requested``); it runs while A waits for its source.
+  skipped by ``retrain_requested``); it runs beside A and B.
 * **The browser**: Debian's Chromium, headless, renders the mapped ``collect`` instances of A in
-  the Airflow UI (named by their language), A's run report and the models directory's history
-  page (with their SVG plots), and takes screenshots of each; they are kept under
+  the Airflow UI (named by their language, beside the run's grid), A's run report and the models
+  directory's history page (with their SVG plots), and takes screenshots of each; they are kept under
   ``$KITRAIN_TEST_ARTIFACTS`` (default: pytest's temporary directory) and their paths printed.
 
 A one-language run needs more rows than the session's ``demo_source`` holds for uk (160
@@ -30,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -53,7 +55,7 @@ BIN = str(Path(sys.executable).parent)
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 CHROMIUM = "/usr/bin/chromium"
 #: Seconds between two looks at the API.
-POLL_S = 1.5
+POLL_S = 2
 #: Seconds between two looks of the sensors at the sources. Not shorter: Airflow fails a
 #: reschedule sensor whose executor event for one poke arrives after its next poke is queued
 #: (apache/airflow#71172, open); the workers here report a task's end within about a second
@@ -80,7 +82,8 @@ def _free_port() -> int:
 
 
 def _proc_table() -> dict[int, tuple[int, int]]:
-    """pid -> (parent pid, session id) of every process, from /proc."""
+    """pid -> (parent pid, session id) of every live process, from /proc (zombies are dead: they
+    wait for whoever inherited them to collect their exit status)."""
     table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -90,14 +93,15 @@ def _proc_table() -> dict[int, tuple[int, int]]:
                 stat = handle.read().decode("utf-8", "replace")
         except OSError:
             continue
-        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) "
-        table[int(entry)] = (int(fields[1]), int(fields[3]))
+        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": state, ppid, pgrp, session
+        if fields[0] != "Z":
+            table[int(entry)] = (int(fields[1]), int(fields[3]))
     return table
 
 
 def _descendants(roots: set[int]) -> set[int]:
-    """The roots' processes and everything below them, by parent and by session (a process whose
-    parent died is re-parented, but keeps the session it was started in)."""
+    """The live processes among ``roots`` and everything below them, by parent and by session (a
+    process whose parent died is re-parented, but keeps the session it was started in)."""
     table = _proc_table()
     found = {pid for pid in roots if pid in table}
     found |= {pid for pid, (_, sid) in table.items() if sid in roots}
@@ -137,30 +141,33 @@ class Airflow:
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self) -> list[str]:
-        """End every component and every process it started (spark-submit's JVM included);
-        returns the processes still alive after SIGKILL (none, normally)."""
+        """End every component and every process it started (spark-submit's JVM included):
+        SIGTERM, then SIGKILL to whatever is left after 5 s (a task's process, its executor worker
+        and the triggerer take longer to end gracefully; nothing of this Airflow home is kept).
+        Returns the processes still alive after that (none, normally)."""
         roots = {proc.pid for proc in self.procs.values()}
         if not roots:
             return []
-        _signal_all(_descendants(roots), signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-        while time.monotonic() < deadline and _descendants(roots) - roots:
-            time.sleep(0.5)
-        left = _descendants(roots)
-        _signal_all(left, signal.SIGKILL)
+        seen = _descendants(roots)
+        _signal_all(seen, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while True:
+            for proc in self.procs.values():
+                proc.poll()  # collects the exit status of a component that has ended
+            seen |= _descendants(roots | seen)  # a process started meanwhile, one whose parent died
+            alive = seen & set(_proc_table())
+            if not alive or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        _signal_all(alive, signal.SIGKILL)
         for proc in self.procs.values():
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
-        time.sleep(0.5)
+        time.sleep(0.3)
         survivors = []
-        for pid in _descendants(roots):
+        for pid in sorted(seen & set(_proc_table())):
             try:
                 survivors.append(f"{pid}: " + Path(f"/proc/{pid}/cmdline").read_bytes()
                                  .replace(b"\0", b" ").decode("utf-8", "replace")[:200])
@@ -185,14 +192,14 @@ class Airflow:
 
     def request(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> dict:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as response:
                 text = response.read().decode()
         except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{method} {path} -> {exc.code}: {exc.read().decode(errors='replace')[:2000]}") \
-                from None
+            detail = exc.read().decode(errors="replace")[:2000]
+            raise AssertionError(f"{method} {path} -> {exc.code}: {detail}") from None
         return json.loads(text) if text else {}
 
     def get(self, path: str, **query: object) -> dict:
@@ -214,7 +221,8 @@ class Airflow:
                         map_index=map_index, full_content="true")
         content = data.get("content")
         if isinstance(content, list):  # structured log lines
-            return "\n".join(line.get("event", "") if isinstance(line, dict) else str(line) for line in content)
+            return "\n".join(line.get("event", "") if isinstance(line, dict) else str(line)
+                             for line in content)
         return str(content)
 
     def wait(self, what: str, check, timeout: float, diagnose=None):
@@ -245,6 +253,20 @@ class Airflow:
         run = self.wait(f"run {run_id} to end", done, timeout, lambda: self.describe(run_id))
         assert run["state"] == "success", self.describe(run_id)
         return run
+
+    def wait_for_tasks(self, run_id: str, task_id: str, timeout: float) -> list[dict]:
+        """Wait until every instance of ``task_id`` in the run succeeded; fail at once when the
+        run ends first."""
+        def done():
+            tis = [ti for ti in self.task_instances(run_id) if ti["task_id"] == task_id]
+            if tis and all(ti["state"] == "success" for ti in tis):
+                return tis
+            if self.run(run_id)["state"] in TERMINAL_RUN_STATES:
+                raise RuntimeError(f"run {run_id} ended before {task_id} succeeded:\n"
+                                   + self.describe(run_id))
+            return None
+
+        return self.wait(f"{task_id} of {run_id} to succeed", done, timeout, lambda: self.describe(run_id))
 
     def describe(self, run_id: str) -> str:
         """The run's task instances and the logs of the failed ones, for an assertion message."""
@@ -281,8 +303,9 @@ def _airflow_env(home: Path, port: int, runs: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        # the run's processes of the LocalExecutor: a few are enough for one run at a time
-        "AIRFLOW__CORE__PARALLELISM": "4",
+        # task processes at once (LocalExecutor): the three collections and two fine-tunings of
+        # the test's runs side by side
+        "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__CORE__AUTH_MANAGER":
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
@@ -330,6 +353,7 @@ def airflow(tmp_path_factory):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     af = Airflow(home, env, port)
+    began = time.monotonic()
     try:
         af.start()
 
@@ -341,14 +365,17 @@ def airflow(tmp_path_factory):
         af.wait("the components to be healthy", healthy, 180)
         af.wait(f"the DAG {DAG_ID} to be parsed", lambda: af.get(f"/api/v2/dags/{DAG_ID}"), 180,
                 lambda: json.dumps(af.get("/api/v2/importErrors")))
-        for name, slots, description in (("spark", 2, "concurrent Spark collections"),
-                                         ("gpu", 1, "fine-tuning on the GPU worker")):
+        # more slots than the demo's (spark 2, gpu 1): the backfill's two collections beside A's
+        # or B's, and the tiny models fine-tuning two at a time on the CPUs
+        for name, slots, description in (("spark", 3, "concurrent Spark collections"),
+                                         ("gpu", 2, "fine-tuning")):
             af.request("POST", "/api/v2/pools", {"name": name, "slots": slots, "description": description})
         assert af.request("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})["is_paused"] is False
+        print(f"\nAirflow components up in {time.monotonic() - began:.0f} s (API on {af.base})")
         yield af
     finally:
         survivors = af.stop()
-        assert not survivors, f"processes left after SIGKILL: {survivors}"
+    assert not survivors, f"processes left after SIGKILL: {survivors}"
 
 
 # -- the runs ----------------------------------------------------------------------------------
@@ -383,8 +410,8 @@ def _create_backfill(airflow: Airflow, conf: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def runs(airflow, tmp_path_factory):
-    """Scenarios A, B and C, run in the order the checks need (C while A waits); what the
-    checks look at afterwards."""
+    """Scenarios A, B and C (C beside A and B, B once A has collected); what the checks look at
+    afterwards."""
     from kitrain.demo import generate_demo
 
     root = tmp_path_factory.mktemp("scheduler-runs")
@@ -413,12 +440,12 @@ def runs(airflow, tmp_path_factory):
 
     started = time.monotonic()
     # C first, while the scheduler is idle: on SQLite the api-server refuses to create a backfill
-    # while another component holds the database's write lock (503), and a busy scheduler often
-    # does. Its runs go on while A waits for its source.
+    # while another component holds the database's write lock (503), which a busy scheduler often
+    # does. Its two collections run beside A's (pool spark has three slots).
     out["backfill"] = _create_backfill(airflow, conf_c)
 
     # A: triggered with an empty source directory
-    run_a = "scenario_a"
+    run_a, run_b = "scenario_a", "scenario_b"
     airflow.trigger(run_a, "2022-08-01T00:00:00Z", conf_a)
     seen_a: set[str] = set()
 
@@ -431,24 +458,26 @@ def runs(airflow, tmp_path_factory):
     airflow.wait("A's wait_for_sources to be up_for_reschedule", sensor_waits, 300,
                  lambda: airflow.describe(run_a))
     out["a_waited_s"] = time.monotonic() - started
-
-    # nothing after the sensor ran while the source was missing
+    # nothing after the sensor ran while the source was missing; then the source appears
     out["a_before_source"] = {key: ti["state"] for key, ti in _states(airflow.task_instances(run_a)).items()}
     _install(demo, source)
-    out["a_source_installed_s"] = time.monotonic() - started
-    out["a_run"] = airflow.wait_for_run(run_a, 900)
     out["a_seen_sensor_states"] = seen_a
+
+    # B: the same snapshot again, a model made worse on purpose, in a run directory of its own,
+    # started once A has collected: B runs the same tasks as A after its own collection, so it
+    # reaches compare well after A has promoted (checked in test_b_...)
+    conf_b = {**conf_a, "run_dir": str(root / "runs-b" / "{snapshot}"), "classifier_iterations": 1}
+    out["conf_b"] = conf_b
+    airflow.wait_for_tasks(run_a, "collect", 600)
+    airflow.trigger(run_b, "2022-08-02T00:00:00Z", conf_b)
+
+    out["a_run"] = airflow.wait_for_run(run_a, 600)
     out["a_tis"] = airflow.task_instances(run_a)
     out["a_current"] = os.readlink(models / "current") if (models / "current").is_symlink() else None
     out["a_events"] = airflow.asset_events()
     out["a_s"] = time.monotonic() - started
 
-    # B: the same snapshot again, a model made worse on purpose
-    run_b = "scenario_b"
-    conf_b = {**conf_a, "run_dir": str(root / "runs-b" / "{snapshot}"), "classifier_iterations": 1}
-    out["conf_b"] = conf_b
-    airflow.trigger(run_b, "2022-08-02T00:00:00Z", conf_b)
-    out["b_run"] = airflow.wait_for_run(run_b, 900)
+    out["b_run"] = airflow.wait_for_run(run_b, 600)
     out["b_tis"] = airflow.task_instances(run_b)
     out["b_current"] = os.readlink(models / "current") if (models / "current").is_symlink() else None
     out["b_events"] = airflow.asset_events()
@@ -484,7 +513,8 @@ def test_a_run_waits_for_its_source_then_promotes(airflow, runs):
     assert "up_for_reschedule" in runs["a_seen_sensor_states"]
     before = runs["a_before_source"]
     assert before[("wait_for_sources", -1)] == "up_for_reschedule", before
-    assert {state for (task, _), state in before.items() if task not in ("plan", "wait_for_sources")} <= {None}, before
+    later = {state for (task, _), state in before.items() if task not in ("plan", "wait_for_sources")}
+    assert later == {None}, before
     tis = _states(runs["a_tis"])
     sensor = tis[("wait_for_sources", -1)]
     assert sensor["state"] == "success" and sensor["try_number"] == 1  # rescheduled, not retried
@@ -523,6 +553,9 @@ def test_b_worse_model_is_held(runs):
     assert tis[("compare", -1)]["state"] == "success"
     assert tis[("promote", -1)]["state"] == "skipped"
     assert tis[("history", -1)]["state"] == "success"
+    # B compared once A's model was current (the test started B while A was training)
+    a_promoted = dt.datetime.fromisoformat(_states(runs["a_tis"])[("promote", -1)]["end_date"])
+    assert dt.datetime.fromisoformat(tis[("compare", -1)]["start_date"]) > a_promoted
     record = json.loads((runs["models"] / "runs" / f"{model_name('2022-07', 'scenario_b')}.json").read_text())
     assert record["decision"] == "held" and record["bundle"] is None
     assert record["compared_with"] == model_name("2022-07", "scenario_a")
@@ -562,7 +595,8 @@ def test_c_backfill_runs_each_month_into_its_own_run_directory(runs):
         plans = list(Path(run_dir.run_dir, "plans").glob("*.json"))
         assert len(plans) == 1
         plan = json.loads(plans[0].read_text())
-        assert (plan["snapshot"], plan["wikitext_snapshot"], plan["run_dir"]) == (snapshot, snapshot, run_dir.run_dir)
+        assert (plan["snapshot"], plan["wikitext_snapshot"], plan["run_dir"]) == \
+            (snapshot, snapshot, run_dir.run_dir)
         quality = json.loads(Path(run_dir.collect_quality("all_users", "train", LANG)).read_text())
         assert quality["config"]["snapshot"] == snapshot and quality["rows"] > 0
         assert Path(run_dir.collected("all_users", "train", LANG)).is_dir()
@@ -600,23 +634,30 @@ def _chromium(url: str, tmp: Path, *, screenshot: Path | None = None, size: str 
 def test_browser_shows_the_runs_collections_report_and_history(airflow, runs, artefacts, tmp_path):
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"Debian's Chromium is not installed ({CHROMIUM}): apt-get install chromium")
-    shots = []
-    # the mapped collect instances of A, each named by its language
+    profile = tmp_path / "chromium-profile"
+    kept = []
+    # the mapped collect instances of A, each named by its language (the page shows the run's
+    # grid beside them)
     mapped = f"{airflow.base}/dags/{DAG_ID}/runs/scenario_a/tasks/collect/mapped"
-    dom = _chromium(mapped, tmp_path / "profile")
-    assert f">{LANG}<" in dom, dom[-3000:]
-    for name, url in (("collect-mapped", mapped), ("grid", f"{airflow.base}/dags/{DAG_ID}/runs/scenario_a")):
-        shots.append(artefacts / f"airflow-{name}.png")
-        _chromium(url, tmp_path / "profile", screenshot=shots[-1])
-    # the run report and the history page, each with its plots
+    dom = _chromium(mapped, profile)
+    kept.append(artefacts / "airflow-collect-mapped.html")
+    kept[-1].write_text(dom)
+    assert "1 Task Instance" in dom, dom[-3000:]
+    assert re.search(rf'<a [^>]*href="[^"]*/tasks/collect/mapped/0"[^>]*>{LANG}</a>', dom), dom[-3000:]
+    kept.append(artefacts / "airflow-grid-collect-mapped.png")
+    _chromium(mapped, profile, screenshot=kept[-1])
+    # A's report and the history page (after B), each with its plots
     report = runs["root"] / "runs-a" / "2022-07" / "report" / "index.html"
     history = runs["models"] / "history.html"
-    for name, page, headings in (("report", report, ("kitrain evaluation report", "Quality gate: promoted")),
-                                 ("history", history, ("kitrain model history", "ROC AUC per language"))):
-        dom = _chromium(page.as_uri(), tmp_path / "profile", budget_ms=2000)
-        assert "<svg" in dom, dom[:2000]
-        for heading in headings:
-            assert heading in dom, (heading, dom[:2000])
-        shots.append(artefacts / f"{name}.png")
-        _chromium(page.as_uri(), tmp_path / "profile", screenshot=shots[-1], size="1200,2400", budget_ms=2000)
-    print("\nscreenshots:\n" + "\n".join(f"  {shot}" for shot in shots))
+    for name, page, texts in (
+        ("report", report, ("<h1>kitrain evaluation report</h1>", "<h2>Quality gate: promoted</h2>")),
+        ("history", history, ("<h1>kitrain model history</h1>", "<h2>ROC AUC per language</h2>",
+                              "scenario_a", "scenario_b", "overall ROC AUC")),
+    ):
+        dom = _chromium(page.as_uri(), profile, budget_ms=2000)
+        assert dom.count("<svg") >= 2, dom[:2000]
+        for text in texts:
+            assert text in dom, (text, dom[:2000])
+        kept.append(artefacts / f"{name}.png")
+        _chromium(page.as_uri(), profile, screenshot=kept[-1], size="1200,2400", budget_ms=2000)
+    print("\nbrowser artefacts:\n" + "\n".join(f"  {path}" for path in kept))
