@@ -439,6 +439,13 @@ def runs(airflow, tmp_path_factory):
     out["conf_c"] = conf_c
 
     started = time.monotonic()
+    # every wait ends before pytest-timeout's 900 s would (the flow takes about 3 minutes), so a
+    # stuck run fails with its task instances and the components' logs
+    deadline = started + 720
+
+    def left() -> float:
+        return max(10.0, deadline - time.monotonic())
+
     # C first, while the scheduler is idle: on SQLite the api-server refuses to create a backfill
     # while another component holds the database's write lock (503), which a busy scheduler often
     # does. Its two collections run beside A's (pool spark has three slots).
@@ -455,7 +462,7 @@ def runs(airflow, tmp_path_factory):
             seen_a.add(ti["state"] or "none")
         return ti is not None and ti["state"] == "up_for_reschedule"
 
-    airflow.wait("A's wait_for_sources to be up_for_reschedule", sensor_waits, 300,
+    airflow.wait("A's wait_for_sources to be up_for_reschedule", sensor_waits, left(),
                  lambda: airflow.describe(run_a))
     out["a_waited_s"] = time.monotonic() - started
     # nothing after the sensor ran while the source was missing; then the source appears
@@ -468,16 +475,16 @@ def runs(airflow, tmp_path_factory):
     # reaches compare well after A has promoted (checked in test_b_...)
     conf_b = {**conf_a, "run_dir": str(root / "runs-b" / "{snapshot}"), "classifier_iterations": 1}
     out["conf_b"] = conf_b
-    airflow.wait_for_tasks(run_a, "collect", 600)
+    airflow.wait_for_tasks(run_a, "collect", left())
     airflow.trigger(run_b, "2022-08-02T00:00:00Z", conf_b)
 
-    out["a_run"] = airflow.wait_for_run(run_a, 600)
+    out["a_run"] = airflow.wait_for_run(run_a, left())
     out["a_tis"] = airflow.task_instances(run_a)
     out["a_current"] = os.readlink(models / "current") if (models / "current").is_symlink() else None
     out["a_events"] = airflow.asset_events()
     out["a_s"] = time.monotonic() - started
 
-    out["b_run"] = airflow.wait_for_run(run_b, 600)
+    out["b_run"] = airflow.wait_for_run(run_b, left())
     out["b_tis"] = airflow.task_instances(run_b)
     out["b_current"] = os.readlink(models / "current") if (models / "current").is_symlink() else None
     out["b_events"] = airflow.asset_events()
@@ -490,7 +497,7 @@ def runs(airflow, tmp_path_factory):
             return listed
         return None
 
-    out["c_runs"] = airflow.wait("the backfill's runs to end", backfill_runs, 900,
+    out["c_runs"] = airflow.wait("the backfill's runs to end", backfill_runs, left(),
                                  lambda: "\n".join(airflow.describe(r["dag_run_id"]) for r in airflow.get(
                                      f"/api/v2/dags/{DAG_ID}/dagRuns", run_type="backfill")["dag_runs"]))
     out["c_tis"] = {r["dag_run_id"]: airflow.task_instances(r["dag_run_id"]) for r in out["c_runs"]}
@@ -631,9 +638,9 @@ def _chromium(url: str, tmp: Path, *, screenshot: Path | None = None, size: str 
     return done.stdout
 
 
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(),
+                    reason=f"Debian's Chromium is not installed ({CHROMIUM}): apt-get install chromium")
 def test_browser_shows_the_runs_collections_report_and_history(airflow, runs, artefacts, tmp_path):
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"Debian's Chromium is not installed ({CHROMIUM}): apt-get install chromium")
     profile = tmp_path / "chromium-profile"
     kept = []
     # the mapped collect instances of A, each named by its language (the page shows the run's
