@@ -543,7 +543,7 @@ def test_a_run_waits_for_its_source_then_promotes(airflow, runs):
     events = runs["a_events"]
     assert len(events) == 1, events
     assert events[0]["source_run_id"] == "scenario_a" and events[0]["source_task_id"] == "promote"
-    assert events[0]["extra"]["bundle"] == f"bundles/{name}"
+    assert events[0]["extra"] == {"bundle": f"bundles/{name}", "decision": "promoted"}
     # the run's report carries the gate's section
     report = runs["root"] / "runs-a" / "2022-07" / "report" / "index.html"
     assert '<section id="gate"><h2>Quality gate: promoted</h2>' in report.read_text()
