@@ -7,10 +7,8 @@ its database for the whole process, which must not leak into the other tests.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -357,7 +355,7 @@ def standalone_cluster(tmp_path):
                                      (tmp_path / "master.log").read_text()[-2000:] +
                                      (tmp_path / "worker.log").read_text()[-2000:])
             time.sleep(1)
-        yield f"spark://127.0.0.1", port, ui_port
+        yield "spark://127.0.0.1", port, ui_port
     finally:
         for proc in reversed(procs):
             proc.terminate()
@@ -399,24 +397,3 @@ def test_collect_task_on_a_standalone_cluster_equals_local(standalone_cluster, d
     cluster = pd.read_parquet(RunPaths(str(run_dir)).collected("all_users", "train", "uk"))
     assert len(cluster) == len(local) > 0
     pd.testing.assert_frame_equal(cluster.reset_index(drop=True), local.reset_index(drop=True))
-
-
-def test_backfill_creates_one_run_per_month(airflow_home):
-    """``airflow backfill create`` (dry run) plans one run per month, whose logical date is the
-    start of the month it covers: each retrains that month's snapshot into its own run directory."""
-    from kitrain.plan import interval_settings, resolve_run_dir
-
-    env = _airflow_env(airflow_home)
-    airflow = [sys.executable, "-m", "airflow"]
-    done = subprocess.run(airflow + ["dags", "reserialize"], env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    done = subprocess.run(airflow + ["backfill", "create", "--dag-id", DAG_ID, "--from-date", "2023-01-01",
-                                     "--to-date", "2023-03-31", "--dry-run"],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    dates = re.findall(r"^\| (\d{4}-\d{2}-\d{2}) 00:00:00\+00:00", done.stdout, re.M)
-    assert dates == ["2023-01-01", "2023-02-01", "2023-03-01"]
-    snapshots = [interval_settings(dt.date.fromisoformat(d))["snapshot"] for d in dates]
-    assert [resolve_run_dir("/runs/{snapshot}", s, {}) for s in snapshots] == \
-        ["/runs/2023-01", "/runs/2023-02", "/runs/2023-03"]
