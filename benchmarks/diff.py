@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import mwparserfromhell  # noqa: E402
 
-from kitrain.diff import TEXT_RULES, edit_diff, plain_edit_diff, split_sections  # noqa: E402
+from kitrain.diff import TEXT_RULES, edit_diff, equal_ends, plain_edit_diff, split_sections  # noqa: E402
 
 DEFAULT_PAIRS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "edit_pairs.jsonl.gz"
 # The shared pairs come from 15 articles of 4.0-6.2, 21.8-23.7, 41.7-42.7, 72.1-87.6 and 154-169 KB
@@ -89,12 +89,7 @@ def changed_sections(prev: str, curr: str) -> list[tuple[str, str]]:
     ps, cs = split_sections(prev), split_sections(curr)
     if len(ps) == len(cs):
         return [(a, b) for a, b in zip(ps, cs) if a != b]
-    lead = 0
-    while lead < min(len(ps), len(cs)) and ps[lead] == cs[lead]:
-        lead += 1
-    trail = 0
-    while trail < min(len(ps), len(cs)) - lead and ps[-1 - trail] == cs[-1 - trail]:
-        trail += 1
+    lead, trail = equal_ends(ps, cs)
     return [("".join(ps[lead:len(ps) - trail]), "".join(cs[lead:len(cs) - trail]))]
 
 

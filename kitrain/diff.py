@@ -454,6 +454,18 @@ def changed_span(prev: str, curr: str) -> tuple[str, str]:
     return _changed_regions(prev, curr)[0]
 
 
+def equal_ends(ps: list[str], cs: list[str]) -> tuple[int, int]:
+    """How many sections are equal at the start of both lists, and then at their end (the two
+    never overlap)."""
+    lead = 0
+    while lead < min(len(ps), len(cs)) and ps[lead] == cs[lead]:
+        lead += 1
+    trail = 0
+    while trail < min(len(ps), len(cs)) - lead and ps[-1 - trail] == cs[-1 - trail]:
+        trail += 1
+    return lead, trail
+
+
 def _changed_regions(prev: str, curr: str) -> tuple[tuple[str, str], list[tuple[str, str]]]:
     """:func:`changed_span`'s span, and the changed regions inside it.
 
@@ -464,12 +476,7 @@ def _changed_regions(prev: str, curr: str) -> tuple[tuple[str, str], list[tuple[
     of its ends. Without such a run the one region is the span.
     """
     ps, cs = split_sections(prev), split_sections(curr)
-    lead = 0
-    while lead < min(len(ps), len(cs)) and ps[lead] == cs[lead]:
-        lead += 1
-    trail = 0
-    while trail < min(len(ps), len(cs)) - lead and ps[-1 - trail] == cs[-1 - trail]:
-        trail += 1
+    lead, trail = equal_ends(ps, cs)
     same_count = len(ps) == len(cs)
     cuts: list[tuple[int, int]] = []  # (start, end) section indices of the cut-off runs inside
     if lead or trail or same_count:
