@@ -53,8 +53,8 @@ class PlannedSensor(BaseSensorOperator):
                                        f"(wait_timeout_s)") from exc
 
     def waiting_for(self) -> str:
-        """One line: what the last look found missing."""
-        raise NotImplementedError
+        """One line: what the last look found missing (each sensor below says what it waits for)."""
+        return f"{self.task_id}: still not met"
 
 
 class SourcesSensor(PlannedSensor):
