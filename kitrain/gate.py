@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import fcntl
 import html
 import logging
 import os
@@ -41,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from kitrain import __version__
-from kitrain.atomic import atomic_dir, read_json, write_json
+from kitrain.atomic import atomic_dir, file_lock, read_json, write_json, write_text
 from kitrain.config import ConfigError, EvaluateConfig, _check_bool, _check_int, _check_non_negative_float, _Config
 from kitrain.paths import RunPaths
 from kitrain.schema import IS_ANONYMOUS, LABEL, USER_ANONYMOUS
@@ -198,14 +197,8 @@ def current_name(models_dir: str) -> str | None:
 def models_lock(models_dir: str) -> Iterator[None]:
     """Serialise promotions of runs that finish together (runs of different snapshots run side
     by side): the link swap, the copy and the record of one run happen under one lock."""
-    root = Path(models_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(Path(models_dir, ".lock")):
+        yield
 
 
 def swap_current(models_dir: str, name: str) -> None:
@@ -364,6 +357,4 @@ def add_to_report(page: Path, section: str) -> None:
         text = text[:start] + text[end + len(_REPORT_END):]
     at = text.rfind("</body>")
     text = text[:at] + section + text[at:] if at >= 0 else text + section
-    tmp = page.parent / f".{page.name}.{uuid.uuid4().hex}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, page)
+    write_text(page, text)

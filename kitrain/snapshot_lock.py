@@ -12,30 +12,16 @@ a function), so this module is tested without Airflow.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from kitrain.atomic import read_json, write_json
+from kitrain.atomic import file_lock, read_json, write_json
 
 logger = logging.getLogger(__name__)
 
 LOCK_FILE = "lock.json"
-
-
-@contextlib.contextmanager
-def _flock(path: Path) -> Iterator[None]:
-    """An exclusive lock on a file beside the claim, so two runs cannot both read it as free."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def holder(run_dir: str) -> dict | None:
@@ -47,7 +33,7 @@ def claim(run_dir: str, run_id: str, dag_id: str, is_active: Callable[[str], boo
     """Claim ``run_dir`` for ``run_id``; return None when it is now ours, or the run id of the
     active run that holds it (the caller waits and tries again)."""
     root = Path(run_dir)
-    with _flock(root / ".lock"):
+    with file_lock(root / ".lock"):  # two runs cannot both read the claim as free
         current = holder(run_dir)
         if current and current.get("run_id") != run_id:
             if is_active(current["run_id"]):
