@@ -84,6 +84,7 @@ while dr.state == DagRunState.RUNNING:
 tis = [{"task_id": ti.task_id, "map_index": ti.map_index, "name": ti.rendered_map_index,
         "state": str(ti.state), "try_number": ti.try_number} for ti in dr.get_task_instances()]
 print("KITRAIN_RESULT " + json.dumps({"state": str(dr.state), "run_id": dr.run_id, "cleared": cleared,
+                                      "interval_start": dr.data_interval_start.isoformat(),
                                       "task_instances": tis}))
 """
 
@@ -147,12 +148,39 @@ def conf_for(demo_source: Path, runs: Path, **extra) -> dict:
 
 @pytest.fixture(scope="module")
 def dag_runs(airflow_home, demo_source, tmp_path_factory):
-    """A run collecting two languages, then a manual run for one of them only."""
+    """A run of two languages whose ja collection fails, then ja's collection cleared and rerun
+    alone, which completes the run (training included); then a manual run for uk only.
+
+    ja's wikitext partition is there but empty (a copy cut short), so the sources sensor lets the
+    run through and ja's collection fails (no retries: a retry would fail the same way, only
+    later); a missing partition would keep the run waiting in wait_for_sources instead."""
+    import shutil
+
     runs = tmp_path_factory.mktemp("runs")
+    source = runs.parent / f"{runs.name}-source"
+    shutil.copytree(demo_source, source)
+    ja_texts = source / "mediawiki_wikitext_history" / "snapshot=2022-11" / "wiki_db=jawiki"
+    ja_kept = runs.parent / f"{runs.name}-ja-texts"
+    ja_texts.rename(ja_kept)
+    ja_texts.mkdir()
     run_dir = RunPaths(str(runs / "2022-07"))
     models = runs.parent / f"{runs.name}-models"
-    first = run_dag(airflow_home, conf_for(demo_source, runs, languages=["uk", "ja"],
-                                           variants=["all+user+mlm", "anon+user+mlm"]))
+    conf = conf_for(source, runs, languages=["uk", "ja"], variants=["all+user+mlm", "anon+user+mlm"])
+    failed = run_dag(airflow_home, conf, KITRAIN_RETRIES="0")
+    uk_dir = Path(run_dir.collected("all_users", "train", "uk"))
+    at_failure = {
+        "uk_inode": uk_dir.stat().st_ino, "uk": pd.read_parquet(uk_dir),
+        "ja_published": Path(run_dir.collected("all_users", "train", "ja")).exists(),
+        "ja_partial": [p.name for p in Path(run_dir.collected_mode("all_users", "train")).iterdir()
+                       if "ja" in p.name],
+        "prepared": Path(run_dir.prepared_summary()).exists(), "bundle": Path(run_dir.bundle()).exists(),
+    }
+    # the cause is fixed, then only ja's collection (and what follows it) is cleared and rerun
+    ja_texts.rmdir()
+    ja_kept.rename(ja_texts)
+    ja_index = next(ti["map_index"] for ti in failed["task_instances"]
+                    if ti["task_id"] == "collect" and ti["name"] == "ja")
+    first = _child(airflow_home, RESUME_SCRIPT, failed["run_id"], "collect", str(ja_index))
     collected = {lang: Path(run_dir.collected("all_users", "train", lang)) for lang in ("uk", "ja")}
     before = {
         "inode": {lang: path.stat().st_ino for lang, path in collected.items()},
@@ -160,8 +188,9 @@ def dag_runs(airflow_home, demo_source, tmp_path_factory):
         "manifest": json.loads(Path(run_dir.bundle(), "manifest.json").read_text()),
         "bundle_inode": Path(run_dir.bundle()).stat().st_ino,
         "current": os.readlink(models / "current"),
+        "failed": failed, "at_failure": at_failure, "ja_index": ja_index,
     }
-    second = run_dag(airflow_home, conf_for(demo_source, runs, languages=["uk"]))
+    second = run_dag(airflow_home, conf_for(source, runs, languages=["uk"]))
     return run_dir, first, before, second
 
 
@@ -254,60 +283,31 @@ def test_single_language_run_refreshes_the_model_from_all_collected_languages(da
     assert manifest["languages"] == ["ja", "uk"]
 
 
-#: The tasks after the retrain_requested short-circuit.
-TRAINING_TASKS = ("prepare", "base_model", "finetune", "features", "train", "evaluate", "bundle", "compare",
-                  "promote", "history")
-
-
-def test_a_failed_language_is_cleared_and_rerun_alone(airflow_home, demo_source, tmp_path):
-    """A failed collection cleared and rerun alone, in a run with ``retrain: false`` (one run
-    shows both: training would only repeat what the other DAG runs show)."""
-    import shutil
-
-    # ja's wikitext partition is there but empty (a copy cut short), so the sources sensor lets
-    # the run through and ja's collection fails (no retries: a retry would fail the same way,
-    # only later); a missing partition would keep the run waiting in wait_for_sources instead
-    source = tmp_path / "source"
-    shutil.copytree(demo_source, source)
-    ja_texts = source / "mediawiki_wikitext_history" / "snapshot=2022-11" / "wiki_db=jawiki"
-    ja_texts.rename(tmp_path / "ja-texts")
-    ja_texts.mkdir()
-    runs = tmp_path / "runs"
-    run_dir = RunPaths(str(runs / "2022-07"))
-    failed = run_dag(airflow_home, conf_for(source, runs, languages=["uk", "ja"], retrain=False),
-                     KITRAIN_RETRIES="0")
-    ti = states(failed)
-    ja_index = next(index for (task, index), (_, name) in ti.items() if task == "collect" and name == "ja")
+def test_a_failed_language_is_cleared_and_rerun_alone(dag_runs):
+    run_dir, first, before, _ = dag_runs
+    failed, at_failure, ja_index = before["failed"], before["at_failure"], before["ja_index"]
     uk_index = 1 - ja_index
+    ti = states(failed)
     assert failed["state"] == "failed"
     assert ti[("collect", ja_index)][0] == "failed" and ti[("collect", uk_index)][0] == "success"
     assert ti[("retrain_requested", -1)][0] == ti[("prepare", -1)][0] == "upstream_failed"
-    # uk is published; of ja nothing, not even a partial directory
-    uk_dir = Path(run_dir.collected("all_users", "train", "uk"))
-    uk_inode, uk_rows = uk_dir.stat().st_ino, pd.read_parquet(uk_dir)
-    assert not Path(run_dir.collected("all_users", "train", "ja")).exists()
-    assert not [p for p in Path(run_dir.collected_mode("all_users", "train")).iterdir() if "ja" in p.name]
+    # uk was published; of ja nothing, not even a partial directory; nothing after collection ran
+    assert not at_failure["ja_published"] and at_failure["ja_partial"] == []
+    assert not at_failure["prepared"] and not at_failure["bundle"]
 
-    # the cause is fixed, then only ja's collection (and what follows it) is cleared and rerun
-    ja_texts.rmdir()
-    (tmp_path / "ja-texts").rename(ja_texts)
-    tries = {key: entry["try_number"] for entry in failed["task_instances"]
-             for key in [(entry["task_id"], entry["map_index"])]}
-    resumed = _child(airflow_home, RESUME_SCRIPT, failed["run_id"], "collect", str(ja_index))
-    assert resumed["state"] == "success", resumed
-    after = {(e["task_id"], e["map_index"]): e for e in resumed["task_instances"]}
-    # both collections done; retrain is false, so the short-circuit skipped everything after it
-    assert {e["state"] for k, e in after.items() if k[0] in ("collect", "retrain_requested")} == {"success"}
-    assert {e["state"] for k, e in after.items() if k[0] in TRAINING_TASKS} == {"skipped"}
-    assert {k[0] for k in after} >= set(TRAINING_TASKS) - {"finetune"}
-    # uk's collection did not run again: same try, same published directory
+    # cleared and rerun: the same run ended in success, training included
+    assert first["run_id"] == failed["run_id"] and first["state"] == "success"
+    tries = {(e["task_id"], e["map_index"]): e["try_number"] for e in failed["task_instances"]}
+    after = {(e["task_id"], e["map_index"]): e for e in first["task_instances"]}
+    # uk's collection did not run again: same try, same published directory and rows
     assert after[("collect", uk_index)]["try_number"] == tries[("collect", uk_index)]
     assert after[("collect", ja_index)]["try_number"] > tries[("collect", ja_index)]
-    assert uk_dir.stat().st_ino == uk_inode
-    pd.testing.assert_frame_equal(pd.read_parquet(uk_dir), uk_rows)
+    assert before["inode"]["uk"] == at_failure["uk_inode"]
+    pd.testing.assert_frame_equal(before["uk"], at_failure["uk"])
     assert len(pd.read_parquet(run_dir.collected("all_users", "train", "ja"))) > 0
-    # nothing after collection ran: no prepared data, no bundle
-    assert not Path(run_dir.prepared_summary()).exists() and not Path(run_dir.bundle()).exists()
+    # the tasks upstream of the collections were not cleared either
+    for task in ("plan", "wait_for_sources", "claim_snapshot", "collect_arguments"):
+        assert after[(task, -1)]["try_number"] == tries[(task, -1)], task
 
 
 # -- a real Spark standalone cluster -------------------------------------------------------------
@@ -368,19 +368,23 @@ def standalone_cluster(tmp_path):
             log.close()
 
 
-def test_collect_task_on_a_standalone_cluster_equals_local(standalone_cluster, demo_run, demo_source,
-                                                           tmp_path, monkeypatch):
+def test_collect_task_on_a_standalone_cluster_equals_local(standalone_cluster, dag_runs, tmp_path,
+                                                           monkeypatch):
+    """uk's collection of the DAG run above (spark-submit on local[2]) again with the same
+    configuration, on the cluster: only the connection changes, and so do not the rows."""
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
     from kitrain.config import CollectConfig
     from kitrain.entrypoints import SPARK_COLLECT_APP
 
     host, port, ui_port = standalone_cluster
-    # only the connection changes between the embedded default and a cluster
+    dag_run_dir = dag_runs[0]
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_STANDALONE_TEST",
                        json.dumps({"conn_type": "spark", "host": host, "port": port}))
     monkeypatch.setenv("PATH", BIN + os.pathsep + os.environ.get("PATH", ""))
-    cfg = CollectConfig(lang="uk", mode="train", source="parquet", source_dir=str(demo_source))
+    recorded = json.loads(Path(dag_run_dir.collect_quality("all_users", "train", "uk")).read_text())["config"]
+    cfg = CollectConfig.from_dict(recorded)
+    assert (cfg.lang, cfg.mode, cfg.filter_anon) == ("uk", "train", False)
     run_dir = tmp_path / "run"
     operator = SparkSubmitOperator(
         task_id="collect", conn_id="spark_standalone_test", application=SPARK_COLLECT_APP,
@@ -392,8 +396,7 @@ def test_collect_task_on_a_standalone_cluster_equals_local(standalone_cluster, d
     # the application really ran on the cluster (not in a local master of its own)
     apps = _master_state(ui_port)["completedapps"]
     assert [app["name"] for app in apps] == ["kitrain collect uk"]
-    local_dir, _ = demo_run
-    local = pd.read_parquet(RunPaths(str(local_dir)).collected("all_users", "train", "uk"))
+    local = pd.read_parquet(dag_run_dir.collected("all_users", "train", "uk"))
     cluster = pd.read_parquet(RunPaths(str(run_dir)).collected("all_users", "train", "uk"))
     assert len(cluster) == len(local) > 0
     pd.testing.assert_frame_equal(cluster.reset_index(drop=True), local.reset_index(drop=True))

@@ -2,8 +2,8 @@
 wmf.mediawiki_wikitext_history, as on the analytics cluster.
 
 A local Derby metastore stands in for the cluster's Hive metastore; it is configured the way a
-cluster user configures Spark, through ``SPARK_CONF_DIR/spark-defaults.conf``. Runs in child
-processes because a session's catalog cannot change once the JVM runs.
+cluster user configures Spark, through ``SPARK_CONF_DIR/spark-defaults.conf``. Runs in a child
+process because a session's catalog cannot change once the JVM runs.
 """
 
 from __future__ import annotations
@@ -16,23 +16,32 @@ import textwrap
 import pyarrow.parquet as pq
 import pytest
 
-from kitrain.collect import run_collect
-from kitrain.config import CollectConfig
 from kitrain.demo import generate_demo
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
-CREATE_TABLES = textwrap.dedent(
+#: One child process, one JVM with a Derby metastore: ``kitrain collect --source hive`` before the
+#: tables exist (exit code 2, the missing table named), then the tables created over the parquet
+#: copies with their partitions, then the same command again, then the command on the parquet copies
+#: themselves (``--source-dir``). The command line's ``main`` runs in the process (not ``python -m
+#: kitrain`` three times): more JVMs and metastore starts would only cost time.
+HIVE_CHILD = textwrap.dedent(
     """
     import sys
     from pyspark.sql import SparkSession
-    spark = SparkSession.builder.master("local[1]").enableHiveSupport().getOrCreate()
+    from kitrain.cli import main
+    source, run_dir = sys.argv[1], sys.argv[2]
+    args = ["collect", "-l", "uk", "-m", "test", "--source", "hive", "--master", "local[1]"]
+    print(f"KITRAIN_NO_TABLES {main(args + ['--run-dir', run_dir + '/no-tables'])}", flush=True)
+    spark = SparkSession.builder.enableHiveSupport().getOrCreate()
     spark.sql("CREATE DATABASE IF NOT EXISTS wmf")
-    for table, path in (("wmf.mediawiki_history", sys.argv[1] + "/mediawiki_history"),
-                        ("wmf.mediawiki_wikitext_history", sys.argv[1] + "/mediawiki_wikitext_history")):
+    for table, path in (("wmf.mediawiki_history", source + "/mediawiki_history"),
+                        ("wmf.mediawiki_wikitext_history", source + "/mediawiki_wikitext_history")):
         spark.catalog.createTable(table, path=path, source="parquet")
         spark.catalog.recoverPartitions(table)
-    spark.stop()
+    print(f"KITRAIN_COLLECT {main(args + ['--run-dir', run_dir + '/hive'])}", flush=True)
+    parquet = ["collect", "-l", "uk", "-m", "test", "--source-dir", source, "--master", "local[1]"]
+    print(f"KITRAIN_PARQUET {main(parquet + ['--run-dir', run_dir + '/parquet'])}", flush=True)
     """
 )
 
@@ -51,38 +60,34 @@ def metastore_env(tmp_path):
     return {**os.environ, "SPARK_CONF_DIR": str(conf), "PYSPARK_PYTHON": sys.executable}
 
 
-def test_hive_source_gives_the_parquet_source_rows(spark, tmp_path):
+@pytest.fixture(scope="module")
+def hive_run(tmp_path_factory):
+    """(source, run root, the child's exit codes by step, its stderr)."""
+    tmp_path = tmp_path_factory.mktemp("hive")
     source = tmp_path / "source"
     generate_demo(source, languages=["uk"], revisions_per_language=100, seed=3)
-    env = metastore_env(tmp_path)
-    subprocess.run([sys.executable, "-c", CREATE_TABLES, str(source)], env=env, cwd=tmp_path,
-                   check=True, capture_output=True)
-    run = subprocess.run(
-        [sys.executable, "-m", "kitrain", "collect", "-l", "uk", "-m", "test", "--source", "hive",
-         "--run-dir", str(tmp_path / "hive_run"), "--master", "local[1]"],
-        env=env, cwd=tmp_path, capture_output=True, text=True,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = subprocess.run([sys.executable, "-c", HIVE_CHILD, str(source), str(tmp_path / "runs")],
+                         env=metastore_env(tmp_path), cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    codes = dict(line.split()[0:2] for line in run.stdout.splitlines() if line.startswith("KITRAIN_"))
+    return source, tmp_path / "runs", codes, run.stderr
 
-    cfg = CollectConfig(lang="uk", mode="test", source="parquet", source_dir=str(source))
-    parquet_report = run_collect(spark, cfg, str(tmp_path / "parquet_run"))
+
+def test_hive_source_gives_the_parquet_source_rows(hive_run):
+    _, runs, codes, stderr = hive_run
+    assert codes["KITRAIN_COLLECT"] == codes["KITRAIN_PARQUET"] == "0", stderr[-3000:]
 
     def rows(path):
         frame = pq.read_table(path).to_pandas().sort_values("revision_id")
-        return frame.to_json(orient="records", force_ascii=False)
+        return len(frame), frame.to_json(orient="records", force_ascii=False)
 
-    hive_out = tmp_path / "hive_run" / "collected" / "full_test" / "test" / "uk"
-    assert rows(hive_out) == rows(parquet_report["output"])
-    assert parquet_report["rows"] > 0
+    hive, parquet = (rows(runs / run / "collected" / "full_test" / "test" / "uk") for run in ("hive", "parquet"))
+    assert hive == parquet and parquet[0] > 0
 
 
-def test_hive_source_without_tables_is_named(tmp_path):
+def test_hive_source_without_tables_is_named(hive_run):
     # no wmf tables in the metastore: one line saying what is missing and what to use instead
-    env = metastore_env(tmp_path)
-    run = subprocess.run(
-        [sys.executable, "-m", "kitrain", "collect", "-l", "uk", "--source", "hive",
-         "--run-dir", str(tmp_path / "run"), "--master", "local[1]"],
-        env=env, cwd=tmp_path, capture_output=True, text=True,
-    )
-    assert run.returncode == 2
-    assert "Hive table wmf.mediawiki_history not found" in run.stderr
+    _, runs, codes, stderr = hive_run
+    assert codes["KITRAIN_NO_TABLES"] == "2"
+    assert "kitrain collect: error: Hive table wmf.mediawiki_history not found" in stderr
+    assert not (runs / "no-tables" / "collected").exists()
