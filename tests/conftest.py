@@ -11,6 +11,7 @@ import atexit
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -50,6 +51,13 @@ def pytest_itemcollected(item):
     """Marks each test as it is collected, before ``-m`` deselects."""
     if SPARK_FIXTURES.intersection(getattr(item, "fixturenames", ())) and not item.get_closest_marker("spark"):
         item.add_marker(pytest.mark.spark)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for the servers the tests start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pandas as pd
 import pytest
 
 from kitrain.paths import TARGETS, RunPaths
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -313,12 +312,6 @@ def test_a_failed_language_is_cleared_and_rerun_alone(dag_runs):
 # -- a real Spark standalone cluster -------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _master_state(ui_port: int) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=5) as response:
         return json.loads(response.read())
@@ -327,7 +320,7 @@ def _master_state(ui_port: int) -> dict:
 @pytest.fixture
 def standalone_cluster(tmp_path):
     """A master and one worker started with the installed pyspark's spark-class; stopped after."""
-    port, ui_port, worker_ui = _free_port(), _free_port(), _free_port()
+    port, ui_port, worker_ui = free_port(), free_port(), free_port()
     props = tmp_path / "spark-standalone.conf"
     props.write_text("spark.master.rest.enabled false\n")
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PATH": BIN + os.pathsep + os.environ.get("PATH", "")}

@@ -35,7 +35,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -46,7 +45,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -70,12 +69,6 @@ BACKFILL = ("2022-09-01T00:00:00Z", "2022-10-31T00:00:00Z")
 BACKFILL_SNAPSHOTS = ("2022-09", "2022-10")
 
 TERMINAL_RUN_STATES = ("success", "failed")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -317,8 +310,8 @@ def _airflow_env(home: Path, port: int, runs: Path) -> dict[str, str]:
         # one secret for every component: the api-server signs the tasks' tokens with it
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
         "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(16),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         # find the DAG file at once; it does not change while the test runs
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
@@ -347,7 +340,7 @@ def airflow(tmp_path_factory):
     """The four components on a fresh Airflow home, the DAG parsed and unpaused, the pools made;
     every process they started is ended afterwards."""
     home = tmp_path_factory.mktemp("airflow-components")
-    port = _free_port()
+    port = free_port()
     env = _airflow_env(home, port, tmp_path_factory.mktemp("defaults"))
     done = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, cwd=home,
                           capture_output=True, text=True, timeout=300)
