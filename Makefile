@@ -36,11 +36,11 @@ empty :=
 space := $(empty) $(empty)
 DEMO_LANGUAGES_JSON := [$(subst $(space),$(comma),$(patsubst %,"%",$(strip $(DEMO_LANGUAGES))))]
 # The month starting 2022-07-01 (logical date 2022-08-01 of a manual run): the paper's snapshot and
-# windows. The demo tables hold wikitext of the paper's later snapshot, 2022-11.
+# windows. The texts come from the default text source, the content history table's copy.
 DEMO_CONF := {"languages": $(DEMO_LANGUAGES_JSON), "source": "parquet", \
   "source_dir": "$(CURDIR)/$(DEMO_DIR)/source", "run_dir": "$(CURDIR)/$(DEMO_DIR)/runs/{snapshot}", \
   "models_dir": "$(CURDIR)/$(DEMO_DIR)/models", \
-  "snapshot": "2022-07", "wikitext_snapshot": "2022-11", "base_model": "tiny", \
+  "snapshot": "2022-07", "base_model": "tiny", \
   "finetune_max_steps": $(DEMO_STEPS), "max_length": 128, "classifier_iterations": $(DEMO_ITERATIONS), \
   "min_language_rows": 20, \
   "variants": ["all+base", "all+mlm", "all+user", "all+user+mlm", "anon+base", "anon+mlm", "anon+user", "anon+user+mlm"]}

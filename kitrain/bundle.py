@@ -83,19 +83,38 @@ def scoring_max_diff_chars(recorded: dict[str, int | None]) -> int:
 
 def _collection_facts(paths: RunPaths) -> dict[str, Any]:
     """Snapshots, languages and the diff limit of the run, from the collection quality reports."""
-    snapshots, wikitext, languages = set(), set(), set()
+    snapshots, wikitext, languages, text_sources = set(), set(), set(), set()
     limits: dict[str, int | None] = {}
     root = Path(paths.run_dir, "quality", "collect")
     for report in sorted(root.glob("*/*/*/quality.json")):
         data = json.loads(report.read_text(encoding="utf-8"))
         snapshots.add(data["config"]["snapshot"])
-        wikitext.add(data["config"]["wikitext_snapshot"])
+        # collections of older kitrain versions read the wikitext snapshots (the only text table)
+        source = "dumps" if data["config"].get("source") == "dumps" else \
+            data["config"].get("text_source", "wikitext_history")
+        text_sources.add(source)
+        if source == "wikitext_history":
+            wikitext.add(data["config"]["wikitext_snapshot"])
         languages.add(data["lang"])
         limits[str(report.parent.relative_to(root))] = data["config"].get("max_diff_chars")
     prepared = read_json(paths.prepared_summary()) or {}
     languages.update(prepared.get("languages", {}))
     return {"snapshots": sorted(snapshots), "wikitext_snapshots": sorted(wikitext),
+            "text_sources": sorted(text_sources),
             "languages": sorted(languages), "max_diff_chars": scoring_max_diff_chars(limits)}
+
+
+_TEXT_SOURCE_NAMES = {"content_history": "the content history table (wmf_content.mediawiki_content_history_v1)",
+                     "wikitext_history": "the wikitext table", "dumps": "the XML dumps"}
+
+
+def _texts(manifest: dict[str, Any]) -> str:
+    sources = manifest.get("text_sources") or ["wikitext_history"]
+    names = [_TEXT_SOURCE_NAMES.get(s, s) for s in sources]
+    if "wikitext_history" in sources:
+        names[sources.index("wikitext_history")] += (
+            f" at snapshot(s) {', '.join(manifest.get('wikitext_snapshots') or []) or 'unknown'}")
+    return "; ".join(names)
 
 
 def model_card(manifest: dict[str, Any], metrics: dict[str, Any] | None) -> str:
@@ -108,8 +127,10 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any] | None) -> str:
         "its score alone.", "",
         "## Data",
         f"- Languages: {', '.join(manifest['languages']) or 'unknown'}",
-        f"- History snapshot(s): {', '.join(manifest['snapshots']) or 'unknown'}; wikitext "
-        f"snapshot(s): {', '.join(manifest['wikitext_snapshots']) or 'unknown'}",
+        f"- History snapshot(s): {', '.join(manifest['snapshots']) or 'unknown'}; texts from: "
+        f"{_texts(manifest)}",
+        "- Anonymous editors are logged-out editors: IP editors and, since each wiki's rollout "
+        "(2024-2026), temporary accounts, whose user features are an IP editor's.",
         "- Label: `revision_is_identity_reverted` (identity reverts), bots and page creations "
         "excluded; see the collection and preparation configs in `manifest.json`.", "",
         "## Metrics",
@@ -126,6 +147,11 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any] | None) -> str:
                   "| wiki | n | revert rate | ROC AUC |", "|---|---|---|---|"]
         lines += [f"| {r['wiki_db']} | {r['n']} | {_f(r['revert_rate'])} | {_f(r['roc_auc'])} |"
                   for r in m["per_language"]]
+        groups = m.get("editor_groups")
+        if groups:
+            lines += ["", "| editors | n | ROC AUC | PR@R0.75 | prediction rate |", "|---|---|---|---|---|"]
+            lines += [f"| {name} | {g['n']} | {_f(g['roc_auc'])} | {_f(g['pr_at_recall'])} | "
+                      f"{_f(g['prediction_rate'])} |" for name, g in groups.items()]
         fair = m["fairness"]
         lines += ["", "Fairness (anonymous vs registered editors): disparate impact "
                   "(P(reverted | anonymous) / P(reverted | registered), the paper's definition) of labels "

@@ -17,6 +17,8 @@ from kitrain.config import (
     MODES,
     SOURCES,
     TEXT_RULES,
+    TEXT_SOURCES,
+    DEFAULT_TEXT_SOURCE,
     CollectConfig,
     ConfigError,
     EvaluateConfig,
@@ -69,14 +71,21 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
                    help="hive: wmf.* tables; parquet: local copies in --source-dir; dumps: the public "
                    "dumps in --dumps-dir (default: parquet with --source-dir, dumps with --dumps-dir, "
                    "else hive)")
-    p.add_argument("--source-dir", help="directory with mediawiki_history/ and "
-                   "mediawiki_wikitext_history/ parquet copies")
+    p.add_argument("--source-dir", help="directory with parquet copies: mediawiki_history/ and "
+                   "mediawiki_content_history_v1/ (or mediawiki_wikitext_history/ with "
+                   "--text-source wikitext_history)")
     p.add_argument("--dumps-dir", help="directory with mediawiki_history/ TSV dumps and xmldumps/ "
                    "XML history dumps, laid out as on the dumps site (see `kitrain dumps plan`)")
     p.add_argument("--run-dir", required=True, help="run directory (local path or Hadoop URI)")
     p.add_argument("--snapshot", default="2022-07", help="history snapshot YYYY-MM (default 2022-07)")
+    p.add_argument("--text-source", choices=TEXT_SOURCES, default=DEFAULT_TEXT_SOURCE,
+                   help="with --source hive and parquet, the table the texts come from: "
+                   "content_history (wmf_content.mediawiki_content_history_v1, updated daily) or "
+                   "wikitext_history (the retired wmf.mediawiki_wikitext_history, read at "
+                   "--wikitext-snapshot) (default %(default)s)")
     p.add_argument("--wikitext-snapshot", default="2022-11",
-                   help="wikitext snapshot YYYY-MM of --source hive and parquet (default 2022-11)")
+                   help="with --text-source wikitext_history: the wikitext snapshot YYYY-MM "
+                   "(default 2022-11)")
     p.add_argument("--xml-dump", default=None, metavar="YYYYMMDD",
                    help="with --dumps-dir: the XML dump to read (default: the first full-history "
                    "dump dated on or after the end of both windows)")
@@ -118,7 +127,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         filter_anon=args.filter_anon, filter_rw=args.filter_rw, max_records=args.max_records,
         use_cache=args.use_cache, prefix=args.prefix, seed=args.seed,
         output_files=args.output_files, max_diff_chars=args.max_diff_chars, xml_dump=args.xml_dump,
-        text_rules=args.text_rules, min_rows=args.min_rows,
+        text_rules=args.text_rules, min_rows=args.min_rows, text_source=args.text_source,
     )
     check_source_files(cfg)  # missing or unusable dump files stop here, before Spark starts
     paths = RunPaths(args.run_dir)
@@ -138,8 +147,10 @@ def _add_demo_data(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo-data",
         help="write generated parquet copies of the two source tables",
-        description="Write synthetic wmf.mediawiki_history and wmf.mediawiki_wikitext_history "
-        "parquet copies (usable with --source parquet --source-dir OUT).",
+        description="Write synthetic parquet copies of wmf.mediawiki_history, "
+        "wmf_content.mediawiki_content_history_v1 and wmf.mediawiki_wikitext_history (usable with "
+        "--source parquet --source-dir OUT). A snapshot after a wiki's rollout of temporary "
+        "accounts gives most of its logged-out edits to temporary accounts.",
     )
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--languages", nargs="+", default=list(DEMO_LANGUAGES),
@@ -147,14 +158,22 @@ def _add_demo_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--revisions-per-language", type=_positive_int, default=300,
                    help="about this many article revisions per language (default 300)")
     p.add_argument("--seed", type=int, default=42, help="seed (default 42)")
+    p.add_argument("--snapshot", default="2022-07",
+                   help="history snapshot YYYY-MM: the revisions fall in the six months before it "
+                   "and in its month (default 2022-07, the paper's; e.g. 2026-01 for today's data)")
+    p.add_argument("--wikitext-snapshot", default=None,
+                   help="snapshot YYYY-MM of the legacy wikitext table's copy (default: 2022-11 for "
+                   "snapshot 2022-07, else the snapshot)")
     p.set_defaults(func=_cmd_demo_data)
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
     from kitrain.demo import generate_demo
 
+    wikitext_snapshot = args.wikitext_snapshot or ("2022-11" if args.snapshot == "2022-07" else args.snapshot)
     summary = generate_demo(args.out, languages=args.languages,
-                            revisions_per_language=args.revisions_per_language, seed=args.seed)
+                            revisions_per_language=args.revisions_per_language, seed=args.seed,
+                            snapshot=args.snapshot, wikitext_snapshot=wikitext_snapshot)
     logger.info("demo data written to %s: %s", args.out, json.dumps(summary, sort_keys=True))
     return 0
 

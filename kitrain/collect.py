@@ -18,6 +18,7 @@ import pandas as pd
 
 from kitrain import __version__
 from kitrain import diff as diffmod
+from kitrain import editors
 from kitrain.config import CollectConfig
 from kitrain.languages import wiki_db
 from kitrain.paths import RunPaths
@@ -30,12 +31,14 @@ from kitrain.schema import (
     TIMESTAMP_FORMAT,
     USER_ANONYMOUS,
     USER_GROUPS,
+    USER_TEMPORARY,
     ddl,
     group_flag,
     names,
 )
 from kitrain import dumps
 from kitrain.spark import (
+    CONTENT_TABLE,
     HISTORY_TABLE,
     WIKITEXT_TABLE,
     HadoopFS,
@@ -51,7 +54,8 @@ logger = logging.getLogger(__name__)
 DIFF_ERROR = "diff_error"
 CACHE_META = "_kitrain_cache.json"
 #: Version of the history extract's columns; a cached extract of another version is queried again.
-EXTRACT_VERSION = 2
+#: 3: ``event_user_is_temporary``.
+EXTRACT_VERSION = 3
 
 
 # --- pure DataFrame steps -----------------------------------------------------------------------
@@ -146,13 +150,50 @@ def repair_utf8(df: Any) -> Any:
     return df
 
 
+def classify_editors(df: Any) -> Any:
+    """The paper's "anonymous" on today's data (:mod:`kitrain.editors`): ``event_user_is_anonymous``
+    becomes "logged out" (the table's IP flag, or a temporary account by its flag or, where the
+    flag is null, by its name) and ``event_user_is_temporary`` says which of them had a temporary
+    account. Both are non-null booleans afterwards; every later step and count sees them."""
+    return (df.withColumn("_temporary", editors.spark_is_temporary())
+            .withColumn(USER_ANONYMOUS, editors.spark_is_logged_out())
+            .withColumn(USER_TEMPORARY, _F().col("_temporary"))
+            .drop("_temporary"))
+
+
+def editor_sums(where: Any = None) -> list[Any]:
+    """Aggregate columns counting the rows of each editor group (:data:`kitrain.editors.GROUPS`),
+    optionally only where ``where`` holds; named by the group. Reads the classified flags, as
+    booleans or 0/1."""
+    F = _F()
+    temporary = F.col(USER_TEMPORARY).cast("boolean")
+    logged_out = F.col(USER_ANONYMOUS).cast("boolean")
+    conditions = {editors.IP: logged_out & ~temporary, editors.TEMPORARY: temporary,
+                  editors.REGISTERED: ~logged_out}
+    return [F.sum((cond if where is None else cond & where).cast("int")).alias(group)
+            for group, cond in conditions.items()]
+
+
+def editor_counts(row: Any) -> dict[str, int]:
+    """``{ip, temporary, registered}`` from a row of :func:`editor_sums`."""
+    return {group: int(row[group] or 0) for group in editors.GROUPS}
+
+
+def count_editors(df: Any) -> tuple[int, dict[str, int]]:
+    """Rows of ``df`` and their editor groups, in one Spark job."""
+    row = df.select(_F().count(_F().lit(1)).alias("_rows"), *editor_sums()).first()
+    return int(row["_rows"]), editor_counts(row)
+
+
 def add_labels_and_flags(df: Any) -> Any:
     """Label, reverting-revision facts, tag flags and user flags, as 0/1 integers.
 
     * the label ``revision_is_identity_reverted`` becomes 0/1;
     * ``reverting_revision_is_reverted_revision``: a missing reverting revision counts as not reverted;
     * ``is_reverted_by_good_user``: the reverting user is in one of ``GOOD_REVERTER_GROUPS``;
-    * a flag per tag of ``TAG_FLAGS`` and per group of ``USER_GROUPS``; anonymity as 0/1.
+    * a flag per tag of ``TAG_FLAGS`` and per group of ``USER_GROUPS``; logged out and temporary
+      account (:func:`classify_editors`) as 0/1. A logged-out editor's group flags are all 0: a
+      temporary account gets exactly an IP editor's user features, as production scores it.
     """
     F = _F()
     reverter_groups = F.col("reverting_revision_event_user_groups")
@@ -169,10 +210,12 @@ def add_labels_and_flags(df: Any) -> Any:
     )
     for tag, flag in TAG_FLAGS:
         out = out.withColumn(flag, _contains(F.col("revision_tags"), tag))
-    out = out.withColumn(USER_ANONYMOUS, F.coalesce(F.col(USER_ANONYMOUS), F.lit(False)).cast("int"))
+    logged_out = F.coalesce(F.col(USER_ANONYMOUS), F.lit(False))
     for group in USER_GROUPS:
-        out = out.withColumn(group_flag(group), _contains(F.col("event_user_groups"), group))
-    return out
+        out = out.withColumn(group_flag(group),
+                             F.when(logged_out, F.lit(0)).otherwise(_contains(F.col("event_user_groups"), group)))
+    out = out.withColumn(USER_ANONYMOUS, logged_out.cast("int"))
+    return out.withColumn(USER_TEMPORARY, F.coalesce(F.col(USER_TEMPORARY), F.lit(False)).cast("int"))
 
 
 def drop_revision_wars(df: Any) -> Any:
@@ -211,10 +254,16 @@ def sample_down(df: Any, rows: int, max_records: int, seed: int) -> Any:
     return df.where(bucket < F.lit(int(SAMPLE_BUCKETS * max_records / rows)))
 
 
-def attach_texts(df: Any, texts: Any) -> Any:
-    """Add ``revision_text`` and ``parent_text`` (null where the wikitext table has none).
+#: Set where the text table holds the revision but its text is suppressed (never read).
+HIDDEN_COLUMNS = ("revision_text_hidden", "parent_text_hidden")
 
-    The wikitext table is first cut down to the ids needed (revisions and their parents), then
+
+def attach_texts(df: Any, texts: Any) -> Any:
+    """Add ``revision_text`` and ``parent_text`` (null where the text table has none), and
+    ``revision_text_hidden`` / ``parent_text_hidden`` (true where the table holds the revision but
+    its content is suppressed: that text is null too, never an empty text).
+
+    The text table is first cut down to the ids needed (revisions and their parents), then
     reduced to one text per id, so a duplicated row cannot duplicate revisions.
     """
     F = _F()
@@ -223,13 +272,16 @@ def attach_texts(df: Any, texts: Any) -> Any:
         .union(df.select(F.col("revision_parent_id").alias("id")))
         .distinct()
     )
+    hidden = F.max("text_hidden") if "text_hidden" in texts.columns else F.lit(False)
     one_text = (
         texts.join(needed, texts["revision_id"] == needed["id"], "left_semi")
         .groupBy("revision_id")
-        .agg(F.max("revision_text").alias("text"))
+        .agg(F.max("revision_text").alias("text"), hidden.alias("hidden"))
     )
-    own = one_text.select(F.col("revision_id").alias("_own_id"), F.col("text").alias("revision_text"))
-    parent = one_text.select(F.col("revision_id").alias("_parent_id"), F.col("text").alias("parent_text"))
+    own = one_text.select(F.col("revision_id").alias("_own_id"), F.col("text").alias("revision_text"),
+                          F.col("hidden").alias(HIDDEN_COLUMNS[0]))
+    parent = one_text.select(F.col("revision_id").alias("_parent_id"), F.col("text").alias("parent_text"),
+                             F.col("hidden").alias(HIDDEN_COLUMNS[1]))
     return (
         df.join(own, df["revision_id"] == own["_own_id"], "left")
         .join(parent, df["revision_parent_id"] == parent["_parent_id"], "left")
@@ -330,11 +382,17 @@ class _Steps:
     def __init__(self) -> None:
         self.steps: list[dict[str, Any]] = []
 
-    def add(self, step: str, rows: int, enabled: bool = True, **extra: Any) -> None:
+    def add(self, step: str, rows: int, editors: dict[str, int], enabled: bool = True, **extra: Any) -> None:
+        """One step: its rows, and of them the edits by IP editors, temporary accounts and
+        registered editors (:mod:`kitrain.editors`), which add up to the rows."""
+        if sum(editors.values()) != rows:
+            raise RuntimeError(f"{step}: editor counts {editors} do not add up to {rows} rows")
         previous = self.steps[-1]["rows"] if self.steps else rows
-        entry = {"step": step, "enabled": enabled, "rows": rows, "dropped": previous - rows, **extra}
+        entry = {"step": step, "enabled": enabled, "rows": rows, "dropped": previous - rows,
+                 "editors": dict(editors), **extra}
         self.steps.append(entry)
-        logger.info("%-16s %8d rows (%d dropped)", step, rows, previous - rows)
+        logger.info("%-16s %8d rows (%d dropped; ip %d, temporary %d, registered %d)", step, rows,
+                    previous - rows, editors["ip"], editors["temporary"], editors["registered"])
 
 
 def history_extract(spark: Any, cfg: CollectConfig, paths: RunPaths, fs: HadoopFS,
@@ -372,6 +430,15 @@ def history_extract(spark: Any, cfg: CollectConfig, paths: RunPaths, fs: HadoopF
     return spark.read.parquet(cache_dir)
 
 
+def read_texts(spark: Any, cfg: CollectConfig) -> Any:
+    """``revision_id, revision_text, text_hidden`` of the language's main-namespace revisions from
+    the run's text source: the content history table, or the legacy wikitext table at its snapshot
+    (also the table the XML dumps are read into)."""
+    if cfg.source != "dumps" and cfg.text_source == "content_history":
+        return run_sql(spark, "content_history", wiki_db=wiki_db(cfg.lang))
+    return run_sql(spark, "wikitext", wikitext_snapshot=cfg.wikitext_snapshot, wiki_db=wiki_db(cfg.lang))
+
+
 def check_source_files(cfg: CollectConfig) -> dict[str, Any]:
     """What can be checked of the source without Spark: with the dumps, the history files of the
     windows and the XML dump to read (the first full-history dump dated on or after the end of both
@@ -396,24 +463,31 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     dump_files = check_source_files(cfg)  # before anything is read
     paths = RunPaths(run_dir)
     fs = HadoopFS(spark, paths.run_dir)
-    register_sources(spark, cfg.source, cfg.source_dir, cfg.dumps_dir)
+    register_sources(spark, cfg.source, cfg.source_dir, cfg.dumps_dir, cfg.text_source)
     steps = _Steps()
     source_report: dict[str, Any] = {"source": cfg.source}
 
     start, end = cfg.window
-    candidates = window_candidates(history_extract(spark, cfg, paths, fs, source_report), start, end)
+    candidates = classify_editors(window_candidates(history_extract(spark, cfg, paths, fs, source_report),
+                                                    start, end))
     candidates = candidates.persist(StorageLevel.MEMORY_AND_DISK)
     read = candidates.select(
         F.count(F.lit(1)).alias("all"),
         F.sum(malformed_timestamp().cast("int")).alias("malformed"),
         F.sum((F.col("reverting_revision_missing") & ~malformed_timestamp()).cast("int")).alias("reverting_missing"),
+        F.struct(*editor_sums()).alias("read_editors"),
+        F.struct(*editor_sums(~malformed_timestamp())).alias("well_formed_editors"),
+        F.sum(editors.spark_is_imported().cast("int")).alias("imported"),
     ).first()
     malformed = int(read["malformed"] or 0)
     well_formed = int(read["all"]) - malformed
     # reverted revisions whose reverting revision is not in the table keep their label; the
     # reverting facts default to "not reverted again" and "no group"
-    steps.add("read", int(read["all"]), reverting_revision_missing=int(read["reverting_missing"] or 0))
-    steps.add("malformed_timestamps", well_formed, timestamp_format=TIMESTAMP_FORMAT)
+    steps.add("read", int(read["all"]), editors=editor_counts(read["read_editors"]),
+              reverting_revision_missing=int(read["reverting_missing"] or 0),
+              imported_edits=int(read["imported"] or 0))
+    steps.add("malformed_timestamps", well_formed, editors=editor_counts(read["well_formed_editors"]),
+              timestamp_format=TIMESTAMP_FORMAT)
     if malformed:
         logger.warning("%s: %d revision(s) with a timestamp not in %s dropped", cfg.lang, malformed,
                        TIMESTAMP_FORMAT)
@@ -425,24 +499,24 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     well_timed = drop_malformed_timestamps(candidates)
     base = add_labels_and_flags(drop_duplicate_revisions(well_timed)).persist(StorageLevel.MEMORY_AND_DISK)
     df = base
-    unique = df.count()
+    unique, unique_editors = count_editors(df)
     distinct_rows = unique + conflicting_copies(well_timed)
-    steps.add("duplicate_revisions", unique, identical_copies=well_formed - distinct_rows,
-              conflicting_copies=distinct_rows - unique)
+    steps.add("duplicate_revisions", unique, editors=unique_editors,
+              identical_copies=well_formed - distinct_rows, conflicting_copies=distinct_rows - unique)
 
     if cfg.filter_rw:
         df = drop_revision_wars(df)
-    steps.add("revision_wars", df.count(), enabled=cfg.filter_rw)
+    steps.add("revision_wars", *count_editors(df), enabled=cfg.filter_rw)
     df = drop_bots(df)
-    steps.add("bots", df.count())
+    steps.add("bots", *count_editors(df))
     df = drop_creations(df)
-    steps.add("creations", df.count())
+    steps.add("creations", *count_editors(df))
     if cfg.filter_anon:
         df = keep_anonymous(df)
-    rows = df.count()
-    steps.add("anonymous_filter", rows, enabled=cfg.filter_anon)
+    rows, anon_editors = count_editors(df)
+    steps.add("anonymous_filter", rows, anon_editors, enabled=cfg.filter_anon)
     df = sample_down(df, rows, cfg.max_records, cfg.seed)
-    steps.add("sampling", df.count(), enabled=rows > cfg.max_records, max_records=cfg.max_records)
+    steps.add("sampling", *count_editors(df), enabled=rows > cfg.max_records, max_records=cfg.max_records)
 
     keep = names(COLLECTED_BASE_COLUMNS)
     if cfg.source == "dumps":
@@ -451,23 +525,31 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
         source_report["xml_dump"] = dump_files["xml_dump"]
         source_report.update(dumps.register_wikitext(spark, dump_files["xml_files"], cfg.wikitext_snapshot,
                                                      wiki_db(cfg.lang), wanted, WIKITEXT_TABLE))
-    texts = run_sql(spark, "wikitext", wikitext_snapshot=cfg.wikitext_snapshot,
-                    wiki_db=wiki_db(cfg.lang))
+    texts = read_texts(spark, cfg)
     with_text = attach_texts(df.select(*keep), texts).persist(StorageLevel.MEMORY_AND_DISK)
+    both_texts = F.col("revision_text").isNotNull() & F.col("parent_text").isNotNull()
     missing = with_text.select(
+        F.count(F.lit(1)).alias("rows"),
         F.sum(F.col("revision_text").isNull().cast("int")).alias("revision"),
         F.sum(F.col("parent_text").isNull().cast("int")).alias("parent"),
         F.sum((F.col("revision_text").isNull() | F.col("parent_text").isNull()).cast("int")).alias("any"),
+        F.sum(F.coalesce(F.col(HIDDEN_COLUMNS[0]), F.lit(False)).cast("int")).alias("revision_hidden"),
+        F.sum(F.coalesce(F.col(HIDDEN_COLUMNS[1]), F.lit(False)).cast("int")).alias("parent_hidden"),
+        F.struct(*editor_sums(both_texts)).alias("editors"),
     ).first()
-    with_text_ok = with_text.where(F.col("revision_text").isNotNull() & F.col("parent_text").isNotNull())
-    rows_with_text = with_text.count() - int(missing["any"] or 0)
-    steps.add("missing_text", rows_with_text,
+    with_text_ok = with_text.where(both_texts).drop(*HIDDEN_COLUMNS)
+    rows_with_text = int(missing["rows"]) - int(missing["any"] or 0)
+    steps.add("missing_text", rows_with_text, editor_counts(missing["editors"]),
               missing_revision_text=int(missing["revision"] or 0),
-              missing_parent_text=int(missing["parent"] or 0))
+              missing_parent_text=int(missing["parent"] or 0),
+              hidden_revision_text=int(missing["revision_hidden"] or 0),
+              hidden_parent_text=int(missing["parent_hidden"] or 0))
     if rows_with_text == 0 and int(missing["any"] or 0) > 0:
         # every revision lacking text is a wrong wikitext snapshot or source, not data to drop
         where = (f"XML dump {dump_files['xml_dump']}: check --xml-dump" if cfg.source == "dumps" else
-                 f"snapshot {cfg.wikitext_snapshot} of the wikitext table: check --wikitext-snapshot")
+                 f"snapshot {cfg.wikitext_snapshot} of the wikitext table: check --wikitext-snapshot"
+                 if cfg.reads_wikitext_snapshot else
+                 f"the content history table {CONTENT_TABLE}: is {wiki_db(cfg.lang)} there?")
         raise SourceError(
             f"{cfg.lang}: none of the {int(missing['any'])} selected revisions has its wikitext in {where}"
         )
@@ -476,9 +558,10 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     invalid = with_text_ok.select(
         *[F.sum((~F.is_valid_utf8(F.col(name))).cast("int")).alias(name) for name in TEXT_COLUMNS + tuple(repairable)],
         F.sum((~_texts_valid()).cast("int")).alias("_rows"),
+        F.struct(*editor_sums(_texts_valid())).alias("_editors"),
     ).first().asDict()
     valid = repair_utf8(drop_invalid_utf8_texts(with_text_ok))
-    steps.add("invalid_utf8", rows_with_text - int(invalid["_rows"] or 0),
+    steps.add("invalid_utf8", rows_with_text - int(invalid["_rows"] or 0), editor_counts(invalid["_editors"]),
               invalid_revision_text=int(invalid["revision_text"] or 0),
               invalid_parent_text=int(invalid["parent_text"] or 0),
               repaired={name: int(invalid[name] or 0) for name in repairable if invalid[name]})
@@ -491,8 +574,8 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
         for row in diffed.where(F.col(DIFF_ERROR).isNotNull()).groupBy(DIFF_ERROR).count().collect()
     }
     good = diffed.where(F.col(DIFF_ERROR).isNull())
-    written = good.count()
-    steps.add("diff_failures", written, errors=dict(sorted(errors.items())))
+    written, written_editors = count_editors(good)
+    steps.add("diff_failures", written, written_editors, errors=dict(sorted(errors.items())))
     out = to_output(good).repartition(cfg.output_files, "revision_id").sortWithinPartitions("revision_id")
 
     final = paths.collected(cfg.prefix, cfg.mode, cfg.lang)

@@ -24,6 +24,12 @@ SEGMENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 MODES = ("train", "test")
 SOURCES = ("hive", "parquet", "dumps")
+#: Where the ``hive`` and ``parquet`` sources read the wikitext: ``content_history``, the daily
+#: table ``wmf_content.mediawiki_content_history_v1`` (Wikimedia's only wikitext table since
+#: January 2026), or ``wikitext_history``, the retired monthly ``wmf.mediawiki_wikitext_history``
+#: (the paper's 2022 copies), read at ``wikitext_snapshot``. The dumps read the XML export.
+TEXT_SOURCES = ("content_history", "wikitext_history")
+DEFAULT_TEXT_SOURCE = "content_history"
 
 #: Per-mode defaults of the original collection commands (README of the original repository):
 #: ``-m train -f1 0 -f2 0 -n 300000 -p all_users`` and ``-m test -f1 0 -f2 1 -n 100000 -p full_test``.
@@ -99,6 +105,12 @@ TEXT_RULES = ("paper", "multiscript")
 def check_text_rules(value: object) -> str:
     if value not in TEXT_RULES:
         raise ConfigError(f"text_rules must be one of {TEXT_RULES}, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def check_text_source(value: object) -> str:
+    if value not in TEXT_SOURCES:
+        raise ConfigError(f"text_source must be one of {TEXT_SOURCES}, got {value!r}")
     return value  # type: ignore[return-value]
 
 
@@ -231,6 +243,9 @@ class CollectConfig(_Config):
     #: or partial snapshot, a wrong window) the collection fails instead of publishing a language
     #: too small to train on (see :func:`kitrain.collect.check_window_rows`).
     min_rows: int = 1
+    #: With ``hive`` and ``parquet``: the table the texts come from (:data:`TEXT_SOURCES`);
+    #: ``wikitext_snapshot`` is read only with ``wikitext_history``.
+    text_source: str = DEFAULT_TEXT_SOURCE
 
     FIELDS_BY_MODE: ClassVar[tuple[str, ...]] = ("filter_rw", "max_records", "prefix")
 
@@ -250,7 +265,8 @@ class CollectConfig(_Config):
         end = self.extract_window[1]
         check_snapshot_holds("snapshot", self.snapshot, end)
         check_xml_dump(self.source, self.xml_dump, end)
-        if self.source != "dumps":  # the dumps' texts come from the XML dump chosen by date
+        check_text_source(self.text_source)
+        if self.reads_wikitext_snapshot:
             check_snapshot_holds("wikitext_snapshot", self.wikitext_snapshot, end)
         for name in ("filter_anon", "filter_rw", "use_cache"):
             _check_bool(name, getattr(self, name))
@@ -271,6 +287,12 @@ class CollectConfig(_Config):
         if self.mode == "train":
             return self.train_start, self.train_end
         return self.test_start, self.test_end
+
+    @property
+    def reads_wikitext_snapshot(self) -> bool:
+        """Whether the texts come from a snapshot of the legacy wikitext table (the dumps' come
+        from the XML dump chosen by date, the content history table has no snapshots)."""
+        return self.source != "dumps" and self.text_source == "wikitext_history"
 
     @property
     def extract_window(self) -> tuple[str, str]:

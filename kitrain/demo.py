@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from kitrain.config import check_snapshot
 from kitrain.languages import LANGUAGES, validate_languages, wiki_db
-from kitrain.schema import HISTORY_COLUMNS, USER_GROUPS, WIKITEXT_COLUMNS
+from kitrain.schema import CONTENT_HISTORY_COLUMNS, CONTENT_SLOT_TYPE, HISTORY_TABLE_COLUMNS, USER_GROUPS, WIKITEXT_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +45,17 @@ def _arrow_schema(columns: Sequence[tuple[str, str]]) -> pa.Schema:
     return pa.schema([pa.field(name, _ARROW[dtype]) for name, dtype in columns])
 
 
-HISTORY_SCHEMA = _arrow_schema(HISTORY_COLUMNS)
+HISTORY_SCHEMA = _arrow_schema(HISTORY_TABLE_COLUMNS)
 WIKITEXT_SCHEMA = _arrow_schema(WIKITEXT_COLUMNS)
+_SLOT = pa.struct([("content_body", pa.string()), ("content_format", pa.string()),
+                   ("content_model", pa.string()), ("content_sha1", pa.string()),
+                   ("content_size", pa.int64()), ("origin_rev_id", pa.int64())])
+_ARROW_CONTENT = {**_ARROW, "timestamp": pa.timestamp("us", tz="UTC"),
+                  f"map<string,{CONTENT_SLOT_TYPE}>": pa.map_(pa.string(), _SLOT)}
+#: ``wmf_content.mediawiki_content_history_v1`` in Arrow form; the copies are split by ``wiki_id=``
+#: directories, so the files hold every column but that one.
+CONTENT_HISTORY_SCHEMA = pa.schema([pa.field(name, _ARROW_CONTENT[dtype])
+                                    for name, dtype in CONTENT_HISTORY_COLUMNS if name != "wiki_id"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +82,20 @@ _SCRIPTS = {
 _SCRIPT_OF = {"uk": "cyrillic", "ru": "cyrillic", "bg": "cyrillic", "sr": "cyrillic",
               "ar": "arabic", "fa": "arabic", "ur": "arabic", "ja": "cjk", "zh": "cjk",
               "hi": "devanagari"}
+#: When logged-out editors of a wiki started to get temporary accounts instead of editing as an IP
+#: (Wikimedia's rollout; the day is the first of the month where only the month is known). From
+#: then on the demo gives most logged-out edits of that wiki to temporary accounts.
+TEMPORARY_ACCOUNTS_SINCE: dict[str, dt.datetime] = {
+    **{lang: dt.datetime(2024, 11, 1) for lang in ("cs", "sw", "sh", "ig", "da", "no", "ro", "sr")},
+    **{lang: dt.datetime(2025, 6, 1) for lang in ("tr", "ko", "fr", "zh", "fa", "pl", "id", "ar", "vi",
+                                                   "hi", "de", "nl", "he", "ja", "uk", "az", "pt")},
+    **{lang: dt.datetime(2025, 9, 1) for lang in ("bn", "ca", "el", "fi", "simple", "sv", "th", "uz", "it")},
+    "en": dt.datetime(2025, 11, 4), "es": dt.datetime(2025, 11, 12), "hu": dt.datetime(2025, 11, 12),
+    "ru": dt.datetime(2026, 3, 25),
+}
+#: One logged-out edit in this many after the rollout is still made as an IP (a few remain).
+_IP_AFTER_ROLLOUT = 20
+
 _JUNK = ("lol", "hahaha", "!!!!!", "xD", "qwerty", "poop", "asdfgh", "LOOOL")
 
 
@@ -99,6 +122,24 @@ class _Timeline:
 
 def _ts(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.0")
+
+
+def _revision_block(snapshot: str) -> int:
+    """Where a snapshot's revision ids start within its language's block: 0 for the paper's
+    2022-07, another block of 100,000 for each other month (in a cycle of 45 months). Demo sources
+    of several snapshots in one directory share the content history table, which has no snapshot
+    partition: their revisions must not share ids."""
+    if snapshot == "2022-07":
+        return 0
+    year, month = (int(part) for part in snapshot.split("-"))
+    return (1 + (year * 12 + month) % 45) * 100_000
+
+
+def _temporary_name(year: int, n: int) -> str:
+    """A temporary account's name as Wikimedia's wikis give it: ``~``, the year, and a serial
+    number in groups of five digits (``~2025-10000-03``)."""
+    digits = str(1_000_000 + n)
+    return f"~{year}-" + "-".join(digits[i:i + 5] for i in range(0, len(digits), 5))
 
 
 class _Writer:
@@ -399,7 +440,7 @@ def make_language_tables(
             events.append((times[i], page_no, i, ns, revs))
     events.sort(key=lambda e: (e[0], e[1], e[2]))
     # revision ids follow time across the wiki, as on Wikipedia
-    ids = {(e[1], e[2]): lang_offset + 1 + k for k, e in enumerate(events)}
+    ids = {(e[1], e[2]): lang_offset + _revision_block(snapshot) + 1 + k for k, e in enumerate(events)}
     when = {(e[1], e[2]): e[0] for e in events}
     titles = {page_no: w.title() for page_no in range(len(pages) + len(talk))}
 
@@ -407,10 +448,23 @@ def make_language_tables(
     user_last: dict[str, dt.datetime] = {}
     user_count: dict[str, int] = {}
     page_count: dict[int, int] = {}
+    rollout = TEMPORARY_ACCOUNTS_SINCE.get(lang)
+    temporary: dict[tuple[str, int], _User] = {}
     for moment, page_no, i, ns, revs in events:
         rev = revs[i]
         user: _User = rev["user"]
         rid = ids[page_no, i]
+        if (user.kind == "anon" and rollout is not None and moment >= rollout
+                and zlib.crc32(str(rid).encode()) % _IP_AFTER_ROLLOUT):
+            # after the rollout a logged-out editor gets a temporary account (one per IP and
+            # year here; they expire after 90 days on the wikis); no random draw, so the rest of
+            # the demo stays as it was
+            key = (user.name, moment.year)
+            if key not in temporary:
+                n = len(temporary)
+                temporary[key] = _User(_temporary_name(moment.year, n), "temporary",
+                                       lang_offset + 9_000_000 + n, [], _ts(moment))
+            user = temporary[key]
         parent = ids[page_no, i - 1] if i else 0
         text = rev["text"]
         prev_bytes = len(revs[i - 1]["text"].encode("utf-8")) if i else 0
@@ -421,10 +475,11 @@ def make_language_tables(
         user_count[user.name] = user_count.get(user.name, 0) + 1
         page_count[page_no] = page_count.get(page_no, 0) + 1
         anon = user.kind == "anon"
+        temp = user.kind == "temporary"
         bot_by = ["group"] if user.kind == "bot" else []
         title = titles[page_no]
         page_id = lang_offset + 5_000_000 + page_no
-        row = {name: None for name, _ in HISTORY_COLUMNS}
+        row = {name: None for name, _ in HISTORY_TABLE_COLUMNS}
         row.update({
             "wiki_db": wiki_db(lang), "event_entity": "revision", "event_type": "create",
             "event_timestamp": _ts(moment), "event_comment": rev["comment"],
@@ -432,8 +487,11 @@ def make_language_tables(
             "event_user_text": user.name, "event_user_blocks_historical": [], "event_user_blocks": [],
             "event_user_groups_historical": list(user.groups), "event_user_groups": list(user.groups),
             "event_user_is_bot_by_historical": bot_by, "event_user_is_bot_by": bot_by,
-            "event_user_is_created_by_self": not anon, "event_user_is_created_by_system": False,
+            "event_user_central_id": user.user_id,
+            "event_user_is_created_by_self": not (anon or temp), "event_user_is_created_by_system": temp,
             "event_user_is_created_by_peer": False, "event_user_is_anonymous": anon,
+            "event_user_is_temporary": temp, "event_user_is_permanent": not (anon or temp),
+            "event_user_is_cross_wiki": False,
             "event_user_registration_timestamp": user.registered,
             "event_user_creation_timestamp": user.registered,
             "event_user_first_edit_timestamp": user.registered,
@@ -448,8 +506,10 @@ def make_language_tables(
             "user_blocks_historical": [], "user_blocks": [],
             "user_groups_historical": list(user.groups), "user_groups": list(user.groups),
             "user_is_bot_by_historical": bot_by, "user_is_bot_by": bot_by,
-            "user_is_created_by_self": not anon, "user_is_created_by_system": False,
+            "user_central_id": user.user_id,
+            "user_is_created_by_self": not (anon or temp), "user_is_created_by_system": temp,
             "user_is_created_by_peer": False, "user_is_anonymous": anon,
+            "user_is_temporary": temp, "user_is_permanent": not (anon or temp),
             "user_registration_timestamp": user.registered, "user_creation_timestamp": user.registered,
             "user_first_edit_timestamp": user.registered,
             "revision_id": rid, "revision_parent_id": parent,
@@ -488,7 +548,7 @@ def make_language_tables(
 
     # non-revision events the collector must ignore
     for k in range(max(2, revisions // 100)):
-        row = {name: None for name, _ in HISTORY_COLUMNS}
+        row = {name: None for name, _ in HISTORY_TABLE_COLUMNS}
         entity = "page" if k % 2 == 0 else "user"
         row.update({"wiki_db": wiki_db(lang), "event_entity": entity,
                     "event_type": "create" if entity == "page" else "rename",
@@ -498,6 +558,39 @@ def make_language_tables(
         history.append(row)
     return (pa.Table.from_pylist(history, schema=HISTORY_SCHEMA),
             pa.Table.from_pylist(wikitext, schema=WIKITEXT_SCHEMA))
+
+
+def content_history_table(history: pa.Table, wikitext: pa.Table) -> pa.Table:
+    """The language's rows of ``wmf_content.mediawiki_content_history_v1`` (without ``wiki_id``,
+    the partition directory): every revision of every page, its wikitext in the main slot. A
+    revision whose text the wikitext table lacks is a suppressed one here: the row stays, with
+    ``revision_content_is_visible`` false, as the content table keeps them. Its body is the empty
+    text, so that a reader ignoring the flag would take it for a blanked page and show."""
+    texts = dict(zip(wikitext.column("revision_id").to_pylist(), wikitext.column("revision_text").to_pylist()))
+    rows = []
+    for row in history.to_pylist():
+        if row["event_entity"] != "revision":
+            continue
+        text = texts.get(row["revision_id"])
+        moment = dt.datetime.strptime(row["event_timestamp"], "%Y-%m-%d %H:%M:%S.0").replace(tzinfo=dt.timezone.utc)
+        size = len(text.encode("utf-8")) if text is not None else row["revision_text_bytes"]
+        rows.append({
+            "page_id": row["page_id"], "page_namespace_id": row["page_namespace"],
+            "page_title": row["page_title"], "page_redirect_target": None,
+            "user_id": row["event_user_id"], "user_text": row["event_user_text_historical"],
+            "user_is_visible": True, "revision_id": row["revision_id"],
+            "revision_parent_id": row["revision_parent_id"], "revision_dt": moment,
+            "revision_is_minor_edit": row["revision_minor_edit"], "revision_comment": row["event_comment"],
+            "revision_comment_is_visible": True, "revision_sha1": row["revision_text_sha1"],
+            "revision_size": size,
+            "revision_content_slots": [("main", {
+                "content_body": text if text is not None else "", "content_format": "text/x-wiki", "content_model": "wikitext",
+                "content_sha1": row["revision_text_sha1"], "content_size": size,
+                "origin_rev_id": row["revision_id"]})],
+            "revision_content_is_visible": text is not None,
+            "row_content_update_dt": moment, "row_visibility_update_dt": moment, "row_move_update_dt": moment,
+        })
+    return pa.Table.from_pylist(rows, schema=CONTENT_HISTORY_SCHEMA)
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -521,7 +614,12 @@ def generate_demo(
     Layout (Hive-style partition directories; partition columns are not stored in the files)::
 
         out_dir/mediawiki_history/snapshot=<snapshot>/<wiki_db>.parquet
+        out_dir/mediawiki_content_history_v1/wiki_id=<wiki_db>/part-<snapshot>.parquet
         out_dir/mediawiki_wikitext_history/snapshot=<wikitext_snapshot>/wiki_db=<wiki_db>/part-0.parquet
+
+    The content history table (the default text source) and the retired wikitext table hold the
+    same texts, so a collection through either gives the same rows. The content table has no
+    snapshots: each snapshot written into ``out_dir`` adds its own file (and revision ids) to it.
     """
     langs = validate_languages(languages)
     check_snapshot("snapshot", snapshot)
@@ -539,6 +637,8 @@ def generate_demo(
         _write(history, out / "mediawiki_history" / f"snapshot={snapshot}" / f"{db}.parquet")
         _write(wikitext, out / "mediawiki_wikitext_history" / f"snapshot={wikitext_snapshot}"
                / f"wiki_db={db}" / "part-0.parquet")
+        _write(content_history_table(history, wikitext),
+               out / "mediawiki_content_history_v1" / f"wiki_id={db}" / f"part-{snapshot}.parquet")
         summary[lang] = _summarise(history, wikitext)
         logger.info("demo %s: %s", lang, summary[lang])
     return summary
@@ -554,6 +654,7 @@ def _summarise(history: pa.Table, wikitext: pa.Table) -> dict[str, int]:
         "pages": int(revs.page_id.nunique()),
         "reverted": int(revs.revision_is_identity_reverted.sum()),
         "anonymous": int(revs.event_user_is_anonymous.sum()),
+        "temporary": int(revs.event_user_is_temporary.sum()),
         "bots": int(revs.event_user_is_bot_by.map(len).gt(0).sum()),
         "creations": int((revs.revision_parent_id == 0).sum()),
         "revision_wars": int(revs.revision_first_identity_reverting_revision_id.isin(reverted_ids).sum()),

@@ -41,7 +41,8 @@ from kitrain.metrics import (
 from kitrain.paths import RunPaths
 from kitrain.prepare import PrepareError, language_rng
 from kitrain.report import render
-from kitrain.schema import IS_ANONYMOUS, LABEL, MISSING_TEXT_SCORE, TITLE_FEATURES, VARIANTS
+from kitrain.editors import GROUPS, groups_of_arrays
+from kitrain.schema import IS_ANONYMOUS, IS_TEMPORARY, LABEL, MISSING_TEXT_SCORE, TITLE_FEATURES, VARIANTS
 
 #: The score of each text model that stands for it alone: the largest probability of "reverted"
 #: among a revision's texts (the title model gives one score per revision).
@@ -51,7 +52,8 @@ TEXT_MODEL_SCORES = {"inserts": "insert_p_1_max", "removes": "remove_p_1_max", "
 logger = logging.getLogger(__name__)
 
 EVAL_SPLITS = ("test", "full_test")
-PREDICTION_COLUMNS = ("split", "variant", "wiki_db", "revision_id", "label", "is_anonymous", "score")
+PREDICTION_COLUMNS = ("split", "variant", "wiki_db", "revision_id", "label", "is_anonymous", "is_temporary",
+                      "score")
 
 
 class ExternalScoresError(ValueError):
@@ -129,6 +131,26 @@ def fairness(labels: np.ndarray, scores: np.ndarray, anon: np.ndarray, cfg: Eval
     }
 
 
+def editor_groups(frame: pd.DataFrame, scores: np.ndarray, cfg: EvaluateConfig) -> dict[str, Any]:
+    """The same model on the three editor groups (:mod:`kitrain.editors`): IP editors, temporary
+    accounts and registered editors, each with its rows, revert rate, unbalanced ROC AUC, PR@R0.75
+    and prediction rate (the share flagged at the threshold). Since 2025 most logged-out edits are
+    made with temporary accounts, so this shows whether the model serves them as it served IP
+    editors."""
+    labels = frame[LABEL].to_numpy().astype(np.int64)
+    groups = groups_of_arrays(frame[IS_ANONYMOUS].to_numpy(), frame[IS_TEMPORARY].to_numpy())
+    predicted = flagged(scores, cfg.threshold)
+    out = {}
+    for group in GROUPS:
+        mask = groups == group
+        n = int(mask.sum())
+        out[group] = {"n": n, "revert_rate": float(labels[mask].mean()) if n else None,
+                      "roc_auc": roc_auc(labels[mask], scores[mask]),
+                      "pr_at_recall": precision_at_recall(labels[mask], scores[mask], cfg.recall_target),
+                      "prediction_rate": float(predicted[mask].mean()) if n else None}
+    return out
+
+
 def per_language(frame: pd.DataFrame, scores: np.ndarray) -> list[dict[str, Any]]:
     rows = []
     for wiki, idx in frame.groupby("wiki_db", sort=True).indices.items():
@@ -162,7 +184,17 @@ def evaluate_scores(frame: pd.DataFrame, scores: np.ndarray, cfg: EvaluateConfig
         "per_language": (languages := per_language(frame, scores)),
         "languages": language_comparison(languages, cfg.min_language_rows),
         "fairness": fairness(labels, scores, anon, cfg),
+        "editor_groups": editor_groups(frame, scores, cfg),
     }
+
+
+def language_counts(part: pd.DataFrame) -> dict[str, Any]:
+    """One wiki's rows, reverts and logged-out edits, and the share of those made with a temporary
+    account (None without logged-out edits)."""
+    anonymous = int(part[IS_ANONYMOUS].sum())
+    temporary = int((part[IS_TEMPORARY].astype(bool) & part[IS_ANONYMOUS].astype(bool)).sum())
+    return {"n": int(len(part)), "reverted": int(part[LABEL].sum()), "anonymous": anonymous,
+            "temporary": temporary, "temporary_share_of_anonymous": temporary / anonymous if anonymous else None}
 
 
 def read_external_scores(path: str) -> pd.DataFrame:
@@ -213,7 +245,8 @@ def run_evaluate(cfg: EvaluateConfig, run_dir: str) -> dict[str, Any]:
             predictions.append(pd.DataFrame({
                 "split": split, "variant": variant, "wiki_db": frame["wiki_db"].to_numpy(),
                 "revision_id": frame["revision_id"].to_numpy(), "label": frame[LABEL].to_numpy(),
-                "is_anonymous": frame[IS_ANONYMOUS].to_numpy(), "score": scores,
+                "is_anonymous": frame[IS_ANONYMOUS].to_numpy(), "is_temporary": frame[IS_TEMPORARY].to_numpy(),
+                "score": scores,
             }))
         results["baselines"]["is_anonymous"] = evaluate_scores(
             frame, frame[IS_ANONYMOUS].to_numpy().astype(np.float64), cfg)
@@ -221,11 +254,7 @@ def run_evaluate(cfg: EvaluateConfig, run_dir: str) -> dict[str, Any]:
             results["baselines"][cfg.external_name] = external_comparison(frame, external, variants,
                                                                            predictions, split, cfg)
         results["text_models"] = text_models(frame)
-        results["counts"] = {
-            wiki: {"n": int(len(part)), "reverted": int(part[LABEL].sum()),
-                   "anonymous": int(part[IS_ANONYMOUS].sum())}
-            for wiki, part in frame.groupby("wiki_db", sort=True)
-        }
+        results["counts"] = {wiki: language_counts(part) for wiki, part in frame.groupby("wiki_db", sort=True)}
         report["splits"][split] = results
     if not report["splits"]:
         raise PrepareError("no test or full_test features to evaluate: run `kitrain features` first")

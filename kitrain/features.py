@@ -32,11 +32,13 @@ from kitrain.schema import (
     FEATURE_META_COLUMNS,
     FEATURE_TABLE_COLUMNS,
     IS_ANONYMOUS,
+    IS_TEMPORARY,
     MISSING_TEXT_SCORE,
     TAG_FEATURES,
     TITLE_FEATURES,
     USER_ANONYMOUS,
     USER_GROUP_FLAGS,
+    USER_TEMPORARY,
     text_feature_names,
 )
 from kitrain.textdata import title_text
@@ -193,7 +195,10 @@ def text_model_features(
 
 def assemble(frame: pd.DataFrame, mlm: dict[str, np.ndarray]) -> pd.DataFrame:
     """Meta columns and every feature of :data:`schema.ALL_FEATURES`, in that order."""
-    cols: dict[str, np.ndarray] = {name: frame[name].to_numpy() for name in FEATURE_META_COLUMNS}
+    cols: dict[str, np.ndarray] = {name: frame[name].to_numpy() for name in FEATURE_META_COLUMNS
+                                   if name != IS_TEMPORARY}
+    # which logged-out editors had a temporary account: for the reports' three editor groups only
+    cols[IS_TEMPORARY] = frame[USER_TEMPORARY].astype("int32").to_numpy()
     cols["wiki_db"] = frame["wiki_db"].to_numpy()
     cols["revision_text_bytes_diff"] = frame["revision_text_bytes_diff"].fillna(0).astype("int64").to_numpy()
     for flag in TAG_FEATURES:

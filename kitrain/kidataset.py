@@ -9,7 +9,12 @@ original ``train_model_simplified.py`` name the same features differently. Both 
   hyphen (``is_ipblock-exempt``) or ours (``is_ipblock_exempt``);
 * action counts: ``insert_Text`` (kept) or ``Text_insert`` (renamed), or only the ``actions``
   column holding a Python dict literal (expanded);
-* ``texts_*`` hold Python-literal lists and are not needed for training.
+* ``texts_*`` hold Python-literal lists and are not needed for training;
+* logged-out editors (:mod:`kitrain.editors`): ``is_anonymous`` is taken as it is (the published
+  dataset is of 2022, before temporary accounts, so it flags IP editors, which were all of them);
+  a temporary-account flag (``is_temporary`` or the collected ``event_user_is_temporary``) or, where
+  there is none, a user name (``event_user_text_historical``) of a temporary account makes the
+  row logged out too, as the collection does. Such a row's group flags are 0, as an IP editor's.
 
 A column nobody knows, or a feature the requested variants need that the file lacks, stops the
 import with an error naming them.
@@ -25,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kitrain.editors import REGISTERED, TEMPORARY, editor_group
 from kitrain.schema import (
     ACTION_FEATURES,
     ACTION_TYPES,
@@ -32,10 +38,13 @@ from kitrain.schema import (
     CONTENT_TYPES,
     FEATURE_TABLE_COLUMNS,
     IS_ANONYMOUS,
+    IS_TEMPORARY,
     LABEL,
     MISSING_TEXT_SCORE,
     MLM_FEATURES,
+    USER_GROUP_FLAGS,
     USER_GROUPS,
+    USER_TEMPORARY,
     group_flag,
     is_anonymous_variant,
     variant_features,
@@ -67,6 +76,8 @@ def rename_map(columns: list[str]) -> dict[str, str]:
             mapping[column] = "title_s_0"
         elif column == "user_is_anonymous":
             mapping[column] = IS_ANONYMOUS
+        elif column == USER_TEMPORARY:
+            mapping[column] = IS_TEMPORARY
         elif column.startswith("is_") and column[3:] in USER_GROUPS and "-" in column:
             mapping[column] = group_flag(column[3:])
         else:
@@ -129,4 +140,22 @@ def read_ki_csv(path: str, variants: tuple[str, ...]) -> pd.DataFrame:
     if "is_text_train" not in frame.columns:
         logger.info("%s has no is_text_train column: every row is a classifier row", Path(path).name)
         frame = frame.assign(is_text_train=0)
-    return frame.copy()
+    return logged_out_editors(frame).copy()
+
+
+def logged_out_editors(frame: pd.DataFrame) -> pd.DataFrame:
+    """``is_anonymous`` and ``is_temporary`` by the collection's definition of a logged-out editor
+    (:func:`kitrain.editors.editor_group`), and no group flags for such an editor."""
+    temporary = frame[IS_TEMPORARY] if IS_TEMPORARY in frame.columns else pd.Series(None, index=frame.index)
+    names = (frame["event_user_text_historical"] if "event_user_text_historical" in frame.columns
+             else pd.Series(None, index=frame.index))
+    anonymous = frame[IS_ANONYMOUS] if IS_ANONYMOUS in frame.columns else pd.Series(False, index=frame.index)
+    groups = [editor_group(a, t, n) for a, t, n in zip(anonymous, temporary.astype(object), names)]
+    out = frame.assign(**{IS_TEMPORARY: np.array([g == TEMPORARY for g in groups], dtype=np.int64)})
+    if IS_ANONYMOUS in frame.columns or IS_TEMPORARY in frame.columns or "event_user_text_historical" in frame.columns:
+        logged_out = np.array([g != REGISTERED for g in groups])
+        out[IS_ANONYMOUS] = logged_out.astype(np.int64)
+        for flag in USER_GROUP_FLAGS:
+            if flag in out.columns:
+                out.loc[logged_out, flag] = 0
+    return out

@@ -23,8 +23,10 @@ from kitrain.config import (
     DEFAULT_BASE_MODEL,
     MODE_DEFAULTS,
     MODES,
+    DEFAULT_TEXT_SOURCE,
     SOURCES,
     TEXT_RULES,
+    TEXT_SOURCES,
     CollectConfig,
     ConfigError,
     EvaluateConfig,
@@ -132,6 +134,7 @@ class PipelineConfig(_Config):
     max_records_test: int = 100_000
     max_diff_chars: int = CollectConfig.max_diff_chars
     text_rules: str = CollectConfig.text_rules
+    text_source: str = DEFAULT_TEXT_SOURCE
     filter_anon: bool = False
     base_model: str = DEFAULT_BASE_MODEL
     finetune_max_steps: int = 0
@@ -222,7 +225,7 @@ class PipelineConfig(_Config):
             filter_anon=self.filter_anon,
             max_records=self.max_records if mode == "train" else self.max_records_test,
             max_diff_chars=self.max_diff_chars, text_rules=self.text_rules, use_cache=True, seed=self.seed,
-            min_rows=self.min_rows,
+            min_rows=self.min_rows, text_source=self.text_source,
         )
 
     @property
@@ -274,7 +277,7 @@ class PipelineConfig(_Config):
 #: The DAG params that map one to one onto :class:`PipelineConfig` fields.
 PARAM_FIELDS = (
     "languages", "source", "source_dir", "dumps_dir", "xml_dump", "max_records", "max_records_test",
-    "max_diff_chars", "text_rules",
+    "max_diff_chars", "text_rules", "text_source",
     "filter_anon",
     "base_model", "finetune_max_steps", "max_length", "variants", "classifier_iterations", "min_language_rows",
     "retrain", "seed", "wait_poke_interval_s", "wait_timeout_s", "hive_history_location",
@@ -369,7 +372,8 @@ def param_specs() -> dict[str, dict[str, Any]]:
                                   "public dumps in dumps_dir."},
         "source_dir": {"default": None, "type": ["null", "string"], "title": "Source directory",
                        "description": "With source parquet: holds mediawiki_history/ and "
-                                      "mediawiki_wikitext_history/."},
+                                      "mediawiki_content_history_v1/ (or mediawiki_wikitext_history/ "
+                                      "with text_source wikitext_history)."},
         "dumps_dir": {"default": None, "type": ["null", "string"], "title": "Dumps directory",
                       "description": "With source dumps: mediawiki_history/ TSV and xmldumps/ XML "
                                      "files laid out as on the dumps site."},
@@ -384,8 +388,9 @@ def param_specs() -> dict[str, dict[str, Any]]:
         "snapshot": {"default": None, **_SNAPSHOT_OR_EMPTY, "title": "History snapshot (YYYY-MM)",
                      "description": "Empty: the month the data interval starts in."},
         "wikitext_snapshot": {"default": None, **_SNAPSHOT_OR_EMPTY, "title": "Wikitext snapshot",
-                              "description": "Source hive or parquet: the wikitext table's snapshot. "
-                                             "Empty: the history snapshot. (Source dumps: see xml_dump.)"},
+                              "description": "With text_source wikitext_history: the wikitext "
+                                             "table's snapshot. Empty: the history snapshot. "
+                                             "(Source dumps: see xml_dump.)"},
         "train_start": {"default": None, **_DATE_OR_EMPTY, "title": "Train window start",
                         "description": "Empty: six months before the snapshot month."},
         "train_end": {"default": None, **_DATE_OR_EMPTY, "title": "Train window end (exclusive)",
@@ -409,7 +414,14 @@ def param_specs() -> dict[str, dict[str, Any]]:
                        "title": "Text rules of the edit diff",
                        "description": "paper: the original scripts' sentence split and fuzzy ratio; "
                                       "multiscript: sentence ends of every script, marks dropped."},
-        "filter_anon": {"default": False, "type": "boolean", "title": "Anonymous editors only"},
+        "text_source": {"default": DEFAULT_TEXT_SOURCE, "type": "string", "enum": list(TEXT_SOURCES),
+                        "title": "Table of the texts (source hive or parquet)",
+                        "description": "content_history: wmf_content.mediawiki_content_history_v1, "
+                                       "updated daily (Wikimedia's wikitext table since 2026-01); "
+                                       "wikitext_history: the retired wmf.mediawiki_wikitext_history "
+                                       "at wikitext_snapshot (the paper's 2022 copies)."},
+        "filter_anon": {"default": False, "type": "boolean", "title": "Anonymous editors only",
+                        "description": "Logged-out editors only: IP editors and temporary accounts."},
         "base_model": {"default": DEFAULT_BASE_MODEL, "type": "string", "minLength": 1,
                        "title": "Base model",
                        "description": f"Hub id or directory; {TINY_BASE_MODEL!r} builds a tiny "

@@ -29,7 +29,8 @@ from kitrain.atomic import atomic_dir, parquet_files, read_json, read_table, wri
 from kitrain.config import PrepareConfig
 from kitrain.languages import LanguageError, validate_language
 from kitrain.paths import ANON_SPLIT, SPLITS, RunPaths
-from kitrain.schema import LABEL
+from kitrain.editors import GROUPS, groups_of_arrays
+from kitrain.schema import LABEL, USER_ANONYMOUS, USER_TEMPORARY
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ def prepare_language(
             "revert_rate": round(float(frame[LABEL].mean()), 6) if len(frame) else None,
             "balanced_rows": int(frame[IS_BALANCED].sum()),
             "text_train_rows": int(frame[IS_TEXT_TRAIN].sum()),
+            "editors": editor_counts(frame),
         }
 
     if train_mode is not None:
@@ -134,6 +136,12 @@ def prepare_language(
     if anon_mode is not None:
         finish(ANON_SPLIT, split_by_date(anon_mode, cfg.validation_date)[0], text_share=False)
     return out, counts
+
+
+def editor_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Rows by editor group (:mod:`kitrain.editors`): IP editors, temporary accounts, registered."""
+    groups = groups_of_arrays(frame[USER_ANONYMOUS].to_numpy(), frame[USER_TEMPORARY].to_numpy())
+    return {group: int((groups == group).sum()) for group in GROUPS}
 
 
 def collected_languages(mode_dir: Path) -> dict[str, Path]:
@@ -178,9 +186,18 @@ def check_one_text_rules(found: dict[str, str]) -> str | None:
 
 def _read(path: Path) -> pa.Table:
     try:
-        return pq.read_table(path)
+        table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise PrepareError(f"cannot read collected data {path}: {exc}") from exc
+    if USER_TEMPORARY not in table.schema.names:
+        # its event_user_is_anonymous flags IP editors only: mixed with today's collections it
+        # would make "anonymous" mean two things in one model
+        raise PrepareError(
+            f"collected data {path} has no {USER_TEMPORARY} column: an older kitrain collected it, "
+            f"and its {USER_ANONYMOUS} means IP editors only, not logged-out editors (IP or "
+            f"temporary account); collect {path.name} again"
+        )
+    return table
 
 
 def _output_schema(table: pa.Table) -> pa.Schema:

@@ -11,10 +11,14 @@ permission error), since that would otherwise be reported as "missing" until the
 
 What "complete" means, per source:
 
-- ``hive``: the jobs that write ``wmf.mediawiki_history`` and ``wmf.mediawiki_wikitext_history``
-  write a ``_SUCCESS`` flag in the snapshot's directory once every partition is there; the
-  wikitext snapshot must also hold each language's ``wiki_db=...`` partition (looked at once the
-  flag is there: before, the flag's line says it all).
+- ``hive``: the job that writes ``wmf.mediawiki_history`` writes a ``_SUCCESS`` flag in the
+  snapshot's directory once every partition is there. The texts: with ``text_source``
+  ``content_history`` (the default), ``wmf_content.mediawiki_content_history_v1`` has no snapshots
+  and is updated daily, so it is ready once it holds, for every language, a revision at or after
+  the end of the run's windows: one query per wiki (``sql/content_latest.sql``), through a Spark
+  session with the metastore (the only check that asks Spark). With ``wikitext_history``, the
+  legacy table's snapshot needs its ``_SUCCESS`` flag and each language's ``wiki_db=...``
+  partition (looked at once the flag is there: before, the flag's line says it all).
 - ``parquet``: the copies in ``source_dir`` hold the snapshots' directories (as
   :func:`kitrain.spark.register_parquet_sources` reads them): a table partitioned by directory
   needs the snapshot's ``snapshot=YYYY-MM`` directory (and each language's ``wiki_db=...`` one,
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +51,7 @@ from kitrain.dumps.files import (
 )
 from kitrain.languages import wiki_db
 from kitrain.plan import PipelineConfig
-from kitrain.spark import HISTORY_TABLE, SOURCE_SUBDIRS, WIKITEXT_TABLE, SourceError
+from kitrain.spark import CONTENT_TABLE, HISTORY_TABLE, SOURCE_SUBDIRS, TEXT_TABLES, WIKITEXT_TABLE, SourceError
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +71,20 @@ class ReadinessError(SourceError):
     """A source that cannot be looked at (not: is not there yet); the message names the location."""
 
 
-def missing_inputs(cfg: PipelineConfig) -> list[str]:
+#: The newest revision of each wiki in the content history table: wikis -> ``YYYY-MM-DD HH:MM:SS``
+#: (UTC) or None where the table holds none of that wiki's.
+ContentLatest = Callable[[list[str]], dict[str, str | None]]
+
+
+def missing_inputs(cfg: PipelineConfig, content_latest: ContentLatest | None = None) -> list[str]:
     """One short line per input the run's collection of ``cfg.languages`` still lacks; empty when
     everything is there and complete. Raises :class:`ReadinessError` when a location cannot be
-    looked at, and :class:`~kitrain.config.ConfigError` for an unknown source."""
+    looked at, and :class:`~kitrain.config.ConfigError` for an unknown source.
+
+    ``content_latest`` answers for the content history table of a ``hive`` run (default:
+    :func:`spark_content_latest`, a Spark session with the metastore)."""
     if cfg.source == "hive":
-        missing = _hive_missing(cfg)
+        missing = _hive_missing(cfg, content_latest or spark_content_latest)
     elif cfg.source == "parquet":
         missing = _parquet_missing(cfg)
     elif cfg.source == "dumps":
@@ -148,15 +161,16 @@ class _Location:
 # -- hive ---------------------------------------------------------------------------------------------
 
 
-def _hive_missing(cfg: PipelineConfig) -> list[str]:
-    """The snapshots' ``_SUCCESS`` flags under the tables' locations, and each language's
-    ``wiki_db=...`` partition of the wikitext snapshot."""
+def _hive_missing(cfg: PipelineConfig, content_latest: ContentLatest) -> list[str]:
+    """The history snapshot's ``_SUCCESS`` flag, then the text table of ``cfg.text_source``."""
     missing = []
     history = _Location(cfg.hive_history_location)
     snapshot = f"snapshot={cfg.snapshot}"
     if history.info(snapshot, SUCCESS_FLAG) is None:
         missing.append(f"hive: {HISTORY_TABLE} snapshot {cfg.snapshot} not complete "
                        f"(no {history.show(snapshot, SUCCESS_FLAG)})")
+    if cfg.text_source == "content_history":
+        return missing + content_history_missing(cfg, content_latest)
     wikitext = _Location(cfg.hive_wikitext_location)
     snapshot = f"snapshot={cfg.wikitext_snapshot}"
     if wikitext.info(snapshot, SUCCESS_FLAG) is None:
@@ -169,6 +183,55 @@ def _hive_missing(cfg: PipelineConfig) -> list[str]:
             missing.append(f"hive: {WIKITEXT_TABLE} snapshot {cfg.wikitext_snapshot} has no {wiki_db(lang)} "
                            f"partition (no {wikitext.show(snapshot, partition)})")
     return missing
+
+
+def windows_end(cfg: PipelineConfig) -> str:
+    """The later end of the run's two windows (``YYYY-MM-DD``, exclusive): the texts of every
+    revision before it must be in the content table."""
+    return max(cfg.train_end, cfg.test_end)
+
+
+def content_history_missing(cfg: PipelineConfig, content_latest: ContentLatest) -> list[str]:
+    """One line per language whose newest revision in the content history table is before the end
+    of the windows (or that has none there yet)."""
+    end = windows_end(cfg)
+    wikis = [wiki_db(lang) for lang in cfg.languages]
+    latest = content_latest(wikis)
+    missing = []
+    for wiki in wikis:
+        newest = latest.get(wiki)
+        if newest is None:
+            missing.append(f"hive: {CONTENT_TABLE} holds no {wiki} revision yet (waiting for one at or "
+                           f"after {end})")
+        elif newest < end:
+            missing.append(f"hive: {CONTENT_TABLE} holds {wiki} revisions up to {newest} only, not yet "
+                           f"at or after the end of the windows, {end}")
+    return missing
+
+
+def content_latest_from(spark: Any, wikis: list[str]) -> dict[str, str | None]:
+    """:data:`ContentLatest` through a session that has the content table (one query per wiki)."""
+    from kitrain.spark import run_sql
+
+    return {wiki: run_sql(spark, "content_latest", wiki_db=wiki).first()["latest"] for wiki in wikis}
+
+
+def spark_content_latest(wikis: list[str]) -> dict[str, str | None]:
+    """:data:`ContentLatest` on the cluster: a Spark session with the Hive metastore, stopped after
+    the queries (a sensor pokes in a new process each time). A session that cannot start, or a
+    table that is not there, cannot be looked at: :class:`ReadinessError`."""
+    from kitrain.spark import get_spark
+
+    try:
+        spark = get_spark("kitrain wait_for_sources", hive=True)
+    except Exception as exc:  # the JVM or the metastore: any failure means "cannot look"
+        raise ReadinessError(f"cannot start Spark to look at {CONTENT_TABLE}: {_reason(exc)}") from exc
+    try:
+        if not spark.catalog.tableExists(CONTENT_TABLE):
+            raise ReadinessError(f"cannot look at {CONTENT_TABLE}: the metastore has no such table")
+        return content_latest_from(spark, wikis)
+    finally:
+        spark.stop()
 
 
 # -- parquet ------------------------------------------------------------------------------------------
@@ -188,30 +251,58 @@ def _parquet_missing(cfg: PipelineConfig) -> list[str]:
     root = _Location(cfg.source_dir)
     if not root.is_dir():
         return [f"parquet: no source directory {root.url}"]
-    missing = []
-    for table, subdir in SOURCE_SUBDIRS.items():
-        snapshot = cfg.snapshot if table == HISTORY_TABLE else cfg.wikitext_snapshot
-        entries = root.list(subdir)
-        if entries is None:
-            missing.append(f"parquet: {table} not there (no directory {root.show(subdir)})")
-            continue
-        if not any(name.startswith("snapshot=") for name in entries):
-            if not any(name.endswith(".parquet") and kind == "file" for name, kind in entries.items()):
-                missing.append(f"parquet: {table} not there (no snapshot=... directory or parquet file "
-                               f"in {root.show(subdir)})")
-            continue
-        partition = f"snapshot={snapshot}"
-        if entries.get(partition) != "directory":
-            missing.append(f"parquet: {table} snapshot {snapshot} not there (no {root.show(subdir, partition)})")
-            continue
-        wikis = root.list(subdir, partition) or {}
-        if any(name.startswith("wiki_db=") for name in wikis):
-            for lang in cfg.languages:
-                name = f"wiki_db={wiki_db(lang)}"
-                if wikis.get(name) != "directory":
-                    missing.append(f"parquet: {table} snapshot {snapshot} has no {wiki_db(lang)} partition "
-                                   f"(no {root.show(subdir, partition, name)})")
+    missing = _snapshot_table_missing(root, HISTORY_TABLE, cfg.snapshot, cfg.languages)
+    text_table = TEXT_TABLES[cfg.text_source]
+    if text_table == CONTENT_TABLE:
+        missing += _content_table_missing(root, cfg.languages)
+    else:
+        missing += _snapshot_table_missing(root, text_table, cfg.wikitext_snapshot, cfg.languages)
     return missing
+
+
+def _snapshot_table_missing(root: _Location, table: str, snapshot: str, languages: tuple[str, ...]) -> list[str]:
+    """A snapshot-partitioned copy (the history, the legacy wikitext table)."""
+    subdir = SOURCE_SUBDIRS[table]
+    entries = root.list(subdir)
+    if entries is None:
+        return [f"parquet: {table} not there (no directory {root.show(subdir)})"]
+    if not any(name.startswith("snapshot=") for name in entries):
+        if not any(name.endswith(".parquet") and kind == "file" for name, kind in entries.items()):
+            return [f"parquet: {table} not there (no snapshot=... directory or parquet file "
+                    f"in {root.show(subdir)})"]
+        return []
+    partition = f"snapshot={snapshot}"
+    if entries.get(partition) != "directory":
+        return [f"parquet: {table} snapshot {snapshot} not there (no {root.show(subdir, partition)})"]
+    missing = []
+    wikis = root.list(subdir, partition) or {}
+    if any(name.startswith("wiki_db=") for name in wikis):
+        for lang in languages:
+            name = f"wiki_db={wiki_db(lang)}"
+            if wikis.get(name) != "directory":
+                missing.append(f"parquet: {table} snapshot {snapshot} has no {wiki_db(lang)} partition "
+                               f"(no {root.show(subdir, partition, name)})")
+    return missing
+
+
+def _content_table_missing(root: _Location, languages: tuple[str, ...]) -> list[str]:
+    """The content history copy: no snapshots; split by ``wiki_id=...`` directories (then each
+    language's is needed) or parquet files holding ``wiki_id`` (then one file is enough to look)."""
+    subdir = SOURCE_SUBDIRS[CONTENT_TABLE]
+    entries = root.list(subdir)
+    if entries is None:
+        legacy = SOURCE_SUBDIRS[WIKITEXT_TABLE]
+        hint = (f"; {root.show(legacy)} is there, which text_source wikitext_history reads"
+                if root.is_dir(legacy) else "")
+        return [f"parquet: {CONTENT_TABLE} not there (no directory {root.show(subdir)}){hint}"]
+    if any(name.startswith("wiki_id=") for name in entries):
+        return [f"parquet: {CONTENT_TABLE} has no {wiki_db(lang)} partition "
+                f"(no {root.show(subdir, 'wiki_id=' + wiki_db(lang))})"
+                for lang in languages if entries.get(f"wiki_id={wiki_db(lang)}") != "directory"]
+    if not any(name.endswith(".parquet") and kind == "file" for name, kind in entries.items()):
+        return [f"parquet: {CONTENT_TABLE} not there (no wiki_id=... directory or parquet file "
+                f"in {root.show(subdir)})"]
+    return []
 
 
 # -- dumps --------------------------------------------------------------------------------------------

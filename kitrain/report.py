@@ -165,9 +165,21 @@ def render(report: dict[str, Any], predictions: pd.DataFrame, importances: dict[
                         "anonymous minus registered.</p>"
                         + table(["model", "DI of labels", "DI of predictions", "not-reverted ratio of labels",
                                  "not-reverted ratio of predictions", "ROC AUC difference"], fair_rows))
-        count_rows = [[wiki, c["n"], c["reverted"], c["anonymous"]] for wiki, c in results["counts"].items()]
-        sections.append("<h3>Data per language</h3>" + table(["wiki", "revisions", "reverted", "anonymous"],
-                                                               count_rows))
+        group_rows = [[v, group, g["n"], g["revert_rate"], g["roc_auc"], g["pr_at_recall"], g["prediction_rate"]]
+                      for v, m in results["variants"].items() if "editor_groups" in m
+                      for group, g in m["editor_groups"].items()]
+        if group_rows:
+            sections.append("<h3>Editor groups: IP editors, temporary accounts, registered editors</h3>"
+                            "<p>Anonymous editors are the logged-out ones: IP editors and, on each wiki "
+                            "since its rollout of temporary accounts (2024-2026), temporary accounts. "
+                            "Prediction rate: the share flagged at the threshold.</p>"
+                            + table(["model", "editors", "n", "revert rate", "ROC AUC", "PR@R0.75",
+                                     "prediction rate"], group_rows))
+        count_rows = [[wiki, c["n"], c["reverted"], c["anonymous"], c.get("temporary"),
+                       c.get("temporary_share_of_anonymous")] for wiki, c in results["counts"].items()]
+        sections.append("<h3>Data per language</h3>" + table(
+            ["wiki", "revisions", "reverted", "anonymous (logged out)", "of them temporary accounts",
+             "temporary-account share of logged-out edits"], count_rows))
     for variant, values in importances.items():
         top = sorted(values.items(), key=lambda kv: -kv[1])[:25]
         sections.append(f"<h2>Feature importances: {esc(variant)} (top 25)</h2>"

@@ -82,6 +82,10 @@ _LAYOUT_78 = _inserted(_LAYOUT_77, "wiki_db", ("event_log_id", "bigint"))
 HISTORY_DUMP_LAYOUTS: dict[int, tuple[tuple[str, str], ...]] = {
     len(layout): layout for layout in (HISTORY_COLUMNS, _LAYOUT_74, _LAYOUT_76, _LAYOUT_77, _LAYOUT_78)
 }
+#: ``wmf.mediawiki_history`` as it is today (the newest dump layout: the dumps print the table's
+#: columns in its order). The demo copies have these columns.
+HISTORY_TABLE_COLUMNS: tuple[tuple[str, str], ...] = HISTORY_DUMP_LAYOUTS[max(HISTORY_DUMP_LAYOUTS)]
+
 #: Text columns the dump writer escapes (TAB, LF, CR as ``\t``, ``\n``, ``\r``; backslashes
 #: are not escaped); array columns are escaped item by item too.
 HISTORY_DUMP_ESCAPED_COLUMNS: tuple[str, ...] = (
@@ -100,6 +104,26 @@ WIKITEXT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("revision_text", "string"), ("revision_content_model", "string"),
     ("revision_content_format", "string"),
 )  # fmt: skip
+
+#: ``wmf_content.mediawiki_content_history_v1``, the daily Iceberg table that replaced the wikitext
+#: snapshots in January 2026 (every revision of every wiki, no snapshot partition). The wikitext
+#: is ``revision_content_slots['main'].content_body``; suppressed content stays in the table with
+#: ``revision_content_is_visible`` false.
+CONTENT_SLOT_TYPE = ("struct<content_body:string,content_format:string,content_model:string,"
+                     "content_sha1:string,content_size:bigint,origin_rev_id:bigint>")
+CONTENT_HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("wiki_id", "string"), ("page_id", "bigint"), ("page_namespace_id", "int"),
+    ("page_title", "string"), ("page_redirect_target", "string"), ("user_id", "bigint"),
+    ("user_text", "string"), ("user_is_visible", "boolean"), ("revision_id", "bigint"),
+    ("revision_parent_id", "bigint"), ("revision_dt", "timestamp"),
+    ("revision_is_minor_edit", "boolean"), ("revision_comment", "string"),
+    ("revision_comment_is_visible", "boolean"), ("revision_sha1", "string"),
+    ("revision_size", "bigint"), ("revision_content_slots", f"map<string,{CONTENT_SLOT_TYPE}>"),
+    ("revision_content_is_visible", "boolean"), ("row_content_update_dt", "timestamp"),
+    ("row_visibility_update_dt", "timestamp"), ("row_move_update_dt", "timestamp"),
+)  # fmt: skip
+#: Partition columns of the content table's parquet copies, where they are split by directory.
+CONTENT_HISTORY_PARTITIONS: tuple[str, ...] = ("wiki_id",)
 
 #: Partition columns: the Hive tables are partitioned by these (directory ``name=value`` in copies).
 HISTORY_PARTITIONS: tuple[str, ...] = ("snapshot",)
@@ -144,7 +168,12 @@ def group_flag(group: str) -> str:
 
 
 USER_GROUP_FLAGS: tuple[str, ...] = tuple(group_flag(g) for g in USER_GROUPS)
+#: The collected flag of a logged-out editor (an IP editor or a temporary account: the one
+#: definition of :mod:`kitrain.editors`); the history table's column of the same name flags IP
+#: editors only.
 USER_ANONYMOUS = "event_user_is_anonymous"
+#: The collected flag of the logged-out editors who had a temporary account.
+USER_TEMPORARY = "event_user_is_temporary"
 
 # --- edit actions -----------------------------------------------------------------------------
 
@@ -189,6 +218,7 @@ COLLECTED_BASE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("is_reverted_by_good_user", "int"),
     *((flag, "int") for _, flag in TAG_FLAGS),
     (USER_ANONYMOUS, "int"),
+    (USER_TEMPORARY, "int"),
     *((flag, "int") for flag in USER_GROUP_FLAGS),
 )
 
@@ -243,9 +273,13 @@ USER_FEATURES: tuple[str, ...] = (IS_ANONYMOUS, *USER_GROUP_FLAGS)
 BASE_FEATURES: tuple[str, ...] = ("wiki_db", "revision_text_bytes_diff", *TAG_FEATURES, *ACTION_FEATURES)
 #: Treated as categories by the classifier.
 CATEGORICAL_FEATURES: tuple[str, ...] = ("wiki_db", *TAG_FEATURES, *USER_FEATURES)
+#: The collected ``event_user_is_temporary``: which logged-out editors had a temporary account.
+#: Reports split the anonymous editors by it; the classifier never sees it (production scores a
+#: temporary account as an unregistered user, like an IP).
+IS_TEMPORARY = "is_temporary"
 #: Carried beside the features for evaluation and reports, never fed to the classifier.
 FEATURE_META_COLUMNS: tuple[str, ...] = (
-    "revision_id", "page_title", "event_timestamp", LABEL, "is_balanced", "is_text_train",
+    "revision_id", "page_title", "event_timestamp", LABEL, "is_balanced", "is_text_train", IS_TEMPORARY,
 )
 ALL_FEATURES: tuple[str, ...] = (*BASE_FEATURES, *USER_FEATURES, *MLM_FEATURES)
 #: Columns of ``features/<split>/`` in order (``wiki_db`` is a feature, so it is not repeated).

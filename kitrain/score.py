@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from kitrain import diff as diffmod
+from kitrain import editors
 from kitrain.bundle import Bundle, load_bundle
 from kitrain.classifier import load_cbm, predict
 from kitrain.config import FeaturesConfig
@@ -31,6 +32,7 @@ from kitrain.schema import (
     TAG_FLAGS,
     USER_ANONYMOUS,
     USER_GROUPS,
+    USER_TEMPORARY,
     group_flag,
 )
 
@@ -44,6 +46,8 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "parent_text": (str, True),
     "revision_text": (str, True),
     "event_user_is_anonymous": (bool, True),
+    "event_user_is_temporary": (bool, False),
+    "event_user_text": (str, False),
     "event_user_groups": (list, False),
     "revision_tags": (list, False),
     "revision_text_bytes_diff": (int, False),
@@ -84,7 +88,12 @@ def revision_row(record: dict[str, Any], text_rules: str = diffmod.DEFAULT_TEXT_
     (with the text rules and the ``max_diff_chars`` limit the bundle's collections used: a longer
     changed span raises :class:`kitrain.diff.DiffTooLarge` before any parsing)."""
     tags = set(record.get("revision_tags") or [])
-    groups = set(record.get("event_user_groups") or [])
+    # the collection's definition of a logged-out editor (kitrain.editors): an IP editor, or a
+    # temporary account by its flag or, without one, by its name; such an editor has no groups
+    group = editors.editor_group(record["event_user_is_anonymous"], record.get("event_user_is_temporary"),
+                                 record.get("event_user_text"))
+    logged_out = group != editors.REGISTERED
+    groups = set() if logged_out else set(record.get("event_user_groups") or [])
     result = diffmod.edit_diff(record["parent_text"], record["revision_text"], record["lang"],
                                max_diff_chars, text_rules)
     bytes_diff = record.get("revision_text_bytes_diff")
@@ -94,7 +103,7 @@ def revision_row(record: dict[str, Any], text_rules: str = diffmod.DEFAULT_TEXT_
         "revision_id": record["revision_id"], "wiki_db": record["wiki_db"],
         "page_title": record["page_title"], "event_timestamp": record.get("event_timestamp", ""),
         LABEL: -1, "is_balanced": 0, "is_text_train": 0, "revision_text_bytes_diff": bytes_diff,
-        USER_ANONYMOUS: int(record["event_user_is_anonymous"]),
+        USER_ANONYMOUS: int(logged_out), USER_TEMPORARY: int(group == editors.TEMPORARY),
         "texts_insert": result.texts_insert, "texts_removed": result.texts_removed,
         "texts_change": [{"before": b, "after": a} for b, a in result.texts_change],
         "actions": list(result.actions.items()),

@@ -16,19 +16,41 @@ import sys
 import uuid
 from typing import Any
 
-from kitrain.schema import HISTORY_PARTITIONS, WIKITEXT_PARTITIONS
+from kitrain.schema import CONTENT_HISTORY_PARTITIONS, HISTORY_PARTITIONS, WIKITEXT_PARTITIONS
 
 logger = logging.getLogger(__name__)
 
 HISTORY_TABLE = "wmf.mediawiki_history"
 WIKITEXT_TABLE = "wmf.mediawiki_wikitext_history"
+CONTENT_TABLE = "wmf_content.mediawiki_content_history_v1"
 #: Sub-directories of ``--source-dir`` holding the parquet copies.
-SOURCE_SUBDIRS = {HISTORY_TABLE: "mediawiki_history", WIKITEXT_TABLE: "mediawiki_wikitext_history"}
+SOURCE_SUBDIRS = {HISTORY_TABLE: "mediawiki_history", WIKITEXT_TABLE: "mediawiki_wikitext_history",
+                  CONTENT_TABLE: "mediawiki_content_history_v1"}
+#: The table each ``text_source`` reads the wikitext from, and the partition columns its parquet
+#: copies must expose (by directory or in the files; the content table's ``wiki_id=`` directories
+#: are optional).
+TEXT_TABLES = {"content_history": CONTENT_TABLE, "wikitext_history": WIKITEXT_TABLE}
+_PARTITIONS = {HISTORY_TABLE: HISTORY_PARTITIONS, WIKITEXT_TABLE: WIKITEXT_PARTITIONS,
+               CONTENT_TABLE: CONTENT_HISTORY_PARTITIONS}
+#: The option that reads each text table, for the error naming the one a source directory holds.
+_TEXT_OPTIONS = {CONTENT_TABLE: "--text-source content_history (DAG param text_source: content_history)",
+                 WIKITEXT_TABLE: "--text-source wikitext_history --wikitext-snapshot YYYY-MM "
+                                 "(DAG params text_source: wikitext_history, wikitext_snapshot)"}
+
+#: Columns of ``wmf.mediawiki_history`` that copies made before 2025 lack: the temporary-account flag
+#: (analytics-refinery-source 4499e7e0). Added to a parquet copy's table as null, so one SQL file
+#: reads every copy; :mod:`kitrain.editors` then tells temporary accounts by their name.
+_ADDED_HISTORY_COLUMNS = {
+    "event_user_is_temporary": "ALTER TABLE wmf.mediawiki_history ADD COLUMNS (event_user_is_temporary BOOLEAN)",
+}
 
 _DROP_STATEMENTS = {
     HISTORY_TABLE: "DROP TABLE IF EXISTS wmf.mediawiki_history",
     WIKITEXT_TABLE: "DROP TABLE IF EXISTS wmf.mediawiki_wikitext_history",
+    CONTENT_TABLE: "DROP TABLE IF EXISTS wmf_content.mediawiki_content_history_v1",
 }
+_DATABASE_STATEMENTS = {"wmf": "CREATE DATABASE IF NOT EXISTS wmf",
+                        "wmf_content": "CREATE DATABASE IF NOT EXISTS wmf_content"}
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -154,17 +176,25 @@ def run_sql(spark: Any, name: str, **params: Any) -> Any:
     return spark.sql(text, args=params)
 
 
-def register_parquet_sources(spark: Any, source_dir: str) -> None:
-    """Register parquet copies of the two source tables as ``wmf.mediawiki_history`` and
-    ``wmf.mediawiki_wikitext_history`` in the session's (in-memory) catalog.
+def register_parquet_sources(spark: Any, source_dir: str, text_source: str = "content_history") -> None:
+    """Register parquet copies of ``wmf.mediawiki_history`` and of the text table of ``text_source``
+    (``wmf_content.mediawiki_content_history_v1`` or ``wmf.mediawiki_wikitext_history``) in the
+    session's (in-memory) catalog, under the names the SQL files use.
 
-    The copies may be partitioned by directory (``snapshot=2022-07/``) or hold the partition columns
-    inside the files; either way the tables expose the same columns as on the cluster.
+    The copies may be partitioned by directory (``snapshot=2022-07/``, ``wiki_id=ukwiki/``) or hold
+    the partition columns inside the files; either way the tables expose the same columns as on the
+    cluster. A directory holding only the other text table is named with the option that reads it.
     """
-    spark.sql("CREATE DATABASE IF NOT EXISTS wmf")
-    for table, subdir in SOURCE_SUBDIRS.items():
+    for table in (HISTORY_TABLE, TEXT_TABLES[text_source]):
+        subdir = SOURCE_SUBDIRS[table]
         path = source_dir.rstrip("/") + "/" + subdir
         if "://" not in path and not os.path.isdir(path):
+            other = next(t for t in TEXT_TABLES.values() if t != table) if table != HISTORY_TABLE else None
+            if other and os.path.isdir(source_dir.rstrip("/") + "/" + SOURCE_SUBDIRS[other]):
+                raise SourceError(
+                    f"parquet source table {table} not found: no directory {path}; {source_dir} holds "
+                    f"{SOURCE_SUBDIRS[other]}/ ({other}), which {_TEXT_OPTIONS[other]} reads"
+                )
             raise SourceError(f"parquet source table {table} not found: no directory {path}")
         drop_source_table(spark, table)
         spark.catalog.createTable(table, path=os.path.abspath(path) if "://" not in path else path,
@@ -172,7 +202,7 @@ def register_parquet_sources(spark: Any, source_dir: str) -> None:
         if any(c.isPartition for c in spark.catalog.listColumns(table)):
             spark.catalog.recoverPartitions(table)  # find the snapshot=... directories
         columns = set(spark.table(table).columns)
-        partitions = HISTORY_PARTITIONS if table == HISTORY_TABLE else WIKITEXT_PARTITIONS
+        partitions = _PARTITIONS[table]
         missing = [c for c in partitions if c not in columns]
         if missing:
             raise SourceError(
@@ -181,18 +211,26 @@ def register_parquet_sources(spark: Any, source_dir: str) -> None:
             )
         if spark.table(table).isEmpty():
             raise SourceError(f"parquet source {path} holds no rows")
+        if table == HISTORY_TABLE:
+            for column, statement in _ADDED_HISTORY_COLUMNS.items():
+                if column not in columns:
+                    logger.warning("parquet source %s has no column %s (a copy made before 2025): "
+                                   "read as null; temporary accounts are told by their names", path, column)
+                    spark.sql(statement)
         logger.info("registered %s from %s", table, path)
 
 
 def drop_source_table(spark: Any, table: str) -> None:
-    """Drop one of the two ``wmf.`` source tables from the session's catalog (fixed statements:
-    no SQL text is ever built from a value)."""
-    spark.sql("CREATE DATABASE IF NOT EXISTS wmf")
+    """Drop one of the source tables from the session's catalog (fixed statements: no SQL text
+    is ever built from a value)."""
+    spark.sql(_DATABASE_STATEMENTS[table.split(".", 1)[0]])
     spark.sql(_DROP_STATEMENTS[table])
 
 
-def register_sources(spark: Any, source: str, source_dir: str | None, dumps_dir: str | None = None) -> None:
-    """Make the two source tables available under their ``wmf.`` names.
+def register_sources(spark: Any, source: str, source_dir: str | None, dumps_dir: str | None = None,
+                     text_source: str = "content_history") -> None:
+    """Make the source tables available under their cluster names: the history and the text
+    table of ``text_source``.
 
     The dumps are read later, once it is known which files and which revisions are needed
     (:func:`kitrain.dumps.register_history`, :func:`kitrain.dumps.register_wikitext`).
@@ -204,14 +242,24 @@ def register_sources(spark: Any, source: str, source_dir: str | None, dumps_dir:
     if source == "parquet":
         if not source_dir:
             raise SourceError("source 'parquet' needs --source-dir")
-        register_parquet_sources(spark, source_dir)
+        register_parquet_sources(spark, source_dir, text_source)
     elif source == "hive":
-        for table in (HISTORY_TABLE, WIKITEXT_TABLE):
+        for table in (HISTORY_TABLE, TEXT_TABLES[text_source]):
             if not spark.catalog.tableExists(table):
+                other = next(t for t in TEXT_TABLES.values() if t != table) if table != HISTORY_TABLE else None
+                hint = (f"; {other} is there, which {_TEXT_OPTIONS[other]} reads"
+                        if other and spark.catalog.tableExists(other) else "")
                 raise SourceError(
-                    f"Hive table {table} not found: run on the analytics cluster with Hive support, "
-                    "or use --source parquet --source-dir DIR"
+                    f"Hive table {table} not found{hint}: run on the analytics cluster with Hive "
+                    "support, or use --source parquet --source-dir DIR"
                 )
+        columns = set(spark.table(HISTORY_TABLE).columns)
+        missing = [c for c in _ADDED_HISTORY_COLUMNS if c not in columns]
+        if missing:
+            raise SourceError(
+                f"Hive table {HISTORY_TABLE} has no column(s) {missing}, which mediawiki_history has "
+                "had since 2025-01 (temporary accounts): read an older copy with --source parquet"
+            )
     else:
         raise SourceError(f"unknown source {source!r}")
 

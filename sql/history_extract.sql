@@ -15,6 +15,9 @@
 -- revision reverted after the window ends still learns whether its revert was itself reverted.
 -- A reverting revision missing from the table gives NULLs: "not reverted" and "no groups"; the
 -- flag reverting_revision_missing marks those rows so that they are counted.
+-- event_user_is_anonymous is the table's flag (IP editors only) and event_user_is_temporary its
+-- temporary-account flag (null where a source predates it); the collection turns the two and the
+-- user name into the paper's "logged out" (kitrain.editors).
 WITH revisions AS (
     SELECT
         wiki_db,
@@ -22,6 +25,7 @@ WITH revisions AS (
         event_user_text_historical,
         event_user_is_bot_by,
         event_user_is_anonymous,
+        event_user_is_temporary,
         event_user_groups,
         event_user_seconds_since_previous_revision,
         revision_id,

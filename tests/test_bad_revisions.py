@@ -119,7 +119,9 @@ def damaged(demo_source, demo_run, tmp_path_factory):
 def collected(spark, damaged, tmp_path_factory):
     source, _ = damaged
     run_dir = tmp_path_factory.mktemp("damaged-run")
-    cfg = CollectConfig(lang="uk", mode="train", source="parquet", source_dir=str(source))
+    # the damage is written into the legacy wikitext table's copy, read as such
+    cfg = CollectConfig(lang="uk", mode="train", source="parquet", source_dir=str(source),
+                        text_source="wikitext_history")
     report = run_collect(spark, cfg, str(run_dir))
     rows = pd.read_parquet(RunPaths(str(run_dir)).collected("all_users", "train", "uk"))
     return report, rows.set_index("revision_id", drop=False)

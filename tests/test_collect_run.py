@@ -233,6 +233,7 @@ def test_unpartitioned_parquet_copies_give_the_same_rows(spark, source, collecte
 
     flat = tmp_path / "flat"
     for table, parts in (("mediawiki_history", ("snapshot",)),
+                         ("mediawiki_content_history_v1", ("wiki_id",)),
                          ("mediawiki_wikitext_history", ("snapshot", "wiki_db"))):
         for i, path in enumerate(sorted((source / table).rglob("*.parquet"))):
             data = pq.read_table(path)
@@ -241,13 +242,13 @@ def test_unpartitioned_parquet_copies_give_the_same_rows(spark, source, collecte
                 data = data.append_column(part, pa.array([values[part]] * data.num_rows))
             (flat / table).mkdir(parents=True, exist_ok=True)
             pq.write_table(data, flat / table / f"part-{i}.parquet")
-    cfg = CollectConfig(lang="ja", mode="test", source="parquet", source_dir=str(flat))
-    report = run_collect(spark, cfg, str(tmp_path / "run"))
-
     def rows(path):
         return spark.read.parquet(path).toPandas().sort_values("revision_id").to_json(orient="records")
 
-    assert rows(report["output"]) == rows(collected["ja", "test"]["output"])
+    for text_source in ("content_history", "wikitext_history"):
+        cfg = CollectConfig(lang="ja", mode="test", source="parquet", source_dir=str(flat), text_source=text_source)
+        report = run_collect(spark, cfg, str(tmp_path / text_source))
+        assert rows(report["output"]) == rows(collected["ja", "test"]["output"]), text_source
 
 
 def test_wrong_wikitext_snapshot_stops_instead_of_publishing_nothing(spark, source, tmp_path):
@@ -256,7 +257,7 @@ def test_wrong_wikitext_snapshot_stops_instead_of_publishing_nothing(spark, sour
     # the demo tables hold wikitext of 2022-11 only: every revision would lack its text, which is
     # a wrong setting, not data to drop
     cfg = CollectConfig(lang="uk", mode="test", source="parquet", source_dir=str(source),
-                        wikitext_snapshot="2022-07")
+                        wikitext_snapshot="2022-07", text_source="wikitext_history")
     with pytest.raises(SourceError, match=r"uk: none of the \d+ selected revisions has its wikitext in snapshot 2022-07"):
         run_collect(spark, cfg, str(tmp_path / "run"))
     assert not Path(RunPaths(str(tmp_path / "run")).collected("full_test", "test", "uk")).exists()

@@ -5,19 +5,20 @@ from __future__ import annotations
 import pytest
 
 from kitrain import collect
-from kitrain.schema import HISTORY_COLUMNS, ddl
+from kitrain.schema import HISTORY_COLUMNS, HISTORY_EXTRA_COLUMNS, ddl
 
 pytestmark = pytest.mark.spark
 
 EXTRACT_COLUMNS = (
     "wiki_db", "event_comment", "event_user_text_historical", "event_user_is_bot_by",
-    "event_user_is_anonymous", "event_user_groups", "event_user_seconds_since_previous_revision",
+    "event_user_is_anonymous", "event_user_is_temporary", "event_user_groups",
+    "event_user_seconds_since_previous_revision",
     "revision_id", "page_title", "page_revision_count", "revision_text_bytes_diff",
     "revision_is_identity_reverted", "event_timestamp", "revision_tags", "revision_parent_id",
     "revision_first_identity_reverting_revision_id",
 )  # fmt: skip
 EXTRACT_SCHEMA = ddl(
-    tuple((n, t) for n, t in HISTORY_COLUMNS if n in EXTRACT_COLUMNS)
+    tuple((n, t) for n, t in HISTORY_COLUMNS + HISTORY_EXTRA_COLUMNS if n in EXTRACT_COLUMNS)
     + (("reverting_revision_is_reverted_revision", "boolean"),
        ("reverting_revision_event_user_groups", "array<string>"))
 )
@@ -27,7 +28,8 @@ def extract_row(**overrides):
     """A plain registered, non-bot edit of ukwiki; overrides change one aspect per test row."""
     row = {
         "wiki_db": "ukwiki", "event_comment": "", "event_user_text_historical": "Editor",
-        "event_user_is_bot_by": [], "event_user_is_anonymous": False, "event_user_groups": [],
+        "event_user_is_bot_by": [], "event_user_is_anonymous": False,
+        "event_user_is_temporary": False, "event_user_groups": [],
         "event_user_seconds_since_previous_revision": 60, "revision_id": 10, "page_title": "Kyiv",
         "page_revision_count": 3, "revision_text_bytes_diff": 12,
         "revision_is_identity_reverted": False, "event_timestamp": "2022-03-01 10:00:00.0",
@@ -40,9 +42,15 @@ def extract_row(**overrides):
     return row
 
 
-def frame(spark, rows):
+def raw_frame(spark, rows):
+    """The history extract as the SQL returns it (the table's own editor flags)."""
     columns = [c.split("`")[1] for c in EXTRACT_SCHEMA.split(", ")]
     return spark.createDataFrame([tuple(r[c] for c in columns) for r in rows], EXTRACT_SCHEMA)
+
+
+def frame(spark, rows):
+    """The extract with its editors classified, as every step after the read sees it."""
+    return collect.classify_editors(raw_frame(spark, rows))
 
 
 def ids(df):
@@ -214,3 +222,73 @@ def test_failed_diffs_are_kept_with_their_error_class(spark, monkeypatch):
     assert list(out["diff_error"]) == [None, "RecursionError", "DiffTooLarge"]
     # the paper's rules: "C d." keeps its final mark
     assert out.loc[0, "texts_insert"] == ["C d."] and out.loc[1, "actions"] is None
+
+
+# --- logged-out editors on today's data (issue 24) ----------------------------------------------
+
+#: (what, table's anonymous flag, temporary flag, user name) -> (logged out, temporary account)
+EDITOR_CASES = [
+    ("IP editor", True, False, "203.0.113.7", True, False),
+    ("IP editor, 70-field row (no temporary flag)", True, None, "2001:db8::1", True, False),
+    ("temporary account, flagged", False, True, "~2025-12345-67", True, True),
+    ("temporary account, flag null: the name decides", False, None, "~2025-12345-67", True, True),
+    ("plain-numeric serial (before 2025-07), flag null", False, None, "~2024-1501", True, True),
+    ("registered", False, False, "Editor", False, False),
+    ("registered, 70-field row", False, None, "Editor", False, False),
+    ("a ~ name that is no temporary account (Wikimedia reserves ~2 only)", False, None, "~Tilde", False, False),
+    ("flag says registered: it wins over the name", False, False, "~2025-12345-67", False, False),
+    ("imported edit: the prefix names no account here", False, None, "imported>~2025-12345-67", False, False),
+    ("imported IP edit flagged anonymous by the table", True, None, "imported>203.0.113.7", True, False),
+    ("all null", None, None, None, False, False),
+]
+
+
+def test_classify_editors_logged_out_is_ip_or_temporary_account(spark):
+    rows = [extract_row(revision_id=i, event_user_is_anonymous=anon, event_user_is_temporary=temp,
+                        event_user_text_historical=name)
+            for i, (_, anon, temp, name, _, _) in enumerate(EDITOR_CASES)]
+    out = {r["revision_id"]: r for r in collect.classify_editors(raw_frame(spark, rows)).collect()}
+    for i, (what, _, _, _, logged_out, temporary) in enumerate(EDITOR_CASES):
+        assert (out[i]["event_user_is_anonymous"], out[i]["event_user_is_temporary"]) == (logged_out, temporary), what
+
+
+def test_python_definition_equals_the_spark_one(spark):
+    # kitrain score and the KI-dataset import use the Python side of kitrain.editors
+    from kitrain import editors
+
+    for what, anon, temp, name, logged_out, temporary in EDITOR_CASES:
+        assert editors.is_logged_out(anon, temp, name) is logged_out, what
+        assert (editors.editor_group(anon, temp, name) == editors.TEMPORARY) is temporary, what
+
+
+def test_temporary_account_gets_an_ip_editors_user_features(spark):
+    # production scores a temporary account as an unregistered user: same flag, no groups
+    rows = [
+        extract_row(revision_id=1, event_user_is_anonymous=True, event_user_text_historical="203.0.113.7"),
+        extract_row(revision_id=2, event_user_is_temporary=True, event_user_text_historical="~2025-00001-01",
+                    event_user_groups=["ipblock-exempt", "autoconfirmed"]),
+        extract_row(revision_id=3, event_user_is_temporary=None, event_user_text_historical="~2025-00002-02"),
+        extract_row(revision_id=4, event_user_groups=["ipblock-exempt"]),
+    ]
+    out = {r["revision_id"]: r.asDict() for r in collect.add_labels_and_flags(frame(spark, rows)).collect()}
+    from kitrain.schema import USER_GROUP_FLAGS
+
+    user = ("event_user_is_anonymous", *USER_GROUP_FLAGS)
+    ip = tuple(out[1][c] for c in user)
+    assert ip == (1,) + (0,) * len(USER_GROUP_FLAGS)
+    assert tuple(out[2][c] for c in user) == ip and tuple(out[3][c] for c in user) == ip
+    assert [out[i]["event_user_is_temporary"] for i in (1, 2, 3, 4)] == [0, 1, 1, 0]
+    assert out[4]["event_user_is_anonymous"] == 0 and out[4]["is_ipblock_exempt"] == 1
+    # the anonymous-only collection (-f1 1) keeps IP editors and temporary accounts alike
+    assert ids(collect.keep_anonymous(collect.add_labels_and_flags(frame(spark, rows)))) == [1, 2, 3]
+
+
+def test_editor_counts_add_up(spark):
+    rows = [extract_row(revision_id=i, event_user_is_anonymous=anon, event_user_is_temporary=temp,
+                        event_user_text_historical=name)
+            for i, (_, anon, temp, name, _, _) in enumerate(EDITOR_CASES)]
+    rows_, counts = collect.count_editors(frame(spark, rows))
+    expected = {"ip": 0, "temporary": 0, "registered": 0}
+    for _, _, _, _, logged_out, temporary in EDITOR_CASES:
+        expected["temporary" if temporary else "ip" if logged_out else "registered"] += 1
+    assert rows_ == len(EDITOR_CASES) and counts == expected == {"ip": 3, "temporary": 3, "registered": 6}

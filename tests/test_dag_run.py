@@ -115,7 +115,13 @@ def airflow_home(tmp_path_factory):
     return home
 
 
-def run_dag(home: Path, conf: dict, logical_date: str = "2022-08-01T00:00:00+00:00", **env: str) -> dict:
+#: The whole-DAG runs cover April 2026 (a manual run on 2026-05-01): today's data, with the
+#: languages' logged-out editors on temporary accounts since their rollout (uk, ja: June 2025).
+SNAPSHOT = "2026-04"
+LOGICAL_DATE = "2026-05-01T00:00:00+00:00"
+
+
+def run_dag(home: Path, conf: dict, logical_date: str = LOGICAL_DATE, **env: str) -> dict:
     return _child(home, RUN_SCRIPT, logical_date, json.dumps(conf), **env)
 
 
@@ -137,32 +143,42 @@ def conf_for(demo_source: Path, runs: Path, **extra) -> dict:
     return {
         "source": "parquet", "source_dir": str(demo_source), "run_dir": str(runs / "{snapshot}"),
         "models_dir": str(runs.parent / f"{runs.name}-models"),
-        # the demo tables hold the wikitext of the paper's snapshot; the history snapshot, the
-        # windows and the validation date come from the data interval
-        "wikitext_snapshot": "2022-11",
+        # the snapshot, the windows and the validation date come from the data interval; the texts
+        # from the default text source, the content history table
         "base_model": "tiny", "finetune_max_steps": 2, "max_length": 64, "classifier_iterations": 30,
         **extra,
     }
 
 
 @pytest.fixture(scope="module")
-def dag_runs(airflow_home, demo_source, tmp_path_factory):
+def today_source(tmp_path_factory):
+    """Demo tables of uk and ja for the snapshot 2026-04 (the session's demo source is 2022's)."""
+    from kitrain.demo import generate_demo
+
+    out = tmp_path_factory.mktemp("today-source")
+    generate_demo(out, languages=("uk", "ja"), revisions_per_language=160, seed=7, snapshot=SNAPSHOT,
+                  wikitext_snapshot=SNAPSHOT)
+    return out
+
+
+@pytest.fixture(scope="module")
+def dag_runs(airflow_home, today_source, tmp_path_factory):
     """A run of two languages whose ja collection fails, then ja's collection cleared and rerun
     alone, which completes the run (training included); then a manual run for uk only.
 
-    ja's wikitext partition is there but empty (a copy cut short), so the sources sensor lets the
-    run through and ja's collection fails (no retries: a retry would fail the same way, only
+    ja's content-history partition (the default text source) is there but empty (a copy cut
+    short), so the sources sensor lets the run through and ja's collection fails (no retries: a retry would fail the same way, only
     later); a missing partition would keep the run waiting in wait_for_sources instead."""
     import shutil
 
     runs = tmp_path_factory.mktemp("runs")
     source = runs.parent / f"{runs.name}-source"
-    shutil.copytree(demo_source, source)
-    ja_texts = source / "mediawiki_wikitext_history" / "snapshot=2022-11" / "wiki_db=jawiki"
+    shutil.copytree(today_source, source)
+    ja_texts = source / "mediawiki_content_history_v1" / "wiki_id=jawiki"
     ja_kept = runs.parent / f"{runs.name}-ja-texts"
     ja_texts.rename(ja_kept)
     ja_texts.mkdir()
-    run_dir = RunPaths(str(runs / "2022-07"))
+    run_dir = RunPaths(str(runs / SNAPSHOT))
     models = runs.parent / f"{runs.name}-models"
     conf = conf_for(source, runs, languages=["uk", "ja"], variants=["all+user+mlm", "anon+user+mlm"])
     failed = run_dag(airflow_home, conf, KITRAIN_RETRIES="0")
@@ -198,12 +214,12 @@ def test_the_first_model_is_promoted_and_the_next_compared_with_it(dag_runs):
     models = Path(run_dir.run_dir).parent.parent / f"{Path(run_dir.run_dir).parent.name}-models"
     from kitrain.gate import model_name
 
-    first_name = model_name("2022-07", first["run_id"])
+    first_name = model_name(SNAPSHOT, first["run_id"])
     assert before["current"] == f"bundles/{first_name}"
     record = json.loads((models / "runs" / f"{first_name}.json").read_text())
     assert record["decision"] == "promoted" and record["compared_with"] is None
     # the second run was compared with the first's model on its own hold-out rows
-    second_record = json.loads((models / "runs" / f"{model_name('2022-07', second['run_id'])}.json").read_text())
+    second_record = json.loads((models / "runs" / f"{model_name(SNAPSHOT, second['run_id'])}.json").read_text())
     assert second_record["compared_with"] == first_name and second_record["current"] is not None
     promote_state = states(second)[("promote", -1)][0]
     assert promote_state == ("success" if second_record["decision"] == "promoted" else "skipped")
@@ -226,11 +242,17 @@ def test_whole_dag_runs_on_demo_data(dag_runs):
 
 def test_an_anonymous_variant_trains_on_the_anonymous_only_collection(dag_runs):
     # an anon+ variant requested: each language's application also collected the anonymous-only
-    # train window, prepared into anon_train, and the anon variant was trained on it
+    # train window, prepared into anon_train, and the anon variant was trained on it. In 2026 the
+    # logged-out editors are mostly temporary accounts, which the history table does not flag
+    # anonymous: the collection is not empty because it counts them as the paper's anonymous
     run_dir = dag_runs[0]
     for lang in ("uk", "ja"):
         anon = pd.read_parquet(run_dir.collected("anon_users", "train", lang))
         assert len(anon) > 0 and set(anon["event_user_is_anonymous"]) == {1}
+        assert anon["event_user_is_temporary"].mean() > 0.8, lang
+        quality = json.loads(Path(run_dir.collect_quality("anon_users", "train", lang)).read_text())
+        read = quality["steps"][0]["editors"]
+        assert read["temporary"] > read["ip"] > 0, lang
         config = json.loads(Path(run_dir.collect_quality("anon_users", "train", lang)).read_text())["config"]
         assert (config["filter_anon"], config["mode"]) == (True, "train")
     summary = json.loads(Path(run_dir.prepared_summary()).read_text())
@@ -242,14 +264,17 @@ def test_an_anonymous_variant_trains_on_the_anonymous_only_collection(dag_runs):
 
 def test_run_settings_come_from_the_data_interval(dag_runs):
     run_dir, first, _, _ = dag_runs
-    # the manual run at 2022-08-01 covers July 2022: the paper's snapshot, windows and validation date
-    assert first["interval_start"].startswith("2022-07-01")
+    # the manual run at 2026-05-01 covers April 2026: its snapshot, the six months before it and the
+    # month as the train window, the first week of the month as the hold-out (the paper's rule,
+    # which gives its settings for the interval of 2022-07: tests/test_plan.py)
+    assert first["interval_start"].startswith("2026-04-01")
     plans = sorted(Path(run_dir.run_dir, "plans").glob("*.json"))
     plan = json.loads(plans[0].read_text())
     assert (plan["snapshot"], plan["train_start"], plan["train_end"], plan["validation_date"],
             plan["test_start"], plan["test_end"]) == \
-        ("2022-07", "2022-01-01", "2022-08-01", "2022-07-01", "2022-07-01", "2022-07-08")
-    assert json.loads(Path(run_dir.collect_quality("all_users", "train", "uk")).read_text())["config"]["snapshot"] == "2022-07"
+        ("2026-04", "2025-10-01", "2026-05-01", "2026-04-01", "2026-04-01", "2026-04-08")
+    config = json.loads(Path(run_dir.collect_quality("all_users", "train", "uk")).read_text())["config"]
+    assert (config["snapshot"], config["text_source"]) == ("2026-04", "content_history")
 
 
 def test_whole_dag_publishes_a_verified_bundle(dag_runs):

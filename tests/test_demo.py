@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kitrain.demo import (
+    CONTENT_HISTORY_SCHEMA,
     DEMO_LANGUAGES,
     HISTORY_SCHEMA,
     WIKITEXT_SCHEMA,
@@ -28,8 +29,10 @@ from kitrain.demo import (
 )
 from kitrain.languages import LanguageError, wiki_db
 from kitrain.schema import (
-    HISTORY_COLUMNS,
+    CONTENT_HISTORY_COLUMNS,
+    CONTENT_HISTORY_PARTITIONS,
     HISTORY_PARTITIONS,
+    HISTORY_TABLE_COLUMNS,
     TAG_FLAGS,
     USER_GROUPS,
     WIKITEXT_COLUMNS,
@@ -49,6 +52,11 @@ SPARK_TO_ARROW = {
     "int": pa.int32(),
     "boolean": pa.bool_(),
     "array<string>": pa.list_(pa.string()),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "map<string,struct<content_body:string,content_format:string,content_model:string,content_sha1:string,"
+    "content_size:bigint,origin_rev_id:bigint>>": pa.map_(pa.string(), pa.struct([
+        ("content_body", pa.string()), ("content_format", pa.string()), ("content_model", pa.string()),
+        ("content_sha1", pa.string()), ("content_size", pa.int64()), ("origin_rev_id", pa.int64())])),
 }
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.0$")
 SCRIPT_LETTERS = {
@@ -67,6 +75,10 @@ def history_path(root: Path, lang: str) -> Path:
 def wikitext_path(root: Path, lang: str) -> Path:
     return (root / "mediawiki_wikitext_history" / f"snapshot={WIKITEXT_SNAPSHOT}"
             / f"wiki_db={wiki_db(lang)}" / "part-0.parquet")
+
+
+def content_path(root: Path, lang: str) -> Path:
+    return root / "mediawiki_content_history_v1" / f"wiki_id={wiki_db(lang)}" / f"part-{SNAPSHOT}.parquet"
 
 
 def all_files(root: Path) -> set[Path]:
@@ -118,10 +130,12 @@ def tables_300():
 
 
 def test_layout_is_hive_partitioned_with_no_stray_files(demo_runs):
-    # one history and one wikitext file per language, at the documented paths, and no temp files
+    # one history, one content-history and one wikitext file per language, at the documented
+    # paths, and no temp files
     root, summary = demo_runs["a"]
     expected = {history_path(root, lang) for lang in DEMO_LANGUAGES}
     expected |= {wikitext_path(root, lang) for lang in DEMO_LANGUAGES}
+    expected |= {content_path(root, lang) for lang in DEMO_LANGUAGES}
     assert all_files(root) == expected
     assert list(summary) == list(DEMO_LANGUAGES)
 
@@ -193,16 +207,19 @@ def test_revisions_per_language_is_honoured(rows):
 @pytest.mark.parametrize(
     "kind, columns, partitions",
     [
-        ("history", HISTORY_COLUMNS, HISTORY_PARTITIONS),  # wmf.mediawiki_history
+        ("history", HISTORY_TABLE_COLUMNS, HISTORY_PARTITIONS),  # wmf.mediawiki_history of today
         ("wikitext", WIKITEXT_COLUMNS, WIKITEXT_PARTITIONS),  # wmf.mediawiki_wikitext_history
+        # wmf_content.mediawiki_content_history_v1, split by wiki_id directories
+        ("content", tuple(c for c in CONTENT_HISTORY_COLUMNS if c[0] not in CONTENT_HISTORY_PARTITIONS),
+         CONTENT_HISTORY_PARTITIONS),
     ],
-    ids=["history", "wikitext"],
+    ids=["history", "wikitext", "content"],
 )
 def test_file_schema_is_the_schema_py_column_list(demo_runs, kind, columns, partitions):
     # every written file has schema.py's names in order and types, and no partition column inside
     root, _ = demo_runs["a"]
     for lang in DEMO_LANGUAGES:
-        path = history_path(root, lang) if kind == "history" else wikitext_path(root, lang)
+        path = {"history": history_path, "wikitext": wikitext_path, "content": content_path}[kind](root, lang)
         schema = pq.read_schema(path)
         assert schema.names == [name for name, _ in columns], path
         assert [f.type for f in schema] == [SPARK_TO_ARROW[t] for _, t in columns], path
@@ -211,7 +228,9 @@ def test_file_schema_is_the_schema_py_column_list(demo_runs, kind, columns, part
 
 def test_exported_arrow_schemas_follow_schema_py():
     # HISTORY_SCHEMA / WIKITEXT_SCHEMA are the schema.py lists in Arrow form
-    for schema, columns in ((HISTORY_SCHEMA, HISTORY_COLUMNS), (WIKITEXT_SCHEMA, WIKITEXT_COLUMNS)):
+    content = tuple(c for c in CONTENT_HISTORY_COLUMNS if c[0] not in CONTENT_HISTORY_PARTITIONS)
+    for schema, columns in ((HISTORY_SCHEMA, HISTORY_TABLE_COLUMNS), (WIKITEXT_SCHEMA, WIKITEXT_COLUMNS),
+                            (CONTENT_HISTORY_SCHEMA, content)):
         assert schema.names == [name for name, _ in columns]
         assert [f.type for f in schema] == [SPARK_TO_ARROW[t] for _, t in columns]
 

@@ -141,10 +141,12 @@ def test_snapshots_that_cannot_hold_the_window_are_refused():
                                               r"ends 2022-08-02: use snapshot 2022-08 or later"):
             CollectConfig(lang="uk", source=source, train_end="2022-08-02", **extra)
     CollectConfig(lang="uk", train_end="2022-08-01")  # the paper's: the last day of the month
-    # the wikitext table's snapshot likewise (hive, parquet); the dumps choose their XML dump by date
+    # the legacy wikitext table's snapshot likewise (hive, parquet); the dumps choose their XML dump
+    # by date, and the content history table has no snapshots
     with pytest.raises(ConfigError, match="wikitext_snapshot 2022-06 holds events up to 2022-06-30"):
-        CollectConfig(lang="uk", wikitext_snapshot="2022-06")
+        CollectConfig(lang="uk", wikitext_snapshot="2022-06", text_source="wikitext_history")
     CollectConfig(lang="uk", source="dumps", dumps_dir="x", wikitext_snapshot="2022-06")
+    CollectConfig(lang="uk", wikitext_snapshot="2022-06")  # text_source content_history
     with pytest.raises(ConfigError, match="xml_dump .* needs source 'dumps'"):
         CollectConfig(lang="uk", xml_dump="20220801")
     with pytest.raises(ConfigError, match="xml_dump must be a dump date YYYYMMDD"):

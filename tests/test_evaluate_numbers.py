@@ -91,6 +91,8 @@ def hand_frame() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         "wiki_db": [r[0] for r in rows], "revision_id": [r[1] for r in rows],
         "is_anonymous": [r[2] for r in rows], "revision_is_identity_reverted": [r[3] for r in rows],
         "is_balanced": [r[6] for r in rows],
+        # every other anonymous revision (by id) was made with a temporary account
+        "is_temporary": [int(r[2] == A and r[1] % 2 == 0) for r in rows],
         # each text model alone (-1: no such text); the title model scores every revision
         "insert_p_1_max": [(r[4] + r[5]) / 2 if r[1] % 3 else -1.0 for r in rows],
         "remove_p_1_max": [r[5] if r[1] % 2 else -1.0 for r in rows],
@@ -160,7 +162,21 @@ def expected_metrics(frame: pd.DataFrame, s: np.ndarray, anon_sample: np.ndarray
         "balanced": {"all": block(y[bal], s[bal]), "anonymous": block(y[anon_sample], s[anon_sample])},
         "per_language": languages,
         "fairness": expected_fairness(y, s, anon),
+        "editor_groups": expected_groups(frame, s),
     }
+
+
+def expected_groups(frame: pd.DataFrame, s: np.ndarray) -> dict:
+    """The three editor groups' figures, each on its own rows: IP = anonymous without a temporary
+    account, temporary = with one, registered = not anonymous."""
+    y = frame["revision_is_identity_reverted"].to_numpy()
+    anon = frame["is_anonymous"].to_numpy() == 1
+    temp = frame["is_temporary"].to_numpy() == 1
+    out = {}
+    for group, mask in (("ip", anon & ~temp), ("temporary", temp), ("registered", ~anon)):
+        out[group] = {"n": int(mask.sum()), "revert_rate": y[mask].mean(), "roc_auc": auc(y[mask], s[mask]),
+                      "pr_at_recall": pr75(y[mask], s[mask]), "prediction_rate": (s[mask] > THRESHOLD).mean()}
+    return out
 
 
 def assert_close(got, expected, where="metrics"):
@@ -185,7 +201,7 @@ def assert_close(got, expected, where="metrics"):
 def check_metrics(got: dict, expected: dict, where: str) -> None:
     """evaluate_scores' output against expected_metrics: per-language rows matched by wiki, and
     sorted by ROC AUC, the best first."""
-    for part in ("unbalanced", "balanced", "fairness"):
+    for part in ("unbalanced", "balanced", "fairness", "editor_groups"):
         assert_close(got[part], expected[part], f"{where}.{part}")
     by_wiki = {r["wiki_db"]: r for r in got["per_language"]}
     assert len(got["per_language"]) == len(by_wiki) == len(expected["per_language"]), where
@@ -199,6 +215,14 @@ def check_metrics(got: dict, expected: dict, where: str) -> None:
 
 def test_the_hand_frame_has_what_the_checks_need():
     frame, v1, v2 = hand_frame()
+    # the counts split_report writes by hand: (anonymous, of them temporary accounts) per wiki
+    for wiki, anonymous, temporary in (("dewiki", 8, 4), ("ukwiki", 6, 3)):
+        here = frame[frame.wiki_db == wiki]
+        assert (here.is_anonymous.sum(), here.is_temporary.sum()) == (anonymous, temporary)
+    # each of the three editor groups holds reverted and kept edits
+    temp = frame.is_temporary == 1
+    for group in (frame.is_anonymous.eq(1) & ~temp, temp, frame.is_anonymous.eq(0)):
+        assert set(frame[group].revision_is_identity_reverted) == {0, 1}
     anon = frame.is_anonymous == 1
     # both wikis hold both kinds of editors, each with reverted and kept edits
     for wiki in ("dewiki", "ukwiki"):
@@ -388,15 +412,18 @@ def split_report():
         parts = [pd.DataFrame({"split": split, "variant": v, "wiki_db": frame.wiki_db,
                                "revision_id": frame.revision_id,
                                "label": frame.revision_is_identity_reverted,
-                               "is_anonymous": frame.is_anonymous, "score": s}) for v, s in scores.items()]
+                               "is_anonymous": frame.is_anonymous, "is_temporary": frame.is_temporary,
+                               "score": s}) for v, s in scores.items()]
         predictions += parts
         report["splits"][split] = {
             "variants": {v: evaluate_scores(frame, s, CFG) for v, s in scores.items()},
             "baselines": {"is_anonymous": evaluate_scores(frame, frame.is_anonymous.to_numpy(float), CFG),
                           "ores": external_comparison(frame, external, list(scores), parts, split, CFG)},
             "text_models": text_models(frame),
-            "counts": {"dewiki": {"n": 16, "reverted": 5, "anonymous": 8},
-                       "ukwiki": {"n": 12, "reverted": 4, "anonymous": 6}},
+            "counts": {wiki: {"n": n, "reverted": reverted, "anonymous": anonymous, "temporary": temporary,
+                              "temporary_share_of_anonymous": temporary / anonymous}
+                       for wiki, n, reverted, anonymous, temporary in (("dewiki", 16, 5, 8, 4),
+                                                                       ("ukwiki", 12, 4, 6, 3))},
         }
         inputs[split] = scores
     return report, pd.concat(predictions, ignore_index=True), frame, inputs
@@ -488,8 +515,15 @@ def test_report_shows_the_figures_of_the_metrics():
                 "disparate_impact_labels", "disparate_impact_predictions", "not_reverted_ratio_labels",
                 "not_reverted_ratio_predictions", "roc_auc_difference")]
         # counts per language
-        assert table_after(items, "Data per language")[1:] == [["dewiki", "16", "5", "8"],
-                                                                ["ukwiki", "12", "4", "6"]]
+        assert table_after(items, "Data per language")[1:] == [["dewiki", "16", "5", "8", "4", "0.500"],
+                                                                ["ukwiki", "12", "4", "6", "3", "0.500"]]
+        # the three editor groups of every variant, each figure on the group's own rows
+        groups = table_after(items, "Editor groups")
+        assert groups[0] == ["model", "editors", "n", "revert rate", "ROC AUC", "PR@R0.75", "prediction rate"]
+        expected_rows = [[variant, group, shown(g["n"]), *(shown(g[k]) for k in (
+            "revert_rate", "roc_auc", "pr_at_recall", "prediction_rate"))]
+            for variant, s in inputs[split].items() for group, g in expected_groups(frame, s).items()]
+        assert groups[1:] == expected_rows
         for variant, s in inputs[split].items():
             # the per-language bars: each wiki with its own n and AUC, the best first
             bars = svg(items, f"ROC AUC per language, {variant} ({split}), sorted")["texts"][1:]

@@ -198,6 +198,7 @@ def prepared_frame():
         "is_text_train": [0, 1, 0],
         "revision_text_bytes_diff": [120.0, np.nan, -7.0],
         schema.USER_ANONYMOUS: [True, False, True],
+        schema.USER_TEMPORARY: [1, 0, 0],
         "actions": [
             [("insert_Text", 3), ("remove_Table Element", 2)],
             None,
@@ -241,7 +242,11 @@ def test_assemble_carries_meta_columns(assembled):
     # meta columns are copied as they are
     src = prepared_frame()
     for name in (*schema.FEATURE_META_COLUMNS, "wiki_db"):
-        assert assembled[name].tolist() == src[name].tolist()
+        if name != schema.IS_TEMPORARY:
+            assert assembled[name].tolist() == src[name].tolist()
+    # is_temporary is the collected event_user_is_temporary, never a feature
+    assert assembled[schema.IS_TEMPORARY].tolist() == [1, 0, 0]
+    assert schema.IS_TEMPORARY not in schema.ALL_FEATURES
 
 
 def test_assemble_anonymous_comes_from_event_user_is_anonymous(assembled):

@@ -35,11 +35,15 @@ HIVE_CHILD = textwrap.dedent(
     print(f"KITRAIN_NO_TABLES {main(args + ['--run-dir', run_dir + '/no-tables'])}", flush=True)
     spark = SparkSession.builder.enableHiveSupport().getOrCreate()
     spark.sql("CREATE DATABASE IF NOT EXISTS wmf")
+    spark.sql("CREATE DATABASE IF NOT EXISTS wmf_content")
     for table, path in (("wmf.mediawiki_history", source + "/mediawiki_history"),
-                        ("wmf.mediawiki_wikitext_history", source + "/mediawiki_wikitext_history")):
+                        ("wmf.mediawiki_wikitext_history", source + "/mediawiki_wikitext_history"),
+                        ("wmf_content.mediawiki_content_history_v1", source + "/mediawiki_content_history_v1")):
         spark.catalog.createTable(table, path=path, source="parquet")
         spark.catalog.recoverPartitions(table)
     print(f"KITRAIN_COLLECT {main(args + ['--run-dir', run_dir + '/hive'])}", flush=True)
+    legacy = args + ["--text-source", "wikitext_history", "--run-dir", run_dir + "/hive-legacy"]
+    print(f"KITRAIN_LEGACY {main(legacy)}", flush=True)
     parquet = ["collect", "-l", "uk", "-m", "test", "--source-dir", source, "--master", "local[1]"]
     print(f"KITRAIN_PARQUET {main(parquet + ['--run-dir', run_dir + '/parquet'])}", flush=True)
     """
@@ -81,8 +85,11 @@ def test_hive_source_gives_the_parquet_source_rows(hive_run):
         frame = pq.read_table(path).to_pandas().sort_values("revision_id")
         return len(frame), frame.to_json(orient="records", force_ascii=False)
 
-    hive, parquet = (rows(runs / run / "collected" / "full_test" / "test" / "uk") for run in ("hive", "parquet"))
+    hive, legacy, parquet = (rows(runs / run / "collected" / "full_test" / "test" / "uk")
+                             for run in ("hive", "hive-legacy", "parquet"))
     assert hive == parquet and parquet[0] > 0
+    # the retired wikitext table (--text-source wikitext_history) gives the same rows
+    assert codes["KITRAIN_LEGACY"] == "0" and legacy == hive
 
 
 def test_hive_source_without_tables_is_named(hive_run):

@@ -214,3 +214,25 @@ def test_a_text_feature_trains_the_model_under_its_schema_name(tmp_path, naming,
     assert auc(label, predict(model, description, held_out)) > 0.8
     shuffled = held_out.assign(**{feature: np.random.default_rng(0).permutation(held_out[feature])})
     assert abs(auc(label, predict(model, description, shuffled)) - 0.5) < 0.1
+
+
+def test_logged_out_editors_by_the_collections_definition(tmp_path):
+    # the published 2022 file: is_anonymous as it is, no temporary accounts
+    path = tmp_path / "published.csv"
+    frame = published_frame(6)
+    frame["is_anonymous"] = [1, 0, 0, 0, 0, 0]
+    frame["is_ipblock-exempt"] = 1
+    frame.to_csv(path, index=False)
+    out = read_ki_csv(str(path), PRODUCTION)
+    assert out["is_anonymous"].tolist() == [1, 0, 0, 0, 0, 0]
+    assert out["is_temporary"].tolist() == [0] * 6
+    assert out["is_ipblock_exempt"].tolist() == [0, 1, 1, 1, 1, 1]  # a logged-out editor has no groups
+    # a newer file: a temporary-account flag, or only the user's name, makes the row logged out
+    frame["event_user_is_temporary"] = [None, 1, 0, None, None, 0]
+    frame["event_user_text_historical"] = ["203.0.113.1", "~2025-00001-01", "~2025-00002-02",
+                                           "~2025-00003-03", "Editor", "imported>~2025-4"]
+    frame.to_csv(path, index=False)
+    out = read_ki_csv(str(path), PRODUCTION)
+    assert out["is_anonymous"].tolist() == [1, 1, 0, 1, 0, 0]
+    assert out["is_temporary"].tolist() == [0, 1, 0, 1, 0, 0]
+    assert out["is_ipblock_exempt"].tolist() == [0, 0, 1, 0, 1, 1]

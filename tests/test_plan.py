@@ -107,7 +107,9 @@ def test_default_run_dir_is_per_snapshot():
         # a history snapshot that cannot hold the windows
         ({"snapshot": "2022-07", "train_end": "2022-08-15"}, ConfigError,
          "snapshot 2022-07 holds events up to 2022-07-31, but the window ends 2022-08-15"),
-        ({"wikitext_snapshot": "2022-06"}, ConfigError, "wikitext_snapshot 2022-06 holds events up to 2022-06-30"),
+        ({"wikitext_snapshot": "2022-06", "text_source": "wikitext_history"}, ConfigError,
+         "wikitext_snapshot 2022-06 holds events up to 2022-06-30"),
+        ({"text_source": "wikitext"}, ConfigError, "text_source must be one of"),
     ],
 )
 def test_bad_params_are_rejected_with_the_value_named(tmp_path, params, error, match):

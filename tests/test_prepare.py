@@ -24,6 +24,9 @@ def rows(n: int, lang: str = "uk", start_id: int = 1, reverted_every: int = 4, *
         "event_timestamp": [f"2022-{1 + i % 8:02d}-15 10:00:00.0" for i in range(n)],
         "revision_is_identity_reverted": [(1 if i % reverted_every == 0 else 0) for i in range(n)],
         "reverting_revision_is_reverted_revision": [False] * n,
+        # every 3rd logged out, half of those (every 6th) with a temporary account
+        "event_user_is_anonymous": [int(i % 3 == 0) for i in range(n)],
+        "event_user_is_temporary": [int(i % 6 == 0) for i in range(n)],
     })
     for key, value in extra.items():
         frame[key] = value
@@ -181,6 +184,30 @@ def test_foreign_directory_is_named(tmp_path):
     (tmp_path / "collected" / "all_users" / "train" / "notalang").mkdir()
     with pytest.raises(prepare.PrepareError, match="unexpected directory .*notalang"):
         prepare.run_prepare(PrepareConfig(), str(tmp_path))
+
+
+def test_summary_counts_the_three_editor_groups(tmp_path):
+    write_collected(tmp_path, "all_users", "train", "uk", rows(60))
+    summary = prepare.run_prepare(PrepareConfig(filter_rw=False), str(tmp_path))
+    # rows(): every 3rd logged out, every 6th with a temporary account; ids 1..60, months in turn
+    frame = rows(60)
+    before = frame.event_timestamp < "2022-07-01"
+    for split, part in (("train", frame[before]), ("test", frame[~before])):
+        temporary = int(part.event_user_is_temporary.sum())
+        logged_out = int(part.event_user_is_anonymous.sum())
+        assert summary["languages"]["uk"][split]["editors"] == {
+            "ip": logged_out - temporary, "temporary": temporary, "registered": len(part) - logged_out}
+        assert temporary > 0 and logged_out > temporary
+
+
+def test_collection_of_an_older_kitrain_is_refused(tmp_path):
+    # collected before temporary accounts counted as anonymous: its flag means IP editors only
+    write_collected(tmp_path, "all_users", "train", "ja", rows(20, "ja"))
+    write_collected(tmp_path, "all_users", "train", "uk", rows(20).drop(columns=["event_user_is_temporary"]))
+    with pytest.raises(prepare.PrepareError, match=r"collected data .*/uk has no event_user_is_temporary "
+                                                   r"column: an older kitrain collected it.*collect uk again"):
+        prepare.run_prepare(PrepareConfig(), str(tmp_path))
+    assert not (tmp_path / "prepared").exists()
 
 
 def test_corrupt_collected_file_is_named(tmp_path):

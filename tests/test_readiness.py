@@ -17,12 +17,16 @@ from tests.dumpfiles import metahistory_jobs, write_dumpstatus, write_history_li
 
 H = "wmf.mediawiki_history"
 W = "wmf.mediawiki_wikitext_history"
+C = "wmf_content.mediawiki_content_history_v1"
 
 
 def _config(tmp_path: Path, **settings) -> PipelineConfig:
     # the paper's interval: snapshot 2022-07, windows up to 2022-08-01 (the XML dump 20220801)
+    # the legacy text table unless a test says otherwise: the content history table's check asks
+    # Spark (a test gives it an answer of its own instead)
     values = {**interval_settings(dt.date(2022, 7, 1)), "wikitext_snapshot": "2022-11",
-              "languages": ("uk", "ja"), "run_dir": str(tmp_path / "run"), **settings}
+              "languages": ("uk", "ja"), "run_dir": str(tmp_path / "run"), "text_source": "wikitext_history",
+              **settings}
     return PipelineConfig(**values)
 
 
@@ -66,7 +70,8 @@ def hive(tmp_path):
 def _hive_config(tmp_path, history, wikitext, url):
     history_location = f"file://{history}" if url else str(history)
     wikitext_location = f"file://{wikitext}/" if url else str(wikitext)
-    return _config(tmp_path, hive_history_location=history_location, hive_wikitext_location=wikitext_location)
+    return _config(tmp_path, hive_history_location=history_location, hive_wikitext_location=wikitext_location,
+                   text_source="wikitext_history")
 
 
 @pytest.mark.parametrize("url", [False, True], ids=["path", "file-url"])
@@ -227,6 +232,50 @@ def test_permission_error_raises(tmp_path, hive, monkeypatch):
                                 f"'{history}/snapshot=2022-07/_SUCCESS'"
 
 
+def test_hive_content_history_waits_for_revisions_at_the_windows_end(tmp_path, hive):
+    # the default text source: no wikitext snapshot is waited for (its flag is gone here); the
+    # content table is ready for a language once it holds a revision at or after 2022-08-01
+    history, wikitext = hive
+    (wikitext / "snapshot=2022-11" / "_SUCCESS").unlink()
+    cfg = dataclasses.replace(_hive_config(tmp_path, history, wikitext, False), text_source="content_history")
+    asked = []
+
+    def latest(newest):
+        def answer(wikis):
+            asked.append(wikis)
+            return {wiki: newest.get(wiki) for wiki in wikis}
+        return answer
+
+    assert missing_inputs(cfg, latest({"ukwiki": "2022-08-01 00:00:00", "jawiki": "2022-09-30 23:59:59"})) == []
+    assert asked == [["ukwiki", "jawiki"]]
+    assert missing_inputs(cfg, latest({"ukwiki": "2022-07-31 23:59:59"})) == [
+        f"hive: {C} holds ukwiki revisions up to 2022-07-31 23:59:59 only, not yet at or after the end "
+        "of the windows, 2022-08-01",
+        f"hive: {C} holds no jawiki revision yet (waiting for one at or after 2022-08-01)"]
+    # the history snapshot is still waited for as before
+    (history / "snapshot=2022-07" / "_SUCCESS").unlink()
+    assert missing_inputs(cfg, latest({"ukwiki": "2022-08-02 10:00:00", "jawiki": "2022-08-02 10:00:00"})) == [
+        f"hive: {H} snapshot 2022-07 not complete (no {history}/snapshot=2022-07/_SUCCESS)"]
+
+
+@pytest.mark.spark
+def test_content_latest_query_on_a_content_table(spark, demo_source):
+    # the sensor's query (sql/content_latest.sql) on the demo's copy of the content table: the
+    # newest revision of each wiki, in UTC, and None for a wiki the table does not hold
+    import pyarrow.parquet as pq
+
+    from kitrain.readiness import content_latest_from
+    from kitrain.spark import register_parquet_sources
+
+    register_parquet_sources(spark, str(demo_source), "content_history")
+    got = content_latest_from(spark, ["ukwiki", "jawiki", "dewiki"])
+    history = pq.read_table(demo_source / "mediawiki_history").to_pandas()
+    for wiki in ("ukwiki", "jawiki"):
+        revisions = history[(history.wiki_db == wiki) & (history.event_entity == "revision")]
+        assert got[wiki] == revisions.event_timestamp.max()[:19]
+    assert got["dewiki"] is None
+
+
 # -- parquet ------------------------------------------------------------------------------------------
 
 
@@ -246,8 +295,9 @@ def source(tmp_path):
     return root
 
 
-def _parquet_config(tmp_path, root, url=False):
-    return _config(tmp_path, source="parquet", source_dir=f"file://{root}" if url else str(root))
+def _parquet_config(tmp_path, root, url=False, text_source="wikitext_history"):
+    return _config(tmp_path, source="parquet", source_dir=f"file://{root}" if url else str(root),
+                   text_source=text_source)
 
 
 @pytest.mark.parametrize("url", [False, True], ids=["path", "file-url"])
@@ -300,6 +350,41 @@ def test_parquet_files_holding_the_partition_columns(tmp_path):
         f"parquet: {W} not there (no snapshot=... directory or parquet file in {root}/mediawiki_wikitext_history)"]
     (root / "mediawiki_wikitext_history" / "part-00000.snappy.parquet").write_bytes(b"PAR1")
     assert missing_inputs(_parquet_config(tmp_path, root)) == []
+
+
+def _content_table(root, wikis=("ukwiki", "jawiki")):
+    for wiki in wikis:
+        partition = root / "mediawiki_content_history_v1" / f"wiki_id={wiki}"
+        partition.mkdir(parents=True)
+        (partition / "part-0.parquet").write_bytes(b"PAR1")
+
+
+@pytest.mark.parametrize("url", [False, True], ids=["path", "file-url"])
+def test_parquet_content_history_waits_for_no_wikitext_snapshot(tmp_path, source, url):
+    # the default text source: the content table has no snapshots; the legacy table is not looked at
+    cfg = _parquet_config(tmp_path, source, url, text_source="content_history")
+    shown = f"file://{source}" if url else str(source)
+    assert missing_inputs(cfg) == [
+        f"parquet: {C} not there (no directory {shown}/mediawiki_content_history_v1); "
+        f"{shown}/mediawiki_wikitext_history is there, which text_source wikitext_history reads"]
+    _content_table(source, ("jawiki",))
+    assert missing_inputs(cfg) == [
+        f"parquet: {C} has no ukwiki partition (no {shown}/mediawiki_content_history_v1/wiki_id=ukwiki)"]
+    _content_table(source, ("ukwiki",))
+    for path in sorted((source / "mediawiki_wikitext_history").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    assert missing_inputs(cfg) == []
+
+
+def test_parquet_content_history_in_flat_files(tmp_path):
+    root = tmp_path / "flat"
+    (root / "mediawiki_history" / "snapshot=2022-07").mkdir(parents=True)
+    (root / "mediawiki_content_history_v1").mkdir()
+    cfg = _parquet_config(tmp_path, root, text_source="content_history")
+    assert missing_inputs(cfg) == [f"parquet: {C} not there (no wiki_id=... directory or parquet file in "
+                                   f"{root}/mediawiki_content_history_v1)"]
+    (root / "mediawiki_content_history_v1" / "part-00000.snappy.parquet").write_bytes(b"PAR1")
+    assert missing_inputs(cfg) == []
 
 
 # -- dumps --------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ def fake_split(wiki: str) -> tuple[dict, pd.DataFrame]:
         "revision_is_identity_reverted": rng.integers(0, 2, n), "is_anonymous": rng.integers(0, 2, n),
         "is_balanced": 1,
     })
+    frame["is_temporary"] = frame.is_anonymous * rng.integers(0, 2, n)
     scores = rng.random(n)
     metrics = evaluate_scores(frame, scores, EvaluateConfig())
     results = {"variants": {"all+user+mlm": metrics}, "baselines": {"is_anonymous": metrics},
@@ -29,7 +30,8 @@ def fake_split(wiki: str) -> tuple[dict, pd.DataFrame]:
     predictions = pd.DataFrame({"split": "test", "variant": "all+user+mlm", "wiki_db": frame.wiki_db,
                                 "revision_id": frame.revision_id,
                                 "label": frame.revision_is_identity_reverted,
-                                "is_anonymous": frame.is_anonymous, "score": scores})
+                                "is_anonymous": frame.is_anonymous, "is_temporary": frame.is_temporary,
+                                "score": scores})
     return {"splits": {"test": results}}, predictions
 
 

@@ -298,3 +298,69 @@ def test_the_smallest_limit_of_several_collections_is_recorded(tmp_path, caplog)
     with caplog.at_level(logging.INFO, logger="kitrain.bundle"):
         assert scoring_max_diff_chars({"a": 5, "b": 5}) == 5
     assert "different" not in caplog.text
+
+
+# --- logged-out editors (issue 24) ----------------------------------------------------------------
+
+
+def _record(**user):
+    from kitrain.score import parse_line
+
+    line = {"revision_id": 1, "wiki_db": "ukwiki", "page_title": "Київ", "parent_text": "Абв.",
+            "revision_text": "Абв. Где.", **user}
+    return parse_line(json.dumps(line, ensure_ascii=False))
+
+
+def test_score_treats_a_temporary_account_as_the_collection_does():
+    # the same definition as the collection: an IP editor, or a temporary account by its flag or
+    # (without one) by its name, is logged out, with no groups; everything else is registered
+    from kitrain.schema import USER_ANONYMOUS, USER_GROUP_FLAGS, USER_TEMPORARY
+    from kitrain.score import revision_row
+
+    def user_features(**user):
+        row = revision_row(_record(**user))
+        return row[USER_ANONYMOUS], row[USER_TEMPORARY], tuple(row[f] for f in USER_GROUP_FLAGS)
+
+    none = (0,) * len(USER_GROUP_FLAGS)
+    ip = user_features(event_user_is_anonymous=True, event_user_text="203.0.113.9")
+    assert ip == (1, 0, none)
+    flagged = user_features(event_user_is_anonymous=False, event_user_is_temporary=True,
+                            event_user_text="~2025-12345-67", event_user_groups=["ipblock-exempt"])
+    by_name = user_features(event_user_is_anonymous=False, event_user_text="~2025-12345-67")
+    assert flagged[0] == by_name[0] == ip[0] and flagged[2] == by_name[2] == ip[2]
+    assert flagged[1] == by_name[1] == 1
+    registered = user_features(event_user_is_anonymous=False, event_user_groups=["ipblock-exempt"],
+                               event_user_text="Editor")
+    assert registered[:2] == (0, 0) and registered[2] != none
+    # a flag that says "not temporary" wins over the name
+    assert user_features(event_user_is_anonymous=False, event_user_is_temporary=False,
+                         event_user_text="~2025-12345-67")[:2] == (0, 0)
+
+
+def test_score_checks_the_new_user_fields():
+    from kitrain.score import InputLineError
+
+    with pytest.raises(InputLineError, match="field 'event_user_is_temporary' must be bool"):
+        _record(event_user_is_anonymous=False, event_user_is_temporary="yes")
+    with pytest.raises(InputLineError, match="field 'event_user_text' must be str"):
+        _record(event_user_is_anonymous=False, event_user_text=5)
+
+
+def test_the_manifest_and_model_card_name_the_text_table(tmp_path):
+    from kitrain.bundle import _collection_facts, model_card
+
+    for lang, extra in (("uk", {"text_source": "content_history", "wikitext_snapshot": "2022-11"}),
+                        ("ja", {"text_source": "wikitext_history", "wikitext_snapshot": "2022-11"}),
+                        ("en", {})):  # collected before the choice: the wikitext table
+        report = tmp_path / "quality" / "collect" / "p" / "train" / lang / "quality.json"
+        report.parent.mkdir(parents=True)
+        config = {"snapshot": "2022-07", "wikitext_snapshot": "2022-10", **extra}
+        report.write_text(json.dumps({"lang": lang, "config": config}), encoding="utf-8")
+    facts = _collection_facts(RunPaths(str(tmp_path)))
+    assert facts["text_sources"] == ["content_history", "wikitext_history"]
+    # the content table has no snapshot: only the collections of the wikitext table name one
+    assert facts["wikitext_snapshots"] == ["2022-10", "2022-11"]
+    card = model_card({"variant": "all+user+mlm", **facts}, None)
+    assert ("texts from: the content history table (wmf_content.mediawiki_content_history_v1); the "
+            "wikitext table at snapshot(s) 2022-10, 2022-11") in card
+    assert "temporary accounts" in card
