@@ -160,10 +160,13 @@ def _add_demo_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=42, help="seed (default 42)")
     p.add_argument("--snapshot", default="2022-07",
                    help="history snapshot YYYY-MM: the revisions fall in the six months before it "
-                   "and in its month (default 2022-07, the paper's; e.g. 2026-01 for today's data)")
+                   "and in its month (default 2022-07, the paper's; e.g. 2026-04 for today's data)")
     p.add_argument("--wikitext-snapshot", default=None,
                    help="snapshot YYYY-MM of the legacy wikitext table's copy (default: 2022-11 for "
                    "snapshot 2022-07, else the snapshot)")
+    p.add_argument("--dumps-out", default=None, metavar="DIR",
+                   help="also write the data as a dumps source in DIR (for --dumps-dir): history TSVs "
+                   "in the 78-field layout and the full-history XML dump the snapshot's windows need")
     p.set_defaults(func=_cmd_demo_data)
 
 
@@ -173,7 +176,8 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     wikitext_snapshot = args.wikitext_snapshot or ("2022-11" if args.snapshot == "2022-07" else args.snapshot)
     summary = generate_demo(args.out, languages=args.languages,
                             revisions_per_language=args.revisions_per_language, seed=args.seed,
-                            snapshot=args.snapshot, wikitext_snapshot=wikitext_snapshot)
+                            snapshot=args.snapshot, wikitext_snapshot=wikitext_snapshot,
+                            dumps_dir=args.dumps_out)
     logger.info("demo data written to %s: %s", args.out, json.dumps(summary, sort_keys=True))
     return 0
 

@@ -601,6 +601,30 @@ def _write(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def write_dumps(dumps_dir: str | os.PathLike[str], lang: str, history: pa.Table, wikitext: pa.Table,
+                snapshot: str) -> dict[str, Any]:
+    """The language's tables as a dumps source (``--dumps-dir``), laid out as the dumps site does:
+    the history in today's 78-field TSV layout (one ``all-time`` ``.bz2`` file of the snapshot),
+    and the texts as the full-history XML dump that a collection of the snapshot's windows reads
+    (dated the first day after the snapshot month, in two ``.bz2`` parts, with its
+    ``dumpstatus.json``). A temporary account is written as MediaWiki writes one: a
+    ``<username>`` with an ``<id>``; the suppressed revisions are not in the XML."""
+    from kitrain.dumps.write import write_history_lines, write_xml_parts
+    from kitrain.schema import HISTORY_DUMP_LAYOUTS
+
+    db = wiki_db(lang)
+    out = Path(dumps_dir)
+    history_files = write_history_lines(history.to_pylist(), out, db, snapshot, split="all-time",
+                                        columns=max(HISTORY_DUMP_LAYOUTS), compress=True)
+    pages: dict[int, list[dict[str, Any]]] = {}
+    for row in wikitext.to_pylist():
+        pages.setdefault(row["page_id"], []).append(row)
+    dump_date = _Timeline.of(snapshot).end.strftime("%Y%m%d")
+    xml_files = write_xml_parts(pages, out, db, dump_date, parts=2, compress=True)
+    return {"history_files": [str(p) for p in history_files], "xml_dump": dump_date,
+            "xml_files": [str(p) for p in xml_files]}
+
+
 def generate_demo(
     out_dir: str | os.PathLike[str],
     languages: Sequence[str] = DEMO_LANGUAGES,
@@ -608,6 +632,7 @@ def generate_demo(
     seed: int = 42,
     snapshot: str = "2022-07",
     wikitext_snapshot: str = "2022-11",
+    dumps_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Write the demo source tables under ``out_dir``; return per-language counts.
 
@@ -618,7 +643,8 @@ def generate_demo(
         out_dir/mediawiki_wikitext_history/snapshot=<wikitext_snapshot>/wiki_db=<wiki_db>/part-0.parquet
 
     The content history table (the default text source) and the retired wikitext table hold the
-    same texts, so a collection through either gives the same rows. The content table has no
+    same texts, so a collection through either gives the same rows. With ``dumps_dir``, the same
+    data is also written as a dumps source there (:func:`write_dumps`). The content table has no
     snapshots: each snapshot written into ``out_dir`` adds its own file (and revision ids) to it.
     """
     langs = validate_languages(languages)
@@ -639,6 +665,8 @@ def generate_demo(
                / f"wiki_db={db}" / "part-0.parquet")
         _write(content_history_table(history, wikitext),
                out / "mediawiki_content_history_v1" / f"wiki_id={db}" / f"part-{snapshot}.parquet")
+        if dumps_dir is not None:
+            write_dumps(dumps_dir, lang, history, wikitext, snapshot)
         summary[lang] = _summarise(history, wikitext)
         logger.info("demo %s: %s", lang, summary[lang])
     return summary

@@ -39,15 +39,17 @@ from typing import Any
 
 from kitrain.config import ConfigError
 from kitrain.dumps.files import (
+    CONTENT_EXPORT_DIR,
     XML_DIR,
     XML_FORMATS,
-    XML_NAME,
     DumpError,
     choose_xml_dump,
+    dump_folders,
     first_full_history_day,
     full_history_dumps,
     history_files,
     xml_files,
+    xml_part_name,
 )
 from kitrain.languages import wiki_db
 from kitrain.plan import PipelineConfig
@@ -343,6 +345,11 @@ def _dumps_missing(cfg: PipelineConfig) -> list[str]:
 def _xml_dump_missing(dumps_dir: str, wiki: str, date: str) -> str | None:
     """Why the full-history dump ``date`` of ``wiki`` in ``dumps_dir`` is not complete, or None.
 
+    A content-table export (``mediawiki_content_history/<wiki>/<date>/``) follows the same rules
+    where it has a ``dumpstatus.json``; without one, the ``_SUCCESS`` flag that Spark's job commit
+    writes into its output folder marks it complete (Wikimedia's dumper writes it with Spark and
+    publishes no status file of its own), and its parts are taken as they are.
+
     Its ``dumpstatus.json`` (as on the dumps site: ``{"jobs": {<job>: {"status", "updated",
     "files": {<name>: {"size", "url", "md5", "sha1"}}}}, "version"}``) must say that the
     meta-history job of each format the collection reads (:data:`METAHISTORY_JOBS`) is ``done``,
@@ -351,15 +358,19 @@ def _xml_dump_missing(dumps_dir: str, wiki: str, date: str) -> str | None:
     against its own job). Sizes only: checksums would mean reading every file on every poke.
     """
     head = f"dumps: {wiki} full-history XML dump {date}"
-    folder = Path(dumps_dir, XML_DIR, wiki, date)
+    folder = dump_folders(dumps_dir, wiki).get(date, Path(dumps_dir, XML_DIR, wiki, date))
     try:
         chosen = [Path(path) for path in xml_files(dumps_dir, wiki, date)]
     except DumpError:
         return f"{head} not there (no pages-meta-history files in {folder})"
     status_path = folder / DUMPSTATUS
+    export = folder.parent.parent.name == CONTENT_EXPORT_DIR
     try:
         content = json.loads(status_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if export:
+            flag = folder / SUCCESS_FLAG
+            return None if flag.is_file() else f"{head} not complete (no {status_path} or {flag})"
         return f"{head} not complete (no {status_path})"
     except (OSError, UnicodeDecodeError) as exc:
         return f"{head} not complete (cannot read {status_path}: {_reason(exc)})"
@@ -368,7 +379,7 @@ def _xml_dump_missing(dumps_dir: str, wiki: str, date: str) -> str | None:
     jobs = content.get("jobs") if isinstance(content, dict) else None
     if not isinstance(jobs, dict):
         return f"{head} not complete ({status_path} is malformed: no jobs)"
-    parts = {_part(path.name) for path in folder.iterdir() if XML_NAME.match(path.name)}
+    parts = {_part(path.name) for path in folder.iterdir() if xml_part_name(path.name)}
     formats = {_format(path.name) for path in chosen}
     for job in dict.fromkeys(METAHISTORY_JOBS[ext] for ext in XML_FORMATS if ext in formats):
         entry = jobs.get(job)

@@ -245,10 +245,11 @@ def test_unpartitioned_parquet_copies_give_the_same_rows(spark, source, collecte
     def rows(path):
         return spark.read.parquet(path).toPandas().sort_values("revision_id").to_json(orient="records")
 
-    for text_source in ("content_history", "wikitext_history"):
-        cfg = CollectConfig(lang="ja", mode="test", source="parquet", source_dir=str(flat), text_source=text_source)
-        report = run_collect(spark, cfg, str(tmp_path / text_source))
-        assert rows(report["output"]) == rows(collected["ja", "test"]["output"]), text_source
+    # the content history table's copy holds wiki_id in its files (the legacy table's copy, read
+    # with --text-source wikitext_history, gives the same rows: tests/test_today.py)
+    cfg = CollectConfig(lang="ja", mode="test", source="parquet", source_dir=str(flat))
+    report = run_collect(spark, cfg, str(tmp_path / "run"))
+    assert rows(report["output"]) == rows(collected["ja", "test"]["output"])
 
 
 def test_wrong_wikitext_snapshot_stops_instead_of_publishing_nothing(spark, source, tmp_path):

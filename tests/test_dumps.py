@@ -109,6 +109,32 @@ def test_the_first_full_history_dump_on_or_after_the_window_end_is_read(calendar
         dumps.resolve_xml_dump(str(calendar), "jawiki", "2022-08-01")
 
 
+def _export_folder(root: Path, wiki: str, folder: str, name: str) -> Path:
+    path = root / "mediawiki_content_history" / wiki / folder
+    path.mkdir(parents=True, exist_ok=True)
+    (path / name).write_bytes(b"")
+    return path
+
+
+def test_content_table_exports_join_the_calendar(calendar):
+    # Wikimedia's exports of the content history table: their own folder, any day, names without
+    # pages-meta-history; the same rule picks the first export on or after the windows' end
+    _export_folder(calendar, "ukwiki", "20220805", "ukwiki-2022-08-05-p1p279900.xml.bz2")
+    _export_folder(calendar, "ukwiki", "2022-09-02", "ukwiki-2022-09-02-p13327093r4988r10803.xml")
+    _export_folder(calendar, "ukwiki", "20220910", "ukwiki-20220910-pages-meta-current.xml.bz2")  # no history
+    assert dumps.full_history_dumps(str(calendar), "ukwiki") == ["20220701", "20220801", "20220805", "20220902"]
+    assert dumps.resolve_xml_dump(str(calendar), "ukwiki", "2022-08-02")[0] == "20220805"
+    date, files = dumps.resolve_xml_dump(str(calendar), "ukwiki", "2022-08-06")
+    assert date == "20220902"
+    assert files == [str(calendar / "mediawiki_content_history" / "ukwiki" / "2022-09-02"
+                         / "ukwiki-2022-09-02-p13327093r4988r10803.xml")]
+    assert dumps.resolve_xml_dump(str(calendar), "ukwiki", "2022-08-01", "20220805")[0] == "20220805"
+    # the classic dump of a day wins over an export of the same day
+    _export_folder(calendar, "ukwiki", "20220801", "ukwiki-2022-08-01-p1p9.xml.bz2")
+    assert dumps.resolve_xml_dump(str(calendar), "ukwiki", "2022-08-01")[1] == [
+        str(calendar / "xmldumps" / "ukwiki" / "20220801" / "ukwiki-20220801-pages-meta-history1.xml-p1p9.bz2")]
+
+
 def test_collection_refuses_a_window_past_the_dumps_before_spark(calendar, tmp_path, monkeypatch, capsys):
     import kitrain.spark
 
@@ -507,6 +533,26 @@ def dumps_dir(demo_source, tmp_path_factory):
 def _collect(spark, dumps_root: Path, run_dir: Path, lang: str, mode: str) -> dict:
     cfg = CollectConfig(lang=lang, mode=mode, source="dumps", dumps_dir=str(dumps_root))
     return run_collect(spark, cfg, str(run_dir))
+
+
+@pytest.mark.spark
+def test_a_content_table_export_gives_the_rows_of_the_classic_dump(spark, demo_source, demo_run, tmp_path):
+    # ja's texts as a content-table export (mediawiki_content_history/jawiki/2022-08-01/, parts
+    # named without pages-meta-history, Spark's _SUCCESS and no dumpstatus.json): the same rows
+    from tests.test_readiness import as_content_export
+
+    out = tmp_path / "dumps"
+    write_history_dump(demo_source, out, "jawiki", split="all-time", columns=78, compress=True)
+    write_xml_dump(demo_source, out, "jawiki", parts=2, compress=True)
+    export = as_content_export(out, "jawiki", "20220801", "2022-08-01")
+    (export / "_SUCCESS").write_bytes(b"")
+    report = _collect(spark, out, tmp_path / "run", "ja", "test")
+    assert report["source"]["xml_dump"] == "20220801"
+    assert all("/mediawiki_content_history/jawiki/2022-08-01/" in path for path in report["source"]["xml_files"])
+    got = pd.read_parquet(RunPaths(str(tmp_path / "run")).collected("full_test", "test", "ja"))
+    want = pd.read_parquet(RunPaths(str(demo_run[0])).collected("full_test", "test", "ja"))
+    assert len(got) > 0
+    pd.testing.assert_frame_equal(got, want)
 
 
 @pytest.mark.spark

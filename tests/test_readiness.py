@@ -617,3 +617,36 @@ def test_dumps_status_describes_the_two_languages(tmp_path, dumps_root):
     missing = missing_inputs(_dumps_config(tmp_path, dumps_root))
     assert [line.split(" full-history")[0] for line in missing] == ["dumps: ukwiki", "dumps: jawiki"]
     assert describe_missing(missing, limit=1) == f"2 inputs missing: {missing[0]}; and 1 more"
+
+
+# -- content-table exports (mediawiki_content_history/<wiki>/<date>/) ------------------------------------
+
+
+def as_content_export(out: Path, wiki: str, date: str, folder_date: str) -> Path:
+    """Move a written classic dump into the layout of Wikimedia's content-table exports: folder
+    ``mediawiki_content_history/<wiki>/<folder_date>/``, parts named ``<wiki>-<YYYY-MM-DD>-p<a>p<b>``,
+    no dumpstatus.json."""
+    classic = out / "xmldumps" / wiki / date
+    export = out / "mediawiki_content_history" / wiki / folder_date
+    export.mkdir(parents=True)
+    day = f"{date[:4]}-{date[4:6]}-{date[6:]}"
+    for i, path in enumerate(sorted(p for p in classic.iterdir() if "pages-meta-history" in p.name)):
+        ext = ".bz2" if path.name.endswith(".bz2") else ""
+        path.rename(export / f"{wiki}-{day}-p{i * 10 + 1}p{i * 10 + 9}.xml{ext}")
+    (classic / "dumpstatus.json").unlink()
+    classic.rmdir()
+    return export
+
+
+@pytest.mark.parametrize("folder_date", ["20220801", "2022-08-01"])
+def test_content_exports_wait_for_their_success_flag(tmp_path, folder_date):
+    out = tmp_path / "dumps"
+    _history(out, "ukwiki")
+    write_xml_parts(_pages(), out, "ukwiki", "20220801", parts=2, compress=True)
+    export = as_content_export(out, "ukwiki", "20220801", folder_date)
+    cfg = _dumps_config(tmp_path, out, languages=("uk",))
+    assert missing_inputs(cfg) == [
+        (f"dumps: ukwiki full-history XML dump 20220801 not complete (no {export}/dumpstatus.json or "
+         f"{export}/_SUCCESS)")]
+    (export / "_SUCCESS").write_bytes(b"")
+    assert missing_inputs(cfg) == []

@@ -4,6 +4,15 @@ Full-history XML dumps are made only by the dump run that starts on the first of
 revisions up to about that day. The texts of a window ending on day E are therefore only in a
 full-history dump dated on or after E, and the collection reads, by default, the first such dump
 of the wiki (``xml_dump`` pins another).
+
+Two kinds of full-history export are read, by the same rules:
+
+* the classic dumps, ``xmldumps/<wiki>/<YYYYMMDD>/<wiki>-<YYYYMMDD>-pages-meta-history*.xml*``;
+* the exports Wikimedia makes from the content history table since 2025 (analytics-refinery-source
+  ``MediawikiDumper``, commit cac40da7: folder ``mediawiki_content_history/<wiki_id>/<date>/``, file
+  names without ``pages-meta-history``: ``<wiki>-<YYYY-MM-DD>-p<first page>p<last page>.xml.bz2``,
+  or ``-p<page>r<first revision>r<last revision>`` for a page split over several files). Their
+  folder date is read as ``YYYYMMDD`` or ``YYYY-MM-DD``; both kinds share one calendar of dates.
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 HISTORY_DIR = "mediawiki_history"
 XML_DIR = "xmldumps"
+#: The content-table exports' folder (``<wiki_id>/<date>/`` under it).
+CONTENT_EXPORT_DIR = "mediawiki_content_history"
 
 TSV_NAME = re.compile(
     r"^(?P<snapshot>\d{4}-\d{2})\.(?P<wiki>[a-z0-9_]+)\.(?P<period>all-time|\d{4}|\d{4}-\d{2})\.tsv(?P<bz2>\.bz2)?$"
@@ -33,6 +44,13 @@ XML_FORMATS = ("", ".bz2", ".7z")
 XML_NAME = re.compile(
     r"^(?P<wiki>[a-z0-9_]+)-(?P<date>\d{8})-pages-meta-history\d*\.xml(?:-p\d+p\d+)?(?P<ext>\.bz2|\.7z)?$"
 )
+#: A part of a content-table export: the dumper's ``publishUntil`` date in the name, a page range
+#: (or one page's revision range), and its default ``.bz2`` (plain: a decompressed download).
+CONTENT_XML_NAME = re.compile(
+    r"^(?P<wiki>[a-z0-9_]+)-(?P<date>\d{4}-\d{2}-\d{2})-p\d+(?:p\d+|r\d+r\d+)\.xml(?P<ext>\.bz2)?$"
+)
+#: Folder names of a content-table export's date.
+_EXPORT_DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 #: The day of the month whose dump run makes the full-history (``pages-meta-history``) dumps.
 FULL_HISTORY_DAY = 1
 
@@ -103,26 +121,50 @@ def first_full_history_day(window_end: str) -> dt.date:
     return dt.date(end.year + (end.month == 12), end.month % 12 + 1, FULL_HISTORY_DAY)
 
 
+def xml_part_name(name: str) -> re.Match[str] | None:
+    """A full-history XML file's name, as either kind of export names it (None: not one)."""
+    return XML_NAME.match(name) or CONTENT_XML_NAME.match(name)
+
+
 def _dump_parts(dump: Path) -> dict[str, dict[str, Path]]:
-    """``pages-meta-history`` parts of one dump folder: part name -> {extension: path}."""
+    """Full-history parts of one dump folder (``pages-meta-history`` files, or a content-table
+    export's parts): part name -> {extension: path}."""
     parts: dict[str, dict[str, Path]] = {}
     if dump.is_dir():
         for entry in sorted(dump.iterdir()):
-            match = XML_NAME.match(entry.name)
+            match = xml_part_name(entry.name)
             if match is not None:
                 ext = match["ext"] or ""
                 parts.setdefault(entry.name[: len(entry.name) - len(ext)], {})[ext] = entry
     return parts
 
 
+def dump_folders(dumps_dir: str, wiki_db: str) -> dict[str, Path]:
+    """The full-history exports of ``wiki_db`` in ``dumps_dir``: date (``YYYYMMDD``) -> folder. The
+    classic dumps' folders hold ``pages-meta-history`` files (the runs of the 1st of a month; the
+    runs of the 20th make none); a content-table export's folder holds its parts. Where both kinds
+    are there for one date, the classic dump is read (and the other named in the log)."""
+    found: dict[str, Path] = {}
+    exports = Path(dumps_dir, CONTENT_EXPORT_DIR, wiki_db)
+    if exports.is_dir():
+        for folder in sorted(exports.iterdir()):
+            date = _EXPORT_DATE.match(folder.name)
+            if folder.is_dir() and date is not None and _dump_parts(folder):
+                found["".join(date.groups())] = folder
+    classic = Path(dumps_dir, XML_DIR, wiki_db)
+    if classic.is_dir():
+        for folder in sorted(classic.iterdir()):
+            if folder.is_dir() and re.fullmatch(r"\d{8}", folder.name) and _dump_parts(folder):
+                if folder.name in found:
+                    logger.info("%s and %s hold the full history of %s: reading the first", folder,
+                                found[folder.name], folder.name)
+                found[folder.name] = folder
+    return dict(sorted(found.items()))
+
+
 def full_history_dumps(dumps_dir: str, wiki_db: str) -> list[str]:
-    """Dates (``YYYYMMDD``) of the dump folders of ``wiki_db`` that hold ``pages-meta-history``
-    files: the runs of the 1st of a month (the runs of the 20th make none)."""
-    folder = Path(dumps_dir, XML_DIR, wiki_db)
-    if not folder.is_dir():
-        return []
-    return sorted(d.name for d in folder.iterdir()
-                  if d.is_dir() and re.fullmatch(r"\d{8}", d.name) and _dump_parts(d))
+    """Dates (``YYYYMMDD``) of the full-history exports of ``wiki_db`` (:func:`dump_folders`)."""
+    return list(dump_folders(dumps_dir, wiki_db))
 
 
 def choose_xml_dump(dates: Iterable[str], wiki_db: str, window_end: str, pinned: str | None = None) -> str:
@@ -137,7 +179,8 @@ def choose_xml_dump(dates: Iterable[str], wiki_db: str, window_end: str, pinned:
         check_xml_dump("dumps", pinned, window_end)
         if pinned not in dates:
             raise DumpError(f"no full-history XML dump {pinned} of {wiki_db} (pages-meta-history "
-                            f"files in {XML_DIR}/{wiki_db}/{pinned}/); there are: {dates or 'none'}")
+                            f"files in {XML_DIR}/{wiki_db}/{pinned}/, or a content-table export in "
+                            f"{CONTENT_EXPORT_DIR}/{wiki_db}/{pinned}/); there are: {dates or 'none'}")
         return pinned
     later = [date for date in dates if date >= window_end.replace("-", "")]
     if not later:
@@ -151,9 +194,9 @@ def choose_xml_dump(dates: Iterable[str], wiki_db: str, window_end: str, pinned:
 
 
 def xml_files(dumps_dir: str, wiki_db: str, dump_date: str) -> list[str]:
-    """The ``pages-meta-history`` files of one dump of ``wiki_db``, each part once (the dumps site
-    offers each part as .bz2 and as .7z: plain is taken, else .bz2, else .7z)."""
-    dump = Path(dumps_dir, XML_DIR, wiki_db, dump_date)
+    """The full-history files of one export of ``wiki_db``, each part once (the dumps site offers
+    each part as .bz2 and as .7z: plain is taken, else .bz2, else .7z)."""
+    dump = dump_folders(dumps_dir, wiki_db).get(dump_date, Path(dumps_dir, XML_DIR, wiki_db, dump_date))
     parts = _dump_parts(dump)
     if not parts:
         raise DumpError(f"no {wiki_db}-{dump_date}-pages-meta-history*.xml[.bz2|.7z] file in {dump}")
