@@ -89,8 +89,7 @@ def is_logged_out(is_anonymous: Any, is_temporary: Any = None, user_text: Any = 
 # --- Spark: the same definition as column expressions ------------------------------------------
 
 
-def spark_is_temporary(anonymous: str = "event_user_is_anonymous",
-                       temporary: str = "event_user_is_temporary",
+def spark_is_temporary(temporary: str = "event_user_is_temporary",
                        user_text: str = "event_user_text_historical") -> Any:
     """Boolean column: the editor had a temporary account (:func:`editor_group` is TEMPORARY)."""
     from pyspark.sql import functions as F
@@ -105,18 +104,7 @@ def spark_is_logged_out(anonymous: str = "event_user_is_anonymous",
     """Boolean column: the editor was logged out (:func:`is_logged_out`)."""
     from pyspark.sql import functions as F
 
-    return F.coalesce(F.col(anonymous), F.lit(False)) | spark_is_temporary(anonymous, temporary, user_text)
-
-
-def spark_editor_group(anonymous: str = "event_user_is_anonymous",
-                       temporary: str = "event_user_is_temporary",
-                       user_text: str = "event_user_text_historical") -> Any:
-    """String column: :data:`IP`, :data:`TEMPORARY` or :data:`REGISTERED` (:func:`editor_group`)."""
-    from pyspark.sql import functions as F
-
-    return (F.when(spark_is_temporary(anonymous, temporary, user_text), F.lit(TEMPORARY))
-            .when(F.coalesce(F.col(anonymous), F.lit(False)), F.lit(IP))
-            .otherwise(F.lit(REGISTERED)))
+    return F.coalesce(F.col(anonymous), F.lit(False)) | spark_is_temporary(temporary, user_text)
 
 
 def spark_is_imported(anonymous: str = "event_user_is_anonymous",
@@ -126,23 +114,16 @@ def spark_is_imported(anonymous: str = "event_user_is_anonymous",
     account), counted apart inside the :data:`IP` group."""
     from pyspark.sql import functions as F
 
-    return (F.coalesce(F.col(anonymous), F.lit(False)) & ~spark_is_temporary(anonymous, temporary, user_text)
+    return (F.coalesce(F.col(anonymous), F.lit(False)) & ~spark_is_temporary(temporary, user_text)
             & F.coalesce(F.col(user_text).contains(IMPORTED_MARK), F.lit(False)))
 
 
 # --- collected and prepared data: the two 0/1 columns -------------------------------------------
 
 
-def group_of_flags(logged_out: Any, temporary: Any) -> str:
-    """The group from the collected 0/1 columns ``event_user_is_anonymous`` (logged out, the
-    definition above) and ``event_user_is_temporary``."""
-    if _flag(temporary):
-        return TEMPORARY
-    return IP if _flag(logged_out) else REGISTERED
-
-
 def groups_of_arrays(logged_out: Any, temporary: Any) -> Any:
-    """Vectorised :func:`group_of_flags` over two 0/1 arrays: an array of group names."""
+    """The group of each row from the collected 0/1 columns ``event_user_is_anonymous`` (logged
+    out, the definition above) and ``event_user_is_temporary``: an array of group names."""
     import numpy as np
 
     logged_out = np.asarray(logged_out).astype(bool)

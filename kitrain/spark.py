@@ -37,6 +37,14 @@ _TEXT_OPTIONS = {CONTENT_TABLE: "--text-source content_history (DAG param text_s
                  WIKITEXT_TABLE: "--text-source wikitext_history --wikitext-snapshot YYYY-MM "
                                  "(DAG params text_source: wikitext_history, wikitext_snapshot)"}
 
+def _other_text_table(table: str) -> str | None:
+    """The text table that is not ``table`` (None for the history table): named in the error when
+    a source holds only that one."""
+    if table not in TEXT_TABLES.values():
+        return None
+    return next(t for t in TEXT_TABLES.values() if t != table)
+
+
 #: Columns of ``wmf.mediawiki_history`` that copies made before 2025 lack: the temporary-account flag
 #: (analytics-refinery-source 4499e7e0). Added to a parquet copy's table as null, so one SQL file
 #: reads every copy; :mod:`kitrain.editors` then tells temporary accounts by their name.
@@ -189,7 +197,7 @@ def register_parquet_sources(spark: Any, source_dir: str, text_source: str = "co
         subdir = SOURCE_SUBDIRS[table]
         path = source_dir.rstrip("/") + "/" + subdir
         if "://" not in path and not os.path.isdir(path):
-            other = next(t for t in TEXT_TABLES.values() if t != table) if table != HISTORY_TABLE else None
+            other = _other_text_table(table)
             if other and os.path.isdir(source_dir.rstrip("/") + "/" + SOURCE_SUBDIRS[other]):
                 raise SourceError(
                     f"parquet source table {table} not found: no directory {path}; {source_dir} holds "
@@ -246,7 +254,7 @@ def register_sources(spark: Any, source: str, source_dir: str | None, dumps_dir:
     elif source == "hive":
         for table in (HISTORY_TABLE, TEXT_TABLES[text_source]):
             if not spark.catalog.tableExists(table):
-                other = next(t for t in TEXT_TABLES.values() if t != table) if table != HISTORY_TABLE else None
+                other = _other_text_table(table)
                 hint = (f"; {other} is there, which {_TEXT_OPTIONS[other]} reads"
                         if other and spark.catalog.tableExists(other) else "")
                 raise SourceError(
