@@ -84,6 +84,7 @@ def scoring_max_diff_chars(recorded: dict[str, int | None]) -> int:
 def _collection_facts(paths: RunPaths) -> dict[str, Any]:
     """Snapshots, languages and the diff limit of the run, from the collection quality reports."""
     snapshots, wikitext, languages, text_sources = set(), set(), set(), set()
+    content_snapshots: set[int] = set()
     limits: dict[str, int | None] = {}
     root = Path(paths.run_dir, "quality", "collect")
     for report in sorted(root.glob("*/*/*/quality.json")):
@@ -95,12 +96,15 @@ def _collection_facts(paths: RunPaths) -> dict[str, Any]:
         text_sources.add(source)
         if source == "wikitext_history":
             wikitext.add(data["config"]["wikitext_snapshot"])
+        # the Iceberg snapshot of the content table the collection read (None off Iceberg)
+        if data.get("source", {}).get("content_snapshot_id") is not None:
+            content_snapshots.add(data["source"]["content_snapshot_id"])
         languages.add(data["lang"])
         limits[str(report.parent.relative_to(root))] = data["config"].get("max_diff_chars")
     prepared = read_json(paths.prepared_summary()) or {}
     languages.update(prepared.get("languages", {}))
     return {"snapshots": sorted(snapshots), "wikitext_snapshots": sorted(wikitext),
-            "text_sources": sorted(text_sources),
+            "text_sources": sorted(text_sources), "content_snapshot_ids": sorted(content_snapshots),
             "languages": sorted(languages), "max_diff_chars": scoring_max_diff_chars(limits)}
 
 
@@ -111,6 +115,9 @@ _TEXT_SOURCE_NAMES = {"content_history": "the content history table (wmf_content
 def _texts(manifest: dict[str, Any]) -> str:
     sources = manifest.get("text_sources") or ["wikitext_history"]
     names = [_TEXT_SOURCE_NAMES.get(s, s) for s in sources]
+    if "content_history" in sources and manifest.get("content_snapshot_ids"):
+        names[sources.index("content_history")] += (
+            f" at Iceberg snapshot(s) {', '.join(map(str, manifest['content_snapshot_ids']))}")
     if "wikitext_history" in sources:
         names[sources.index("wikitext_history")] += (
             f" at snapshot(s) {', '.join(manifest.get('wikitext_snapshots') or []) or 'unknown'}")

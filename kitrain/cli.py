@@ -83,6 +83,11 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
                    "content_history (wmf_content.mediawiki_content_history_v1, updated daily) or "
                    "wikitext_history (the retired wmf.mediawiki_wikitext_history, read at "
                    "--wikitext-snapshot) (default %(default)s)")
+    p.add_argument("--content-snapshot-id", type=int, default=None, metavar="ID",
+                   help="with --source hive and --text-source content_history: the Iceberg snapshot "
+                   "of the content table to read, as a collection's quality.json records it "
+                   "(source.content_snapshot_id), so that a rerun reads the same texts "
+                   "(default: the current one)")
     p.add_argument("--wikitext-snapshot", default="2022-11",
                    help="with --text-source wikitext_history: the wikitext snapshot YYYY-MM "
                    "(default 2022-11)")
@@ -128,6 +133,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         use_cache=args.use_cache, prefix=args.prefix, seed=args.seed,
         output_files=args.output_files, max_diff_chars=args.max_diff_chars, xml_dump=args.xml_dump,
         text_rules=args.text_rules, min_rows=args.min_rows, text_source=args.text_source,
+        content_snapshot_id=args.content_snapshot_id,
     )
     check_source_files(cfg)  # missing or unusable dump files stop here, before Spark starts
     paths = RunPaths(args.run_dir)

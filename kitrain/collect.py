@@ -44,6 +44,7 @@ from kitrain.spark import (
     HadoopFS,
     SourceError,
     malformed_timestamp,
+    register_content_view,
     register_sources,
     run_sql,
 )
@@ -432,9 +433,10 @@ def history_extract(spark: Any, cfg: CollectConfig, paths: RunPaths, fs: HadoopF
 
 def read_texts(spark: Any, cfg: CollectConfig) -> Any:
     """``revision_id, revision_text, text_hidden`` of the language's main-namespace revisions from
-    the run's text source: the content history table, or the legacy wikitext table at its snapshot
-    (also the table the XML dumps are read into)."""
-    if cfg.source != "dumps" and cfg.text_source == "content_history":
+    the run's text source: the content history table at the snapshot :func:`run_collect` put behind
+    :data:`kitrain.spark.CONTENT_VIEW`, or the legacy wikitext table at its snapshot (also the table
+    the XML dumps are read into)."""
+    if cfg.reads_content_table:
         return run_sql(spark, "content_history", wiki_db=wiki_db(cfg.lang))
     return run_sql(spark, "wikitext", wikitext_snapshot=cfg.wikitext_snapshot, wiki_db=wiki_db(cfg.lang))
 
@@ -466,6 +468,8 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     register_sources(spark, cfg.source, cfg.source_dir, cfg.dumps_dir, cfg.text_source)
     steps = _Steps()
     source_report: dict[str, Any] = {"source": cfg.source}
+    if cfg.reads_content_table:  # before the history is read: a snapshot that is gone fails now
+        source_report["content_snapshot_id"] = register_content_view(spark, cfg.content_snapshot_id)
 
     start, end = cfg.window
     candidates = classify_editors(window_candidates(history_extract(spark, cfg, paths, fs, source_report),

@@ -114,6 +114,26 @@ def check_text_source(value: object) -> str:
     return value  # type: ignore[return-value]
 
 
+#: Iceberg snapshot ids are non-negative 64-bit numbers (Iceberg's snapshot id generator).
+MAX_SNAPSHOT_ID = 2**63 - 1
+
+
+def check_content_snapshot_id(source: str, text_source: str, value: object) -> None:
+    """A pinned snapshot of the content history table is an Iceberg snapshot id, and is only read
+    where that Iceberg table is: source ``hive`` with text source ``content_history``."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SNAPSHOT_ID:
+        raise ConfigError(f"content_snapshot_id must be an Iceberg snapshot id (a whole number from 0 "
+                          f"to 2^63-1), got {value!r}")
+    if source != "hive":
+        raise ConfigError(f"content_snapshot_id ({value}) pins a snapshot of the Iceberg table "
+                          f"wmf_content.mediawiki_content_history_v1: it needs source 'hive', not {source!r}")
+    if text_source != "content_history":
+        raise ConfigError(f"content_snapshot_id ({value}) pins the content history table: it needs "
+                          f"text_source 'content_history', not {text_source!r}")
+
+
 def check_xml_dump(source: str, xml_dump: object, window_end: str) -> None:
     """A pinned XML dump is only read from the dumps, and must be dated on or after the end of the
     windows: a full-history dump holds revisions up to about its own date."""
@@ -246,6 +266,10 @@ class CollectConfig(_Config):
     #: With ``hive`` and ``parquet``: the table the texts come from (:data:`TEXT_SOURCES`);
     #: ``wikitext_snapshot`` is read only with ``wikitext_history``.
     text_source: str = DEFAULT_TEXT_SOURCE
+    #: With ``hive`` and ``content_history``: the Iceberg snapshot of the content table to read
+    #: (the id a collection records in its ``quality.json``), so that a rerun reads the same texts.
+    #: None: the table's current snapshot, which is recorded.
+    content_snapshot_id: int | None = None
 
     FIELDS_BY_MODE: ClassVar[tuple[str, ...]] = ("filter_rw", "max_records", "prefix")
 
@@ -266,6 +290,7 @@ class CollectConfig(_Config):
         check_snapshot_holds("snapshot", self.snapshot, end)
         check_xml_dump(self.source, self.xml_dump, end)
         check_text_source(self.text_source)
+        check_content_snapshot_id(self.source, self.text_source, self.content_snapshot_id)
         if self.reads_wikitext_snapshot:
             check_snapshot_holds("wikitext_snapshot", self.wikitext_snapshot, end)
         for name in ("filter_anon", "filter_rw", "use_cache"):
@@ -293,6 +318,11 @@ class CollectConfig(_Config):
         """Whether the texts come from a snapshot of the legacy wikitext table (the dumps' come
         from the XML dump chosen by date, the content history table has no snapshots)."""
         return self.source != "dumps" and self.text_source == "wikitext_history"
+
+    @property
+    def reads_content_table(self) -> bool:
+        """Whether the texts come from the content history table (whose snapshot is recorded)."""
+        return self.source != "dumps" and self.text_source == "content_history"
 
     @property
     def extract_window(self) -> tuple[str, str]:

@@ -135,6 +135,10 @@ class PipelineConfig(_Config):
     max_diff_chars: int = CollectConfig.max_diff_chars
     text_rules: str = CollectConfig.text_rules
     text_source: str = DEFAULT_TEXT_SOURCE
+    #: The Iceberg snapshot of the content history table every language reads (source hive, text
+    #: source content_history); None: each language's collection reads the current one and
+    #: records it in its ``quality.json``.
+    content_snapshot_id: int | None = None
     filter_anon: bool = False
     base_model: str = DEFAULT_BASE_MODEL
     finetune_max_steps: int = 0
@@ -226,6 +230,7 @@ class PipelineConfig(_Config):
             max_records=self.max_records if mode == "train" else self.max_records_test,
             max_diff_chars=self.max_diff_chars, text_rules=self.text_rules, use_cache=True, seed=self.seed,
             min_rows=self.min_rows, text_source=self.text_source,
+            content_snapshot_id=self.content_snapshot_id,
         )
 
     @property
@@ -277,7 +282,7 @@ class PipelineConfig(_Config):
 #: The DAG params that map one to one onto :class:`PipelineConfig` fields.
 PARAM_FIELDS = (
     "languages", "source", "source_dir", "dumps_dir", "xml_dump", "max_records", "max_records_test",
-    "max_diff_chars", "text_rules", "text_source",
+    "max_diff_chars", "text_rules", "text_source", "content_snapshot_id",
     "filter_anon",
     "base_model", "finetune_max_steps", "max_length", "variants", "classifier_iterations", "min_language_rows",
     "retrain", "seed", "wait_poke_interval_s", "wait_timeout_s", "hive_history_location",
@@ -322,12 +327,22 @@ def config_from_params(
     settings = {name: params.get(name) or derived[name] for name in INTERVAL_FIELDS}
     fields: dict[str, Any] = {name: params[name] for name in PARAM_FIELDS
                               if name in params and params[name] is not None}
-    for name in ("source_dir", "dumps_dir", "xml_dump"):
+    for name in ("source_dir", "dumps_dir", "xml_dump", "content_snapshot_id"):
         if fields.get(name) == "":
             fields[name] = None
+    fields["content_snapshot_id"] = snapshot_id_param(fields.get("content_snapshot_id"))
     run_dir = resolve_run_dir(params.get("run_dir"), settings["snapshot"], environ)
     models_dir = resolve_models_dir(params.get("models_dir"), environ)
     return PipelineConfig(run_dir=run_dir, models_dir=models_dir, **settings, **fields)
+
+
+def snapshot_id_param(value: Any) -> Any:
+    """The ``content_snapshot_id`` param as a number. The form takes it as text: Iceberg's ids have
+    19 digits, more than a JavaScript number (the Airflow UI's) holds exactly. Anything else is
+    left for :class:`PipelineConfig` to refuse with its message."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
 
 
 def resolve_models_dir(given: str | None, environ: Mapping[str, str] | None = None) -> str:
@@ -420,6 +435,13 @@ def param_specs() -> dict[str, dict[str, Any]]:
                                        "updated daily (Wikimedia's wikitext table since 2026-01); "
                                        "wikitext_history: the retired wmf.mediawiki_wikitext_history "
                                        "at wikitext_snapshot (the paper's 2022 copies)."},
+        "content_snapshot_id": {"default": None, "type": ["null", "string"], "pattern": r"^(\d{1,19})?$",
+                                "title": "Content table snapshot (Iceberg id)",
+                                "description": "With source hive and text_source content_history: the "
+                                               "snapshot of the daily content table to read, as a "
+                                               "collection's quality.json records it (source."
+                                               "content_snapshot_id), so that a rerun reads the same "
+                                               "texts. Empty: the current one."},
         "filter_anon": {"default": False, "type": "boolean", "title": "Anonymous editors only",
                         "description": "Logged-out editors only: IP editors and temporary accounts."},
         "base_model": {"default": DEFAULT_BASE_MODEL, "type": "string", "minLength": 1,

@@ -16,7 +16,10 @@ What "complete" means, per source:
   ``content_history`` (the default), ``wmf_content.mediawiki_content_history_v1`` has no snapshots
   and is updated daily, so it is ready once it holds, for every language, a revision at or after
   the end of the run's windows: one query per wiki (``sql/content_latest.sql``), through a Spark
-  session with the metastore (the only check that asks Spark). With ``wikitext_history``, the
+  session with the metastore (the only check that asks Spark). A run that pins an Iceberg snapshot
+  (``content_snapshot_id``) is asked about that snapshot, which never changes: if it lacks
+  revisions, the sensor fails at once (:class:`PinnedSnapshotError`) instead of waiting for weeks.
+  With ``wikitext_history``, the
   legacy table's snapshot needs its ``_SUCCESS`` flag and each language's ``wiki_db=...``
   partition (looked at once the flag is there: before, the flag's line says it all).
 - ``parquet``: the copies in ``source_dir`` hold the snapshots' directories (as
@@ -31,6 +34,7 @@ What "complete" means, per source:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -73,6 +77,10 @@ class ReadinessError(SourceError):
     """A source that cannot be looked at (not: is not there yet); the message names the location."""
 
 
+class PinnedSnapshotError(SourceError):
+    """The pinned snapshot of the content table lacks revisions of the windows: it never will have them."""
+
+
 #: The newest revision of each wiki in the content history table: wikis -> ``YYYY-MM-DD HH:MM:SS``
 #: (UTC) or None where the table holds none of that wiki's.
 ContentLatest = Callable[[list[str]], dict[str, str | None]]
@@ -84,9 +92,11 @@ def missing_inputs(cfg: PipelineConfig, content_latest: ContentLatest | None = N
     looked at, and :class:`~kitrain.config.ConfigError` for an unknown source.
 
     ``content_latest`` answers for the content history table of a ``hive`` run (default:
-    :func:`spark_content_latest`, a Spark session with the metastore)."""
+    :func:`spark_content_latest`, a Spark session with the metastore, asked about the pinned
+    ``content_snapshot_id`` if there is one)."""
     if cfg.source == "hive":
-        missing = _hive_missing(cfg, content_latest or spark_content_latest)
+        missing = _hive_missing(cfg, content_latest or functools.partial(
+            spark_content_latest, snapshot_id=cfg.content_snapshot_id))
     elif cfg.source == "parquet":
         missing = _parquet_missing(cfg)
     elif cfg.source == "dumps":
@@ -195,7 +205,8 @@ def windows_end(cfg: PipelineConfig) -> str:
 
 def content_history_missing(cfg: PipelineConfig, content_latest: ContentLatest) -> list[str]:
     """One line per language whose newest revision in the content history table is before the end
-    of the windows (or that has none there yet)."""
+    of the windows (or that has none there yet). With a pinned snapshot such a line is final:
+    :class:`PinnedSnapshotError`."""
     end = windows_end(cfg)
     wikis = [wiki_db(lang) for lang in cfg.languages]
     latest = content_latest(wikis)
@@ -208,17 +219,23 @@ def content_history_missing(cfg: PipelineConfig, content_latest: ContentLatest) 
         elif newest < end:
             missing.append(f"hive: {CONTENT_TABLE} holds {wiki} revisions up to {newest} only, not yet "
                            f"at or after the end of the windows, {end}")
+    if missing and cfg.content_snapshot_id is not None:
+        raise PinnedSnapshotError(
+            f"the pinned snapshot {cfg.content_snapshot_id} of {CONTENT_TABLE} (content_snapshot_id) will "
+            f"never hold what the run reads: {describe_missing(missing)}; pin a newer snapshot or none")
     return missing
 
 
-def content_latest_from(spark: Any, wikis: list[str]) -> dict[str, str | None]:
-    """:data:`ContentLatest` through a session that has the content table (one query per wiki)."""
-    from kitrain.spark import run_sql
+def content_latest_from(spark: Any, wikis: list[str], snapshot_id: int | None = None) -> dict[str, str | None]:
+    """:data:`ContentLatest` through a session that has the content table (one query per wiki), at
+    its current snapshot or at ``snapshot_id``."""
+    from kitrain.spark import register_content_view, run_sql
 
+    register_content_view(spark, snapshot_id)
     return {wiki: run_sql(spark, "content_latest", wiki_db=wiki).first()["latest"] for wiki in wikis}
 
 
-def spark_content_latest(wikis: list[str]) -> dict[str, str | None]:
+def spark_content_latest(wikis: list[str], snapshot_id: int | None = None) -> dict[str, str | None]:
     """:data:`ContentLatest` on the cluster: a Spark session with the Hive metastore, stopped after
     the queries (a sensor pokes in a new process each time). A session that cannot start, or a
     table that is not there, cannot be looked at: :class:`ReadinessError`."""
@@ -231,7 +248,7 @@ def spark_content_latest(wikis: list[str]) -> dict[str, str | None]:
     try:
         if not spark.catalog.tableExists(CONTENT_TABLE):
             raise ReadinessError(f"cannot look at {CONTENT_TABLE}: the metastore has no such table")
-        return content_latest_from(spark, wikis)
+        return content_latest_from(spark, wikis, snapshot_id)
     finally:
         spark.stop()
 

@@ -57,6 +57,19 @@ _DROP_STATEMENTS = {
     WIKITEXT_TABLE: "DROP TABLE IF EXISTS wmf.mediawiki_wikitext_history",
     CONTENT_TABLE: "DROP TABLE IF EXISTS wmf_content.mediawiki_content_history_v1",
 }
+#: The content table's properties: an Iceberg table names its current snapshot there.
+_SHOW_CONTENT_PROPERTIES = "SHOW TBLPROPERTIES wmf_content.mediawiki_content_history_v1"
+#: Iceberg's table property holding the snapshot a plain read sees (Iceberg's
+#: ``SparkTable.properties()``; tables of other formats have no such property).
+ICEBERG_SNAPSHOT_PROPERTY = "current-snapshot-id"
+#: Spark's read option for a table's version (``spark.sql.timeTravelVersionKey``): Spark hands it
+#: to the catalog's ``loadTable(ident, version)``, which is ``VERSION AS OF`` for Iceberg.
+VERSION_OPTION = "versionAsOf"
+#: The view the content-table SQL files read: the table at the one snapshot the collection reads
+#: (:func:`register_content_view`). A snapshot id cannot be a SQL parameter (``VERSION AS OF``
+#: takes a literal), so the pinned table is put behind this fixed name instead.
+CONTENT_VIEW = "content_history_at_snapshot"
+
 _DATABASE_STATEMENTS = {"wmf": "CREATE DATABASE IF NOT EXISTS wmf",
                         "wmf_content": "CREATE DATABASE IF NOT EXISTS wmf_content"}
 
@@ -226,6 +239,50 @@ def register_parquet_sources(spark: Any, source_dir: str, text_source: str = "co
                                    "read as null; temporary accounts are told by their names", path, column)
                     spark.sql(statement)
         logger.info("registered %s from %s", table, path)
+
+
+def content_table_snapshot(spark: Any) -> int | None:
+    """The current Iceberg snapshot of the content history table, or None when the table is not
+    an Iceberg table (parquet copies, a plain Hive table), which has no snapshots."""
+    properties = {row["key"]: row["value"] for row in spark.sql(_SHOW_CONTENT_PROPERTIES).collect()}
+    value = properties.get(ICEBERG_SNAPSHOT_PROPERTY)
+    if value is None:
+        return None
+    if not value.isdigit():  # Iceberg says "none" before the first commit
+        raise SourceError(f"{CONTENT_TABLE} is an Iceberg table without a snapshot "
+                          f"({ICEBERG_SNAPSHOT_PROPERTY}: {value!r}): it holds no revision yet")
+    return int(value)
+
+
+def register_content_view(spark: Any, pinned: int | None = None) -> int | None:
+    """Put the content history table behind :data:`CONTENT_VIEW` at one snapshot and return its id.
+
+    On Iceberg the table changes every day, so every read is pinned: to ``pinned`` (a run's
+    ``content_snapshot_id``) or else to the current snapshot, whose id the collection records in
+    ``quality.json`` for a rerun to pin. A table that is not Iceberg is read as it is (None); a pin
+    on it, or a snapshot the table no longer has (Iceberg expires old ones), is a :class:`SourceError`.
+    """
+    from pyspark.errors import AnalysisException, IllegalArgumentException
+
+    current = content_table_snapshot(spark)
+    if current is None:
+        if pinned is not None:
+            raise SourceError(f"content_snapshot_id {pinned} pins an Iceberg snapshot, but {CONTENT_TABLE} "
+                              "is not an Iceberg table here (it has no snapshots): run without it")
+        spark.table(CONTENT_TABLE).createOrReplaceTempView(CONTENT_VIEW)
+        return None
+    snapshot = current if pinned is None else pinned
+    try:
+        table = spark.read.option(VERSION_OPTION, str(snapshot)).table(CONTENT_TABLE)
+    except (AnalysisException, IllegalArgumentException) as exc:
+        raise SourceError(
+            f"{CONTENT_TABLE} cannot be read at snapshot {snapshot} (content_snapshot_id; the current "
+            f"one is {current}, and Iceberg expires old ones): {str(exc).splitlines()[0]}"
+        ) from exc
+    table.createOrReplaceTempView(CONTENT_VIEW)
+    logger.info("reading %s at snapshot %d%s", CONTENT_TABLE, snapshot,
+                " (pinned)" if pinned is not None else " (its current one)")
+    return snapshot
 
 
 def drop_source_table(spark: Any, table: str) -> None:

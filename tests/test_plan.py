@@ -110,6 +110,13 @@ def test_default_run_dir_is_per_snapshot():
         ({"wikitext_snapshot": "2022-06", "text_source": "wikitext_history"}, ConfigError,
          "wikitext_snapshot 2022-06 holds events up to 2022-06-30"),
         ({"text_source": "wikitext"}, ConfigError, "text_source must be one of"),
+        # an Iceberg snapshot of the content table: only where that table is read
+        ({"content_snapshot_id": "123", "source": "parquet", "source_dir": "/s"}, ConfigError,
+         "content_snapshot_id \\(123\\) pins a snapshot of the Iceberg table .* needs source 'hive', not 'parquet'"),
+        ({"content_snapshot_id": "123", "text_source": "wikitext_history"}, ConfigError,
+         "needs text_source 'content_history', not 'wikitext_history'"),
+        ({"content_snapshot_id": "-3"}, ConfigError, "content_snapshot_id must be an Iceberg snapshot id"),
+        ({"content_snapshot_id": str(2**63)}, ConfigError, "content_snapshot_id must be an Iceberg snapshot id"),
     ],
 )
 def test_bad_params_are_rejected_with_the_value_named(tmp_path, params, error, match):
@@ -252,6 +259,37 @@ def test_xml_dump_param(tmp_path):
     cfg = config_from_params({**params, "xml_dump": "20220901"}, dt.date(2022, 7, 1))
     assert cfg.xml_dump == "20220901"
     assert {c.xml_dump for c in cfg.collect_configs("uk")} == {"20220901"}
+
+
+def test_content_snapshot_id_param_reaches_every_collection(tmp_path):
+    # given as text (19 digits are more than the UI's JavaScript numbers hold exactly), read as
+    # the exact number; empty: the current snapshot
+    params = {"run_dir": str(tmp_path)}
+    assert config_from_params({**params, "content_snapshot_id": ""}, dt.date(2026, 4, 1)).content_snapshot_id is None
+    cfg = config_from_params({**params, "content_snapshot_id": "7301234567890123457"}, dt.date(2026, 4, 1))
+    assert {c.content_snapshot_id for c in cfg.collect_configs("uk")} == {7301234567890123457}
+    assert PipelineConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_the_modes_of_a_language_read_the_content_snapshot_the_first_one_read(monkeypatch, tmp_path):
+    # one spark-submit collects train and hold-out: unpinned, the second mode reads the snapshot
+    # the first one recorded, not the one current when it starts (the table changes daily)
+    import kitrain.collect
+    import kitrain.spark
+
+    read = []
+
+    def collect(spark, cfg, run_dir):
+        read.append(cfg.content_snapshot_id)
+        return {"rows": 1, "output": f"{run_dir}/collected",
+                "source": {"source": "hive", "content_snapshot_id": 7301234567890123457}}
+
+    monkeypatch.setattr(kitrain.collect, "run_collect", collect)
+    monkeypatch.setattr(kitrain.spark, "get_spark", lambda *args, **kwargs: object())
+    configs = [json.dumps(CollectConfig(lang="uk", mode=mode).to_dict()) for mode in ("train", "test")]
+    assert spark_collect.main(["--lang", "uk", "--run-dir", str(tmp_path), "--config", configs[0],
+                               "--config", configs[1]]) == 0
+    assert read == [None, 7301234567890123457]
 
 
 def test_text_rules_param_reaches_every_collection(tmp_path):

@@ -258,6 +258,22 @@ def test_hive_content_history_waits_for_revisions_at_the_windows_end(tmp_path, h
         f"hive: {H} snapshot 2022-07 not complete (no {history}/snapshot=2022-07/_SUCCESS)"]
 
 
+def test_a_pinned_content_snapshot_that_lacks_revisions_fails_at_once(tmp_path, hive):
+    # content_snapshot_id: that snapshot never changes, so what it lacks it will always lack; the
+    # sensor fails naming it instead of waiting until its timeout
+    from kitrain.readiness import PinnedSnapshotError
+
+    history, wikitext = hive
+    cfg = dataclasses.replace(_hive_config(tmp_path, history, wikitext, False), text_source="content_history",
+                              content_snapshot_id=4101234567890123456)
+    ready = {"ukwiki": "2022-08-01 00:00:00", "jawiki": "2022-08-03 00:00:00"}
+    assert missing_inputs(cfg, lambda wikis: {w: ready[w] for w in wikis}) == []
+    with pytest.raises(PinnedSnapshotError, match=(
+            f"the pinned snapshot 4101234567890123456 of {C} \\(content_snapshot_id\\) will never hold "
+            f"what the run reads: 1 input missing: hive: {C} holds jawiki revisions up to 2022-07-03 00:00:00 only")):
+        missing_inputs(cfg, lambda wikis: {**ready, "jawiki": "2022-07-03 00:00:00"})
+
+
 @pytest.mark.spark
 def test_content_latest_query_on_a_content_table(spark, demo_source):
     # the sensor's query (sql/content_latest.sql) on the demo's copy of the content table: the

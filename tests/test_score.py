@@ -355,12 +355,15 @@ def test_the_manifest_and_model_card_name_the_text_table(tmp_path):
         report = tmp_path / "quality" / "collect" / "p" / "train" / lang / "quality.json"
         report.parent.mkdir(parents=True)
         config = {"snapshot": "2022-07", "wikitext_snapshot": "2022-10", **extra}
-        report.write_text(json.dumps({"lang": lang, "config": config}), encoding="utf-8")
+        # the Iceberg snapshot the content table was read at (None: not an Iceberg table)
+        source = {"content_snapshot_id": 7301234567890123456 if lang == "uk" else None}
+        report.write_text(json.dumps({"lang": lang, "config": config, "source": source}), encoding="utf-8")
     facts = _collection_facts(RunPaths(str(tmp_path)))
     assert facts["text_sources"] == ["content_history", "wikitext_history"]
+    assert facts["content_snapshot_ids"] == [7301234567890123456]
     # the content table has no snapshot: only the collections of the wikitext table name one
     assert facts["wikitext_snapshots"] == ["2022-10", "2022-11"]
     card = model_card({"variant": "all+user+mlm", **facts}, None)
-    assert ("texts from: the content history table (wmf_content.mediawiki_content_history_v1); the "
-            "wikitext table at snapshot(s) 2022-10, 2022-11") in card
+    assert ("texts from: the content history table (wmf_content.mediawiki_content_history_v1) at "
+            "Iceberg snapshot(s) 7301234567890123456; the wikitext table at snapshot(s) 2022-10, 2022-11") in card
     assert "temporary accounts" in card

@@ -15,11 +15,26 @@ publishes nothing for that mode and fails the language's task; the modes after i
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
+from typing import Any
 
 logger = logging.getLogger("kitrain.collect")
+
+
+def same_content_snapshot(configs: list[Any], report: dict[str, Any]) -> list[Any]:
+    """The modes still to collect, reading the content table at the snapshot the first one read.
+
+    The content history table changes daily; unpinned, each mode would read the snapshot current
+    when it starts, and a language's train and hold-out collections could hold texts of two days.
+    """
+    snapshot = report.get("source", {}).get("content_snapshot_id")
+    if snapshot is None:
+        return configs
+    return [dataclasses.replace(cfg, content_snapshot_id=snapshot) if cfg.reads_content_table else cfg
+            for cfg in configs]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         paths = RunPaths(args.run_dir)
         spark = get_spark(f"kitrain collect {lang}", hive=configs[0].source == "hive",
                           scratch_dir=paths.scratch() + "/warehouse")
-        for cfg in configs:
+        for index, cfg in enumerate(configs):
             report = run_collect(spark, cfg, paths.run_dir)
+            configs[index + 1:] = same_content_snapshot(configs[index + 1:], report)
             logger.info("collected %d revisions of %s (%s) into %s", report["rows"], lang, cfg.mode,
                         report["output"])
     except (ConfigError, LanguageError, JavaMissingError, SourceError, TypeError) as exc:
