@@ -303,6 +303,9 @@ def _add_features(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-length", type=_positive_int, default=512, help="(default 512)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto: CUDA when present (default)")
+    p.add_argument("--shard-rows", type=_positive_int, default=FeaturesConfig.shard_rows, metavar="N",
+                   help="rows of one language of one split scored and written together: memory "
+                   "holds one shard; a rerun after a crash keeps the finished ones (default %(default)s)")
     p.set_defaults(func=_cmd_features)
 
 
@@ -311,7 +314,7 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
     cfg = FeaturesConfig(batch_size=args.batch_size, max_batch_tokens=args.max_batch_tokens,
                          length_band=args.length_band,
-                         max_length=args.max_length, device=args.device)
+                         max_length=args.max_length, device=args.device, shard_rows=args.shard_rows)
     summary = run_features(cfg, args.run_dir, progress=True)
     logger.info("features: %s", json.dumps(summary["rows"]))
     return 0

@@ -419,9 +419,14 @@ class FeaturesConfig(_Config):
     max_length: int = 512
     #: ``auto``: CUDA when present (bf16 where supported, else fp16), else CPU in fp32.
     device: str = "auto"
+    #: Rows of one language of one split scored and written together: the features stage holds
+    #: one shard at a time (about 10 KB a prepared row in memory), and a rerun after a crash keeps
+    #: the finished ones. Each distinct text is scored once per shard.
+    shard_rows: int = 20_000
 
     def __post_init__(self) -> None:
         _check_int("batch_size", self.batch_size, 1)
+        _check_int("shard_rows", self.shard_rows, 1)
         _check_int("max_batch_tokens", self.max_batch_tokens, 8)
         if isinstance(self.length_band, bool) or not isinstance(self.length_band, (int, float)) \
                 or not 0 <= self.length_band < 1:

@@ -1,17 +1,24 @@
 """Text features (``kitrain features``): the four fine-tuned models score the texts of every revision.
 
-Each model scores every distinct text once (deduplicated across revisions and splits), in
-length-sorted batches under ``torch.inference_mode()``, on CUDA in bf16/fp16 when present. Per
-revision and text kind, the raw scores (s_0, s_1) and softmax probabilities (p_0, p_1) of its texts
-are aggregated by max and mean (8 features per kind); a revision without a text of a kind gets -1.
+The stage works shard by shard (a fixed number of rows of one language of one split, only the
+columns used), so its memory is bounded by a shard and a crashed run resumes from the finished
+shards. In a shard each model scores every distinct text once (``kitrain score`` and the gate's
+comparison: once across everything they are given), in length-sorted batches under
+``torch.inference_mode()``, on CUDA in bf16/fp16 when present. Per revision and text kind, the
+raw scores (s_0, s_1) and softmax probabilities (p_0, p_1) of its texts are aggregated by max and
+mean (8 features per kind); a revision without a text of a kind gets -1.
 The title model gives ``title_s_0``. Beside them: the action counts, the edit metadata, the tag and
 user flags — every name from :mod:`kitrain.schema`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Hashable, Sequence
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +27,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kitrain.atomic import atomic_dir, parquet_files, write_json
+from kitrain.atomic import CorruptFileError, atomic_dir, parquet_files, read_json, write_json
 from kitrain.config import FeaturesConfig
-from kitrain.languages import language_of
 from kitrain.models import ModelLoadError, load_classifier, load_tokenizer, select_device
 from kitrain.paths import SPLITS, TARGETS, RunPaths
-from kitrain.prepare import PrepareError, read_split
+from kitrain.prepare import PrepareError
 from kitrain.schema import (
     ACTION_FEATURES,
     ALL_FEATURES,
@@ -46,6 +52,16 @@ from kitrain.textdata import title_text
 logger = logging.getLogger(__name__)
 
 TEXT_COLUMNS = {"inserts": "texts_insert", "removes": "texts_removed", "changes": "texts_change"}
+#: The prepared columns the features are built from: nothing else is read.
+INPUT_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys((
+    *(c for c in FEATURE_META_COLUMNS if c != IS_TEMPORARY), USER_TEMPORARY, "wiki_db",
+    "revision_text_bytes_diff", *TAG_FEATURES, "actions", USER_ANONYMOUS, *USER_GROUP_FLAGS,
+    *TEXT_COLUMNS.values(),
+)))
+#: The file of ``work/features/`` saying what its finished shards were made from.
+FINGERPRINT = "fingerprint.json"
+#: Key of a shard file's footer metadata holding its text counts (read back when a rerun keeps it).
+SHARD_TEXTS_KEY = b"kitrain.texts"
 
 
 def text_keys(target: str, value: Any) -> list[Hashable]:
@@ -152,16 +168,39 @@ def load_scorer(path: str, target: str, device: Any, dtype: Any) -> tuple[Any, A
     return model, load_tokenizer(path)
 
 
+class Scorers:
+    """The fine-tuned models of the four targets on one device, loaded when first asked for; kept
+    for the next shard with ``keep``, else released after their target."""
+
+    def __init__(self, model_dir: Callable[[str], str], cfg: FeaturesConfig, keep: bool = True) -> None:
+        self.model_dir = model_dir
+        self.device, self.dtype = select_device(cfg.device)
+        self.keep = keep
+        self._loaded: dict[str, tuple[Any, Any]] = {}
+
+    def get(self, target: str) -> tuple[Any, Any]:
+        if target not in self._loaded:
+            self._loaded[target] = load_scorer(self.model_dir(target), target, self.device, self.dtype)
+        return self._loaded[target]
+
+    def release(self, target: str) -> None:
+        if not self.keep:
+            self._loaded.pop(target, None)
+
+
 def text_model_features(
     frames: dict[str, pd.DataFrame], model_dir: Callable[[str], str], cfg: FeaturesConfig,
-    progress: bool = False,
+    progress: bool = False, scorers: Scorers | None = None,
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any], str]:
     """The four models' features of several frames, each distinct text scored once across all.
 
     Shared by ``kitrain features`` and ``kitrain score`` so that training and serving compute the
-    same numbers. Returns (frame name -> target -> array, text counts, device type).
+    same numbers. Returns (frame name -> target -> array, text counts, device type). With
+    ``scorers``, the models are loaded once into it and kept for the next call (one per shard);
+    without, each is loaded for this call only.
     """
-    device, dtype = select_device(cfg.device)
+    scorers = scorers if scorers is not None else Scorers(model_dir, cfg, keep=False)
+    device = scorers.device
     keys: dict[str, dict[str, list]] = {name: {} for name in frames}
     mlm: dict[str, dict[str, np.ndarray]] = {name: {} for name in frames}
     counts: dict[str, Any] = {}
@@ -173,7 +212,7 @@ def text_model_features(
                 keys[name][target] = [text_keys(target, v) for v in frame[TEXT_COLUMNS[target]]]
         unique = distinct([k for name in frames for k in keys[name][target]])
         total = sum(len(k) for name in frames for k in keys[name][target])
-        model, tokenizer = load_scorer(model_dir(target), target, device, dtype)
+        model, tokenizer = scorers.get(target)
         logger.info("%s: scoring %d distinct texts (%d with repeats) on %s", target, len(unique),
                     total, device.type)
         raw = score_texts(model, tokenizer, unique, cfg.batch_size, cfg.max_length, device, progress,
@@ -190,6 +229,7 @@ def text_model_features(
             for name in frames:
                 mlm[name][target] = aggregate(keys[name][target], scores)
         del model
+        scorers.release(target)
     return mlm, counts, device.type
 
 
@@ -221,29 +261,139 @@ def _as_dicts(column: pd.Series) -> list[dict[str, int] | None]:
     return [dict(v) if v is not None else None for v in column]
 
 
-def run_features(cfg: FeaturesConfig, run_dir: str, progress: bool = False) -> dict[str, Any]:
-    """Build ``features/{train,test,full_test}/`` from the prepared splits and the four models."""
-    paths = RunPaths(run_dir)
-    frames = {}
+def prepared_inputs(paths: RunPaths) -> dict[str, list[Path]]:
+    """The prepared files of each split that has any (``<lang>.parquet``); an error when none has."""
+    inputs = {}
     for split in SPLITS:
-        if Path(paths.prepared(split)).is_dir() and not parquet_files(paths.prepared(split)):
+        files = parquet_files(paths.prepared(split))
+        if Path(paths.prepared(split)).is_dir() and not files:
             logger.warning("prepared %s has no rows (no such collection yet): skipped", split)
             continue
-        frames[split] = read_split(run_dir, split)
-    if not frames:
+        if files:
+            inputs[split] = files
+    if not inputs:
         raise PrepareError(f"no prepared rows in {paths.run_dir}/prepared: run `kitrain prepare` first")
-    mlm, counts, device_type = text_model_features(frames, paths.mlm, cfg, progress)
-    summary = {"config": cfg.to_dict(), "device": device_type, "texts": counts, "rows": {}}
-    # one rename publishes every split and the summary together (a split without rows this time
-    # leaves no stale output of an earlier run behind)
+    return inputs
+
+
+def shard_tables(path: Path, shard_rows: int, columns: Sequence[str] = INPUT_COLUMNS) -> Iterator[pa.Table]:
+    """The file's ``columns`` in consecutive shards of ``shard_rows`` rows (the last one shorter),
+    read batch by batch: only one shard's rows are ever in memory, whatever the file's size."""
+    try:
+        reader = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CorruptFileError(f"cannot read {path}: not a complete parquet file ({exc}); run "
+                               "`kitrain prepare` again") from None
+    missing = [c for c in columns if c not in reader.schema_arrow.names]
+    if missing:
+        raise PrepareError(f"prepared file {path} has no column(s) {missing}: it was prepared by an "
+                           "older kitrain; run `kitrain prepare` again")
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in reader.iter_batches(batch_size=min(shard_rows, 8192), columns=list(columns)):
+        pending.append(batch)
+        size += batch.num_rows
+        while size >= shard_rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, shard_rows)
+            rest = table.slice(shard_rows)
+            pending, size = rest.to_batches(), rest.num_rows
+    if size:
+        yield pa.Table.from_batches(pending)
+
+
+def _fingerprint(cfg: FeaturesConfig, paths: RunPaths, inputs: dict[str, list[Path]],
+                 scorers: Scorers) -> dict[str, Any]:
+    """What the shards of an interrupted run depend on: finished shards are kept by a rerun only
+    when all of it is the same (the settings, the device and precision, the published prepared
+    version and its files, the published fine-tuned models)."""
+    return json.loads(json.dumps({
+        "config": cfg.to_dict(), "device": [scorers.device.type, str(scorers.dtype)],
+        "prepared": os.path.realpath(paths.prepared_root()),
+        "inputs": {f"{split}/{f.name}": [f.stat().st_size, f.stat().st_mtime_ns]
+                   for split, files in inputs.items() for f in files},
+        "models": {target: os.path.realpath(paths.mlm(target)) for target in TARGETS},
+    }))
+
+
+def _work_dir(paths: RunPaths, fingerprint: dict[str, Any]) -> Path:
+    """``work/features/``: the shards finished so far, kept when an earlier run with the same
+    fingerprint was interrupted, else emptied."""
+    work = Path(paths.features_work())
+    if read_json(work / FINGERPRINT) != fingerprint:
+        if work.exists():
+            logger.warning("%s holds shards of other settings or inputs: discarded", work)
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        write_json(work / FINGERPRINT, fingerprint)
+    for stale in work.glob("*/.*.tmp"):  # a shard being written when the run stopped
+        stale.unlink()
+    return work
+
+
+def feature_shard(table: pa.Table, scorers: Scorers, cfg: FeaturesConfig,
+                  progress: bool = False) -> tuple[pa.Table, dict[str, Any]]:
+    """One shard's feature table and its text counts (each distinct text of the shard scored once)."""
+    frame = table.to_pandas()
+    mlm, counts, _ = text_model_features({"shard": frame}, scorers.model_dir, cfg, progress, scorers)
+    features = pa.Table.from_pandas(assemble(frame, mlm["shard"]), preserve_index=False)
+    metadata = {**(features.schema.metadata or {}), SHARD_TEXTS_KEY: json.dumps(counts).encode()}
+    return features.replace_schema_metadata(metadata), counts
+
+
+def _write_shard(table: pa.Table, path: Path) -> None:
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def _shard_counts(path: Path) -> tuple[int, dict[str, Any]]:
+    """Rows and text counts of a finished shard, from its file's footer."""
+    info = pq.ParquetFile(path)
+    return info.metadata.num_rows, json.loads(info.schema_arrow.metadata[SHARD_TEXTS_KEY])
+
+
+def run_features(cfg: FeaturesConfig, run_dir: str, progress: bool = False) -> dict[str, Any]:
+    """Build ``features/{train,test,full_test}/`` from the prepared splits and the four models.
+
+    Works shard by shard (``cfg.shard_rows`` rows of one language of one split, only the columns
+    the features use), so memory is bounded by one shard and not by the run; each distinct text is
+    scored once per shard. Every finished shard is written to ``work/features/`` at once, and a
+    rerun after a crash keeps those (same settings, inputs and models) and scores only the rest.
+    One rename then publishes every split and the summary together (a split without rows this time
+    leaves no stale output of an earlier run behind).
+    """
+    paths = RunPaths(run_dir)
+    inputs = prepared_inputs(paths)
+    scorers = Scorers(paths.mlm, cfg)
+    work = _work_dir(paths, _fingerprint(cfg, paths, inputs, scorers))
+    texts = {target: {"distinct_texts": 0, "texts": 0} for target in TARGETS}
+    summary: dict[str, Any] = {"config": cfg.to_dict(), "device": scorers.device.type, "texts": texts,
+                               "rows": {}, "shards": {}, "resumed_shards": 0}
+    for split, files in inputs.items():
+        (work / split).mkdir(exist_ok=True)
+        rows = shards = 0
+        for file in files:
+            for index, table in enumerate(shard_tables(file, cfg.shard_rows)):
+                path = work / split / f"{file.stem}-{index:05d}.parquet"
+                if path.exists():
+                    n, counts = _shard_counts(path)
+                    summary["resumed_shards"] += 1
+                    logger.info("features %s/%s: %d rows, finished before: kept", split, path.stem, n)
+                else:
+                    features, counts = feature_shard(table, scorers, cfg, progress)
+                    _write_shard(features, path)
+                    n = features.num_rows
+                    logger.info("features %s/%s: %d rows", split, path.stem, n)
+                rows, shards = rows + n, shards + 1
+                for target, count in counts.items():
+                    for key in ("distinct_texts", "texts"):
+                        texts[target][key] += count[key]
+        summary["rows"][split], summary["shards"][split] = rows, shards
+        logger.info("features %s: %d rows in %d shard(s), %d features", split, rows, shards, len(ALL_FEATURES))
     with atomic_dir(paths.features_root()) as root:
-        for split, frame in frames.items():
-            features = assemble(frame, mlm[split])
-            (root / split).mkdir()
-            for wiki, part in features.groupby("wiki_db", sort=True):
-                table = pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False)
-                pq.write_table(table, root / split / f"{language_of(wiki)}.parquet", compression="zstd")
-            summary["rows"][split] = len(features)
-            logger.info("features %s: %d rows, %d features", split, len(features), len(ALL_FEATURES))
+        for split in inputs:
+            os.replace(work / split, root / split)
         write_json(root / Path(paths.features_summary()).name, summary)
+    shutil.rmtree(work)
     return summary

@@ -109,6 +109,10 @@ class RunPaths:
     def mlm_work(self, target: str) -> str:
         return self._join("work", "mlm", _choice("target", target, TARGETS))
 
+    def features_work(self) -> str:
+        """``work/features/``: the finished shards of a features run, kept for a rerun after a crash."""
+        return self._join("work", "features")
+
     def features_root(self) -> str:
         """``features/``: published as a whole, like ``prepared/``."""
         return self._join("features")

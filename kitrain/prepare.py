@@ -34,6 +34,10 @@ from kitrain.schema import LABEL, USER_ANONYMOUS, USER_TEMPORARY
 
 logger = logging.getLogger(__name__)
 
+#: Rows per row group of a prepared file: the later stages read a language's file a shard at a
+#: time, and a parquet reader holds a whole row group (pyarrow's default is a million rows).
+ROW_GROUP_ROWS = 10_000
+
 IS_BALANCED = "is_balanced"
 IS_TEXT_TRAIN = "is_text_train"
 
@@ -249,7 +253,8 @@ def run_prepare(cfg: PrepareConfig, run_dir: str) -> dict[str, Any]:
             )
             for split, frame in splits.items():
                 table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
-                pq.write_table(table, dirs[split] / f"{lang}.parquet", compression="zstd")
+                pq.write_table(table, dirs[split] / f"{lang}.parquet", compression="zstd",
+                               row_group_size=ROW_GROUP_ROWS)
             summary["languages"][lang] = counts
             logger.info("%s: %s", lang, {s: c["rows"] for s, c in counts.items()})
         for split in SPLITS:

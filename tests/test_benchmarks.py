@@ -204,3 +204,38 @@ def test_real_export_check(tmp_path):
     assert (result["eligible"], result["collected"], result["eligible_reverted"]) == (3, 3, 1)
     assert result["missing_text"] == result["lacking_text_in_export"] == 1
     assert result["xml_dump"] == "20220801"
+
+
+def test_scale_growth_exponents():
+    # y = n ** k gives exponent k: time linear (10x rows, 10x seconds), memory flat
+    from benchmarks.scale import growth
+
+    results = [{"rows": 100_000, "wall_s": 30.0, "peak_rss_mb": 900.0},
+               {"rows": 1_000_000, "wall_s": 300.0, "peak_rss_mb": 900.0}]
+    assert growth(results) == [{"from": 100_000, "to": 1_000_000, "time_exponent": 1.0,
+                                "memory_exponent": 0.0, "memory_ratio": 1.0}]
+
+
+def test_scale_benchmark_data_is_in_the_prepared_format():
+    # the synthetic rows carry every prepared column with prepare's types, so the stages read them
+    # as they read a real run's; the 92-entry actions map is there in full
+    from benchmarks.scale import PREPARED_SCHEMA, synthetic_rows
+    from kitrain.features import INPUT_COLUMNS
+    from kitrain.schema import ACTION_KEYS, COLLECTED_COLUMNS
+
+    table = synthetic_rows(50, "uk", seed=1)
+    assert table.schema == PREPARED_SCHEMA and table.num_rows == 50
+    assert table.column_names == [name for name, _ in COLLECTED_COLUMNS] + ["is_balanced", "is_text_train"]
+    assert set(INPUT_COLUMNS) <= set(table.column_names)
+    assert [k for k, _ in table["actions"][0].as_py()] == list(ACTION_KEYS)
+    assert table["revision_id"].to_pylist() == sorted(set(table["revision_id"].to_pylist()))
+
+
+@pytest.mark.slow
+def test_scale_benchmark_runs(tmp_path):
+    result = run_benchmark("scale.py", "--stage", "features", "--rows", "120", "--shard-rows", "20",
+                           "--workdir", str(tmp_path / "scale"))
+    (one,) = result["results"]
+    # 48, 36, 24 and 12 rows for the four languages: 3 + 2 + 2 + 1 shards of at most 20 rows
+    assert one["rows"] == 120 and one["shards"] == {"train": 8}
+    assert one["peak_rss_mb"] > 0 and one["wall_s"] > 0 and result["growth"] == []

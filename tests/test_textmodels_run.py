@@ -162,3 +162,94 @@ def test_feature_names_are_the_published_ones():
     assert text_feature_names("inserts")[:4] == ("insert_s_0_max", "insert_s_1_max", "insert_p_0_max",
                                                  "insert_p_1_max")
     assert text_feature_names("changes")[-1] == "change_p_1_mean"
+
+
+@pytest.fixture
+def features_copy(run, tmp_path):
+    """A copy of the run's prepared splits and fine-tuned models, for features runs of its own."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(Path(run) / "prepared", copy / "prepared")
+    for target in TARGETS:
+        shutil.copytree(RunPaths(run).mlm(target), RunPaths(str(copy)).mlm(target))
+    return str(copy)
+
+
+def _features(run_dir):
+    paths = RunPaths(run_dir)
+    return {split: pq.read_table(paths.features(split)).to_pandas().sort_values("revision_id")
+            .reset_index(drop=True) for split in ("train", "test", "full_test")}
+
+
+def test_features_in_shards_resume_after_a_crash_and_equal_one_run(run, demo_features, features_copy,
+                                                                  monkeypatch):
+    # shards of 7 rows (the demo run's features: one shard per language and split); the run dies
+    # while writing its fourth shard; the rerun keeps the three finished ones, scores only the
+    # rest, and publishes what one unsharded run published (one text per batch: the same numbers
+    # for a text whatever else its batch holds)
+    import kitrain.features as features
+
+    cfg = FeaturesConfig(batch_size=1, max_length=64, shard_rows=7)
+    scored, crashes = [], []
+    real = features.feature_shard
+
+    def dies_on_the_fourth(table, *args, **kwargs):
+        scored.append(table["revision_id"].to_pylist())
+        if len(scored) == 4 and not crashes:
+            crashes.append(1)
+            raise MemoryError("killed")
+        return real(table, *args, **kwargs)
+
+    monkeypatch.setattr(features, "feature_shard", dies_on_the_fourth)
+    with pytest.raises(MemoryError):
+        run_features(cfg, features_copy)
+    assert not Path(RunPaths(features_copy).features_root()).exists()  # nothing published
+    finished = scored[:3]
+    scored.clear()
+    summary = run_features(cfg, features_copy)
+    assert summary["resumed_shards"] == 3
+    rescored = {r for shard in scored for r in shard}
+    assert not rescored & {r for shard in finished for r in shard}
+    total = sum(summary["shards"].values())
+    assert len(scored) == total - 3 and total > len(demo_features[2]["rows"]) * 2  # really sharded
+    assert summary["rows"] == demo_features[2]["rows"]
+    assert not Path(RunPaths(features_copy).features_work()).exists()
+    one_run = _features(run)
+    for split, frame in _features(features_copy).items():
+        assert frame.equals(one_run[split]), split
+
+
+def test_features_discard_the_shards_of_other_settings(features_copy, monkeypatch, caplog):
+    import kitrain.features as features
+
+    calls = []
+    real = features.feature_shard
+
+    def dies_on_the_second(table, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("killed")
+        return real(table, *args, **kwargs)
+
+    monkeypatch.setattr(features, "feature_shard", dies_on_the_second)
+    with pytest.raises(MemoryError):
+        run_features(FeaturesConfig(batch_size=1, max_length=64, shard_rows=7), features_copy)
+    monkeypatch.setattr(features, "feature_shard", real)
+    summary = run_features(FeaturesConfig(batch_size=1, max_length=64, shard_rows=5), features_copy)
+    assert summary["resumed_shards"] == 0
+    assert "holds shards of other settings or inputs: discarded" in caplog.text
+
+
+def test_features_read_only_the_columns_they_use(features_copy):
+    # the columns the features do not use (the comment, the user name, the reverting revision's
+    # facts) stay on disk: the shards carry exactly INPUT_COLUMNS, in shards of the size asked
+    from kitrain.features import INPUT_COLUMNS, shard_tables
+
+    file = sorted(Path(RunPaths(features_copy).prepared("train")).glob("*.parquet"))[0]
+    on_disk = pq.read_schema(file).names
+    assert set(INPUT_COLUMNS) < set(on_disk)
+    shards = list(shard_tables(file, 3))
+    assert all(t.column_names == list(INPUT_COLUMNS) for t in shards)
+    assert [t.num_rows for t in shards[:-1]] == [3] * (len(shards) - 1) and 0 < shards[-1].num_rows <= 3
+    assert sum(t.num_rows for t in shards) == pq.ParquetFile(file).metadata.num_rows

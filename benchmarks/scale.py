@@ -1,0 +1,202 @@
+"""Scale benchmark: time and peak memory of the stages after collection, from 10k to 1M rows.
+
+Writes synthetic prepared splits (the collected format plus the two split keys) of several
+languages, with heavy-tailed texts, many revisions per page and the 92-entry ``actions`` map, then
+runs a stage on each size in a child process of its own and reports its wall time, CPU seconds,
+peak RSS and bytes of peak RSS per row, with the growth exponent of time and memory between two
+sizes (``log(y2 / y1) / log(n2 / n1)``: 1 is linear, 0 is flat). Ends with one JSON line.
+
+    python benchmarks/scale.py --stage features --rows 10000 100000 1000000
+    python benchmarks/scale.py --stage features --rows 100000 --shard-rows 1000000000   # one shard a language
+
+Stages so far: ``features`` (the tiny model stands in for the four fine-tuned ones: the benchmark
+is about memory and the work that grows with the rows, not the model's arithmetic; see
+``benchmarks/gpu_check.sh`` for the model's own speed on a GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from kitrain.paths import TARGETS, RunPaths  # noqa: E402
+from kitrain.prepare import ROW_GROUP_ROWS  # noqa: E402
+from kitrain.schema import (  # noqa: E402
+    ACTION_KEYS,
+    COLLECTED_COLUMNS,
+    LABEL,
+    USER_ANONYMOUS,
+    USER_TEMPORARY,
+)
+
+logger = logging.getLogger("benchmarks.scale")
+
+_ARROW_TYPES = {
+    "string": pa.string(), "bigint": pa.int64(), "int": pa.int32(), "boolean": pa.bool_(),
+    "array<string>": pa.list_(pa.string()),
+    "array<struct<before:string,after:string>>": pa.list_(
+        pa.struct([("before", pa.string()), ("after", pa.string())])),
+    "map<string,int>": pa.map_(pa.string(), pa.int32()),
+}
+#: The prepared files' schema: the collected columns and the two keys prepare adds.
+PREPARED_SCHEMA = pa.schema([(name, _ARROW_TYPES[dtype]) for name, dtype in COLLECTED_COLUMNS]
+                            + [("is_balanced", pa.int32()), ("is_text_train", pa.int32())])
+LANGUAGES = ("en", "de", "uk", "ja")
+WORDS = [f"w{i}" for i in range(5000)]
+
+
+def _sentence(rng: np.random.Generator) -> str:
+    """A sentence of log-normal length (median about 18 words), a few of them very long."""
+    length = int(min(2000, max(1, rng.lognormal(math.log(18), 0.8))))
+    return " ".join(WORDS[i] for i in rng.zipf(1.3, length) % len(WORDS)) + "."
+
+
+def synthetic_rows(n: int, lang: str, seed: int) -> pa.Table:
+    """``n`` prepared rows of one language: pages with heavy-tailed revision counts, 0-4 inserted,
+    removed and changed sentences per edit, the full ``actions`` map."""
+    rng = np.random.default_rng(seed)
+    pages = rng.zipf(1.6, n) % max(1, n // 5)
+    columns: dict[str, list] = {name: [] for name in PREPARED_SCHEMA.names}
+    ints = [f.name for f in PREPARED_SCHEMA if f.type == pa.int32() and f.name not in ("is_balanced",)]
+    for i in range(n):
+        inserts = [_sentence(rng) for _ in range(rng.poisson(1.5))]
+        removes = [_sentence(rng) for _ in range(rng.poisson(0.8))]
+        changes = [{"before": _sentence(rng), "after": _sentence(rng)} for _ in range(rng.poisson(0.7))]
+        row = {
+            "wiki_db": f"{lang}wiki", "event_comment": "edit", "event_user_text_historical": f"user{i % 97}",
+            "event_user_seconds_since_previous_revision": int(rng.integers(0, 10**6)),
+            "revision_id": 10**7 * (LANGUAGES.index(lang) + 1) + i, "page_title": f"Page_{pages[i]}",
+            "page_revision_count": int(rng.integers(1, 5000)),
+            "revision_text_bytes_diff": int(rng.normal(0, 400)),
+            "event_timestamp": f"2022-0{1 + i % 7}-{1 + i % 28:02d} 12:00:00",
+            "revision_parent_id": 10**7 * (LANGUAGES.index(lang) + 1) + i - 1,
+            "revision_first_identity_reverting_revision_id": 0,
+            "reverting_revision_is_reverted_revision": False,
+            "texts_insert": inserts, "texts_removed": removes, "texts_change": changes,
+            "actions": [(key, int(rng.integers(0, 3)) if rng.random() < 0.1 else 0) for key in ACTION_KEYS],
+            "is_balanced": int(rng.random() < 0.3),
+        }
+        for name in ints:
+            row.setdefault(name, 0)
+        row[LABEL] = int(rng.random() < 0.12)
+        row[USER_ANONYMOUS] = int(rng.random() < 0.2)
+        row[USER_TEMPORARY] = int(row[USER_ANONYMOUS] and rng.random() < 0.9)
+        for name in PREPARED_SCHEMA.names:
+            columns[name].append(row[name])
+    return pa.table(columns, schema=PREPARED_SCHEMA)
+
+
+def write_prepared(run_dir: Path, rows: int, seed: int) -> None:
+    """``prepared/train/<lang>.parquet`` of ``rows`` rows over :data:`LANGUAGES` (a larger share
+    for the first ones, as across Wikipedias), written in chunks and row groups as prepare does."""
+    sizes = [rows * 4 // 10, rows * 3 // 10, rows * 2 // 10]
+    sizes.append(rows - sum(sizes))
+    out = Path(RunPaths(str(run_dir)).prepared("train"))
+    out.mkdir(parents=True)
+    for k, (lang, n) in enumerate(zip(LANGUAGES, sizes)):
+        with pq.ParquetWriter(out / f"{lang}.parquet", PREPARED_SCHEMA, compression="zstd") as writer:
+            for start in range(0, n, 50_000):
+                writer.write_table(synthetic_rows(min(50_000, n - start), lang, seed + 1000 * k + start),
+                                   row_group_size=ROW_GROUP_ROWS)
+
+
+def build_models(run_dir: Path, corpus_rows: int, seed: int) -> Path:
+    """A tiny BERT built from a sample of the synthetic texts, saved once; each size's run links it
+    as its four fine-tuned models."""
+    from kitrain.tinymodel import build_tiny_model, read_corpus
+
+    sample = run_dir / "corpus"
+    write_prepared(sample, corpus_rows, seed)
+    model = run_dir / "model"
+    build_tiny_model(model, read_corpus(RunPaths(str(sample)).prepared("train")), vocab_size=4000,
+                     hidden_size=32, layers=1)
+    return model
+
+
+CHILD = """
+import json, resource, sys, time
+from kitrain.config import FeaturesConfig
+from kitrain.features import run_features
+cfg = FeaturesConfig(**json.loads(sys.argv[2]))
+wall, cpu = time.perf_counter(), time.process_time()
+summary = run_features(cfg, sys.argv[1])
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+                  "peak_rss_mb": usage.ru_maxrss / 1024, "rows": summary["rows"],
+                  "shards": summary["shards"], "texts": summary["texts"]}))
+"""
+
+
+def run_stage(run_dir: Path, config: dict) -> dict:
+    done = subprocess.run([sys.executable, "-c", CHILD, str(run_dir), json.dumps(config)],
+                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if done.returncode != 0:
+        raise RuntimeError(f"features failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def exponent(n1: float, y1: float, n2: float, y2: float) -> float:
+    """The growth exponent between two sizes: y grows like n ** exponent."""
+    return round(math.log(y2 / y1) / math.log(n2 / n1), 3)
+
+
+def growth(results: list[dict]) -> list[dict]:
+    """Exponents of time and peak memory between consecutive sizes."""
+    return [{"from": a["rows"], "to": b["rows"],
+             "time_exponent": exponent(a["rows"], a["wall_s"], b["rows"], b["wall_s"]),
+             "memory_exponent": exponent(a["rows"], a["peak_rss_mb"], b["rows"], b["peak_rss_mb"]),
+             "memory_ratio": round(b["peak_rss_mb"] / a["peak_rss_mb"], 3)}
+            for a, b in zip(results, results[1:])]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", choices=("features",), default="features")
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--shard-rows", type=int, default=None, help="features: rows per shard "
+                        "(default: kitrain's); a huge value gives one shard per language")
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", default=None, help="default: a temporary directory")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    root = Path(args.workdir or tempfile.mkdtemp(prefix="kitrain-scale-"))
+    model = build_models(root, 2000, args.seed)
+    config = {"max_length": args.max_length, **({"shard_rows": args.shard_rows} if args.shard_rows else {})}
+    results = []
+    for rows in sorted(args.rows):
+        run_dir = root / f"rows-{rows}"
+        start = time.perf_counter()
+        write_prepared(run_dir, rows, args.seed)
+        bytes_on_disk = sum(f.stat().st_size for f in Path(RunPaths(str(run_dir)).prepared("train")).glob("*"))
+        for target in TARGETS:
+            Path(RunPaths(str(run_dir)).mlm(target)).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(model, RunPaths(str(run_dir)).mlm(target))
+        logger.info("%d rows written in %.0f s (%.0f MB of parquet)", rows, time.perf_counter() - start,
+                    bytes_on_disk / 1e6)
+        result = run_stage(run_dir, config)
+        assert result["rows"]["train"] == rows, result["rows"]
+        result.update(rows=rows, prepared_mb=round(bytes_on_disk / 1e6, 1),
+                      peak_rss_bytes_per_row=round(result["peak_rss_mb"] * 2**20 / rows))
+        logger.info("%s", json.dumps(result))
+        results.append(result)
+    print(json.dumps({"stage": args.stage, "config": config, "results": results,
+                      "growth": growth(results)}))
+
+
+if __name__ == "__main__":
+    main()
