@@ -21,6 +21,7 @@ from kitrain.config import (
     DEFAULT_TEXT_SOURCE,
     CollectConfig,
     ConfigError,
+    check_local_run_dir,
     EvaluateConfig,
     FeaturesConfig,
     PrepareConfig,
@@ -588,6 +589,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kitrain.history import HistoryError
 
     try:
+        if args.command != "collect" and getattr(args, "run_dir", None):
+            check_local_run_dir(args.run_dir, "--run-dir")
         return int(args.func(args))
     except (ConfigError, LanguageError, SourceError, JavaMissingError, PrepareError,
             ModelLoadError, NoExamplesError, ExternalScoresError, BundleError, InputLineError, DatasetError,

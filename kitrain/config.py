@@ -114,6 +114,23 @@ def check_text_source(value: object) -> str:
     return value  # type: ignore[return-value]
 
 
+#: The stages that read and write the run directory through local paths (Python's file API,
+#: pyarrow, transformers, CatBoost): only collection writes through Hadoop's file system.
+LOCAL_RUN_DIR_STAGES = ("prepare", "finetune", "features", "train", "evaluate", "bundle", "publish")
+
+
+def check_local_run_dir(run_dir: str, who: str) -> None:
+    """A run directory given as a URI (``hdfs://``, ``s3://``) is refused by every stage but
+    collection, in one line naming them: they would write a local directory named ``hdfs:``
+    instead. A directory every worker mounts (NFS, a mounted bucket) serves a run on many machines.
+    """
+    if "://" in run_dir:
+        raise ConfigError(
+            f"{who}: run directory {run_dir} is not a local path: only collection writes through "
+            f"Hadoop's file system; {', '.join(LOCAL_RUN_DIR_STAGES)} need a local path, shared by "
+            "every worker that runs them (an NFS or other mounted directory)")
+
+
 #: Iceberg snapshot ids are non-negative 64-bit numbers (Iceberg's snapshot id generator).
 MAX_SNAPSHOT_ID = 2**63 - 1
 

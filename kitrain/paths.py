@@ -18,8 +18,11 @@ Layout (the parts built so far)::
                                                    metrics.json, kitrain_finetune.json
       work/mlm/<target>/checkpoint-N/              Trainer checkpoints (resume only; never read
                                                    by later stages)
-      features/{train,test,full_test}/<lang>.parquet
-      features/summary.json                        config (max length ...), rows, text counts
+      features/{train,test,full_test}/<lang>-<shard>.parquet
+                                                   one file per shard (uk-00000.parquet ...)
+      features/summary.json                        config (max length ...), rows, shards, text counts
+      work/features/<split>/                       the finished shards of a features run, and the
+                                                   fingerprint a rerun after a crash checks
       classifier/<variant>/                        model.cbm, features.json, metrics.json,
                                                    importances.json, train_config.json
       report/                                      metrics.json, predictions.parquet, index.html

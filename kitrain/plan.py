@@ -20,6 +20,7 @@ from typing import Any
 
 from kitrain.config import (
     ANON_PREFIX,
+    check_local_run_dir,
     DEFAULT_BASE_MODEL,
     MODE_DEFAULTS,
     MODES,
@@ -170,6 +171,7 @@ class PipelineConfig(_Config):
         for name in ("run_dir", "source_dir", "dumps_dir", "base_model", "models_dir",
                      "hive_history_location", "hive_wikitext_location"):
             check_no_credentials(name, getattr(self, name))
+        check_local_run_dir(self.run_dir, "run_dir")
         if SNAPSHOT_PLACEHOLDER in self.run_dir:
             raise ConfigError(f"run_dir still holds the placeholder {SNAPSHOT_PLACEHOLDER}: {self.run_dir!r}")
         object.__setattr__(self, "languages", validate_languages(self.languages))

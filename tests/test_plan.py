@@ -261,6 +261,28 @@ def test_xml_dump_param(tmp_path):
     assert {c.xml_dump for c in cfg.collect_configs("uk")} == {"20220901"}
 
 
+def test_a_run_dir_on_a_cluster_file_system_is_refused_at_plan_time(tmp_path):
+    # collection writes through Hadoop's file system, the later stages do not: a DAG run with an
+    # hdfs:// run_dir would collect and then fail at prepare, so the plan refuses it in one line
+    with pytest.raises(ConfigError, match=(
+            "run_dir: run directory hdfs:///user/ki/2022-07 is not a local path: only collection "
+            "writes through Hadoop's file system; prepare, finetune, features, train, evaluate, "
+            "bundle, publish need a local path")):
+        config_from_params({"run_dir": "hdfs:///user/ki/{snapshot}"}, dt.date(2022, 7, 1))
+
+
+@pytest.mark.parametrize("command", ["prepare", "features", "train", "evaluate"])
+def test_the_local_stages_refuse_a_uri_run_dir(command, tmp_path, monkeypatch, capsys):
+    # without the check, Path("s3://bucket/run") is the local directory "s3:/bucket/run"
+    from kitrain import cli
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([command, "--run-dir", "s3://bucket/run"]) == 2
+    assert (f"kitrain {command}: error: --run-dir: run directory s3://bucket/run is not a "
+            "local path") in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_content_snapshot_id_param_reaches_every_collection(tmp_path):
     # given as text (19 digits are more than the UI's JavaScript numbers hold exactly), read as
     # the exact number; empty: the current snapshot
