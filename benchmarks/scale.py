@@ -11,7 +11,10 @@ sizes (``log(y2 / y1) / log(n2 / n1)``: 1 is linear, 0 is flat). Ends with one J
 
 Stages so far: ``features`` (the tiny model stands in for the four fine-tuned ones: the benchmark
 is about memory and the work that grows with the rows, not the model's arithmetic; see
-``benchmarks/gpu_check.sh`` for the model's own speed on a GPU).
+``benchmarks/gpu_check.sh`` for the model's own speed on a GPU) and ``train`` (CatBoost on
+synthetic feature rows, with its peak memory over the feature matrix it trains on).
+
+    python benchmarks/scale.py --stage train --rows 100000 1000000
 """
 
 from __future__ import annotations
@@ -38,7 +41,10 @@ from kitrain.prepare import ROW_GROUP_ROWS  # noqa: E402
 from kitrain.schema import (  # noqa: E402
     ACTION_KEYS,
     COLLECTED_COLUMNS,
+    FEATURE_TABLE_COLUMNS,
     LABEL,
+    MLM_FEATURES,
+    TITLE_FEATURES,
     USER_ANONYMOUS,
     USER_TEMPORARY,
 )
@@ -114,6 +120,44 @@ def write_prepared(run_dir: Path, rows: int, seed: int) -> None:
                                    row_group_size=ROW_GROUP_ROWS)
 
 
+def synthetic_features(n: int, lang: str, seed: int) -> pa.Table:
+    """``n`` rows of ``features/<split>/`` (the features stage's output) of one language: sparse
+    action counts, 0/1 flags, text-model scores; 12 % reverted, a fifth logged out."""
+    rng = np.random.default_rng(seed)
+    columns: dict[str, np.ndarray] = {}
+    for name in FEATURE_TABLE_COLUMNS:
+        if name in MLM_FEATURES or name in TITLE_FEATURES:
+            columns[name] = rng.normal(0, 1, n)
+        elif name == "revision_id":
+            columns[name] = np.arange(n, dtype=np.int64) + 10**7 * (LANGUAGES.index(lang) + 1)
+        elif name in ("page_title", "event_timestamp", "wiki_db"):
+            continue
+        elif name == "revision_text_bytes_diff":
+            columns[name] = rng.normal(0, 400, n).astype(np.int64)
+        elif name in ACTION_KEYS:
+            columns[name] = (rng.poisson(0.3, n) * (rng.random(n) < 0.1)).astype(np.int32)
+        else:
+            columns[name] = (rng.random(n) < (0.12 if name == LABEL else 0.2)).astype(np.int32)
+    columns["is_text_train"] = (rng.random(n) < 0.5).astype(np.int32)
+    table = {name: columns.get(name) for name in FEATURE_TABLE_COLUMNS}
+    table["page_title"] = pa.array([f"Page_{i % 5000}" for i in range(n)])
+    table["event_timestamp"] = pa.array(["2022-05-01 12:00:00"] * n)
+    table["wiki_db"] = pa.array([f"{lang}wiki"] * n)
+    return pa.table(table)
+
+
+def write_features(run_dir: Path, rows: int, seed: int) -> None:
+    """``features/train/<lang>-<shard>.parquet`` of ``rows`` rows over :data:`LANGUAGES`."""
+    sizes = [rows * 4 // 10, rows * 3 // 10, rows * 2 // 10]
+    sizes.append(rows - sum(sizes))
+    out = Path(RunPaths(str(run_dir)).features("train"))
+    out.mkdir(parents=True)
+    for k, (lang, n) in enumerate(zip(LANGUAGES, sizes)):
+        for index, start in enumerate(range(0, n, 20_000)):
+            pq.write_table(synthetic_features(min(20_000, n - start), lang, seed + 1000 * k + index),
+                           out / f"{lang}-{index:05d}.parquet", compression="zstd")
+
+
 def build_models(run_dir: Path, corpus_rows: int, seed: int) -> Path:
     """A tiny BERT built from a sample of the synthetic texts, saved once; each size's run links it
     as its four fine-tuned models."""
@@ -127,7 +171,8 @@ def build_models(run_dir: Path, corpus_rows: int, seed: int) -> Path:
     return model
 
 
-CHILD = """
+CHILDREN = {
+    "features": """
 import json, resource, sys, time
 from kitrain.config import FeaturesConfig
 from kitrain.features import run_features
@@ -138,14 +183,37 @@ usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
                   "peak_rss_mb": usage.ru_maxrss / 1024, "rows": summary["rows"],
                   "shards": summary["shards"], "texts": summary["texts"]}))
-"""
+""",
+    # the classifier on the features: its peak memory beside the feature matrix it trains on
+    # (measured after training, so that building it again does not add to the peak)
+    "train": """
+import json, resource, sys, time
+import catboost, pandas
+from kitrain.classifier import model_matrix, read_features, run_train, training_columns
+from kitrain.config import TrainConfig
+from kitrain.schema import variant_features
+cfg = TrainConfig(**json.loads(sys.argv[2]))
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+wall, cpu = time.perf_counter(), time.process_time()
+results = run_train(cfg, sys.argv[1])
+usage = resource.getrusage(resource.RUSAGE_SELF)
+result = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+          "peak_rss_mb": usage.ru_maxrss / 1024, "rss_after_imports_mb": base}
+frame = read_features(sys.argv[1], "train", training_columns(cfg.variants), classifier_rows=True)
+matrix = model_matrix(frame, variant_features(cfg.variants[0]))
+result["matrix_mb"] = matrix.memory_usage(deep=True).sum() / 2**20
+result["classifier_rows"] = len(frame)
+result["peak_over_matrix"] = (result["peak_rss_mb"] - base) / result["matrix_mb"]
+print(json.dumps(result))
+""",
+}
 
 
-def run_stage(run_dir: Path, config: dict) -> dict:
-    done = subprocess.run([sys.executable, "-c", CHILD, str(run_dir), json.dumps(config)],
+def run_stage(stage: str, run_dir: Path, config: dict) -> dict:
+    done = subprocess.run([sys.executable, "-c", CHILDREN[stage], str(run_dir), json.dumps(config)],
                           capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if done.returncode != 0:
-        raise RuntimeError(f"features failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{stage} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -165,32 +233,42 @@ def growth(results: list[dict]) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=("features",), default="features")
+    parser.add_argument("--stage", choices=tuple(CHILDREN), default="features")
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--shard-rows", type=int, default=None, help="features: rows per shard "
                         "(default: kitrain's); a huge value gives one shard per language")
-    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--max-length", type=int, default=64, help="features: tokens per text")
+    parser.add_argument("--iterations", type=int, default=50, help="train: CatBoost iterations")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", default=None, help="default: a temporary directory")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     root = Path(args.workdir or tempfile.mkdtemp(prefix="kitrain-scale-"))
-    model = build_models(root, 2000, args.seed)
-    config = {"max_length": args.max_length, **({"shard_rows": args.shard_rows} if args.shard_rows else {})}
+    if args.stage == "features":
+        model = build_models(root, 2000, args.seed)
+        config = {"max_length": args.max_length, **({"shard_rows": args.shard_rows} if args.shard_rows else {})}
+    else:
+        config = {"variants": ["all+user+mlm"], "iterations": args.iterations, "seed": args.seed}
     results = []
     for rows in sorted(args.rows):
-        run_dir = root / f"rows-{rows}"
+        run_dir = root / f"{args.stage}-{rows}"
         start = time.perf_counter()
-        write_prepared(run_dir, rows, args.seed)
-        bytes_on_disk = sum(f.stat().st_size for f in Path(RunPaths(str(run_dir)).prepared("train")).glob("*"))
-        for target in TARGETS:
-            Path(RunPaths(str(run_dir)).mlm(target)).parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(model, RunPaths(str(run_dir)).mlm(target))
+        if args.stage == "features":
+            write_prepared(run_dir, rows, args.seed)
+            written = Path(RunPaths(str(run_dir)).prepared("train"))
+            for target in TARGETS:
+                Path(RunPaths(str(run_dir)).mlm(target)).parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(model, RunPaths(str(run_dir)).mlm(target))
+        else:
+            write_features(run_dir, rows, args.seed)
+            written = Path(RunPaths(str(run_dir)).features("train"))
+        bytes_on_disk = sum(f.stat().st_size for f in written.glob("*"))
         logger.info("%d rows written in %.0f s (%.0f MB of parquet)", rows, time.perf_counter() - start,
                     bytes_on_disk / 1e6)
-        result = run_stage(run_dir, config)
-        assert result["rows"]["train"] == rows, result["rows"]
-        result.update(rows=rows, prepared_mb=round(bytes_on_disk / 1e6, 1),
+        result = run_stage(args.stage, run_dir, config)
+        if args.stage == "features":
+            assert result["rows"]["train"] == rows, result["rows"]
+        result.update(rows=rows, input_mb=round(bytes_on_disk / 1e6, 1),
                       peak_rss_bytes_per_row=round(result["peak_rss_mb"] * 2**20 / rows))
         logger.info("%s", json.dumps(result))
         results.append(result)

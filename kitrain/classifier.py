@@ -26,7 +26,7 @@ from kitrain.metrics import roc_auc, threshold_metrics
 from kitrain.paths import ANON_SPLIT, RunPaths
 from kitrain.prepare import IS_TEXT_TRAIN, PrepareError
 from kitrain.schema import IS_ANONYMOUS, LABEL, categorical_of, is_anonymous_variant, variant_features
-from kitrain.textdata import stratified_split
+from kitrain.textdata import stratified_mask
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +34,37 @@ MODEL_FILE = "model.cbm"
 FEATURES_FILE = "features.json"
 
 
-def read_features(run_dir: str, split: str) -> pd.DataFrame:
+def read_features(run_dir: str, split: str, columns: list[str] | None = None,
+                  classifier_rows: bool = False) -> pd.DataFrame:
+    """A split's features: ``columns`` only (default: all), and with ``classifier_rows`` only the
+    rows the classifier may train on (``is_text_train = 0``), dropped file by file before pandas
+    sees them. Arrow's memory is handed to pandas column by column (``self_destruct``), so the
+    frame is not held twice."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     path = RunPaths(run_dir).features(split)
     files = parquet_files(path)
     if not files:
         raise PrepareError(f"no features in {path}: run `kitrain features` first")
-    return pd.concat([read_table(f).to_pandas() for f in files], ignore_index=True)
+    tables = []
+    for file in files:
+        table = read_table(file, columns=columns)
+        if classifier_rows:
+            table = table.filter(pc.equal(table[IS_TEXT_TRAIN], 0))
+        tables.append(table.replace_schema_metadata(None))
+    table = pa.concat_tables(tables)
+    del tables
+    return table.to_pandas(self_destruct=True, split_blocks=True)
+
+
+def training_columns(variants: tuple[str, ...]) -> list[str]:
+    """The feature columns ``kitrain train`` reads: the variants' features, the label, the text
+    split key and the anonymous flag (the ``anon`` population); nothing else is loaded."""
+    needed = [LABEL, IS_TEXT_TRAIN, IS_ANONYMOUS]
+    for variant in variants:
+        needed += variant_features(variant)
+    return list(dict.fromkeys(needed))
 
 
 def population(frame: pd.DataFrame, variant: str) -> pd.DataFrame:
@@ -47,15 +72,24 @@ def population(frame: pd.DataFrame, variant: str) -> pd.DataFrame:
     return frame[frame[IS_ANONYMOUS] == 1] if is_anonymous_variant(variant) else frame
 
 
-def model_matrix(frame: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:
-    """The feature columns in order, categorical ones as strings (CatBoost's requirement)."""
+def model_matrix(frame: pd.DataFrame, features: tuple[str, ...], rows: np.ndarray | None = None) -> pd.DataFrame:
+    """The feature columns in order, of the ``rows`` (a boolean mask; default all): one copy of
+    those columns and rows only. CatBoost takes a categorical value as an integer or a string and
+    hashes its decimal text either way, so integer and string columns go as they are (the same
+    model as with strings, without a Python string per cell: at the paper's 12.1M rows those
+    strings alone took over 15 GB); other types (floats from a CSV, booleans) become strings."""
     missing = [f for f in features if f not in frame.columns]
     if missing:
         raise PrepareError(f"features missing from the data: {missing}")
-    matrix = frame.loc[:, list(features)].copy()
-    for name in categorical_of(features):
-        matrix[name] = matrix[name].astype(str)
-    return matrix
+    categorical = set(categorical_of(features))
+    columns = {}
+    for name in features:
+        values = frame[name].to_numpy()
+        values = values[rows] if rows is not None else values.copy()
+        if name in categorical and values.dtype.kind not in "iuO":
+            values = values.astype(str)
+        columns[name] = values
+    return pd.DataFrame(columns, copy=False)
 
 
 def balanced_class_weights(labels: pd.Series) -> dict[int, float]:
@@ -70,22 +104,26 @@ def train_variant(train: pd.DataFrame, variant: str, cfg: TrainConfig) -> tuple[
     """Fit one variant on classifier rows; return the model and its evaluation-split metrics."""
     from catboost import CatBoostClassifier, Pool
 
-    rows = population(train[train[IS_TEXT_TRAIN] == 0], variant).reset_index(drop=True)
+    text_train = train[IS_TEXT_TRAIN] != 0
+    rows = population(train[~text_train] if text_train.any() else train, variant)
     if rows[LABEL].nunique() < 2:
         raise PrepareError(f"variant {variant}: the training rows hold one class only ({len(rows)} rows)")
     rng = np.random.default_rng([cfg.seed, zlib.crc32(variant.encode())])
-    fit_rows, eval_rows = stratified_split(rows.rename(columns={LABEL: "label"}), cfg.eval_share, rng)
+    labels = rows[LABEL].to_numpy()
+    eval_mask = stratified_mask(labels, cfg.eval_share, rng)
+    fit_labels, eval_labels = pd.Series(labels[~eval_mask]), pd.Series(labels[eval_mask])
     features = variant_features(variant)
     categorical = list(categorical_of(features))
-    fit_pool = Pool(model_matrix(fit_rows, features), fit_rows["label"], cat_features=categorical)
-    eval_pool = Pool(model_matrix(eval_rows, features), eval_rows["label"], cat_features=categorical)
+    # each matrix is built from the rows it needs and handed to CatBoost, which keeps its own copy
+    fit_pool = Pool(model_matrix(rows, features, ~eval_mask), fit_labels, cat_features=categorical)
+    eval_pool = Pool(model_matrix(rows, features, eval_mask), eval_labels, cat_features=categorical)
     # the original train_model.py: scikit-learn's balanced weights n / (2 n_c) of the fit rows,
     # Logloss on the evaluation split picks the best iteration, every iteration is run; kitrain's
     # option (early_stopping_rounds > 0) stops once the evaluation AUC stops improving
     early = cfg.early_stopping_rounds > 0
     model = CatBoostClassifier(
         iterations=cfg.iterations, learning_rate=cfg.learning_rate, depth=cfg.depth,
-        class_weights=balanced_class_weights(fit_rows["label"]), random_seed=cfg.seed,
+        class_weights=balanced_class_weights(fit_labels), random_seed=cfg.seed,
         thread_count=cfg.thread_count, eval_metric="AUC" if early else "Logloss", use_best_model=True,
         allow_writing_files=False, verbose=False,
         od_type="Iter" if early else None, od_wait=cfg.early_stopping_rounds if early else None,
@@ -93,10 +131,10 @@ def train_variant(train: pd.DataFrame, variant: str, cfg: TrainConfig) -> tuple[
     model.fit(fit_pool, eval_set=eval_pool)
     scores = model.predict_proba(eval_pool)[:, 1]
     metrics = {
-        "rows": {"fit": len(fit_rows), "eval": len(eval_rows)},
+        "rows": {"fit": len(fit_labels), "eval": len(eval_labels)},
         "best_iteration": int(model.get_best_iteration() or 0),
-        "eval_roc_auc": roc_auc(eval_rows["label"], scores),
-        **{f"eval_{k}": v for k, v in threshold_metrics(eval_rows["label"], scores).items()},
+        "eval_roc_auc": roc_auc(eval_labels, scores),
+        **{f"eval_{k}": v for k, v in threshold_metrics(eval_labels, scores).items()},
     }
     return model, metrics
 
@@ -115,10 +153,11 @@ def run_train(cfg: TrainConfig, run_dir: str, features_csv: str | None = None) -
 
         train = read_ki_csv(features_csv, cfg.variants)
     else:
-        train = read_features(run_dir, "train")
+        columns = training_columns(cfg.variants)
+        train = read_features(run_dir, "train", columns, classifier_rows=True)
         if any(is_anonymous_variant(v) for v in cfg.variants):
             if parquet_files(paths.features(ANON_SPLIT)):
-                anon_train = read_features(run_dir, ANON_SPLIT)
+                anon_train = read_features(run_dir, ANON_SPLIT, columns, classifier_rows=True)
             else:
                 logger.warning("no anonymous-only collection (prefix %s) in %s: the anon variants train on "
                                "the anonymous rows of the all-users collection, not on their own as the "

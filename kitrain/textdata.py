@@ -89,9 +89,19 @@ def balance_classes(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
 def stratified_split(
     df: pd.DataFrame, share: float, rng: np.random.Generator, stratify: bool = True
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, eval) by scikit-learn's ``train_test_split``, stratified on ``label`` (not with
-    ``stratify=False``, e.g. for a regression's revert rates), seeded by an integer drawn from
-    ``rng`` so that one seed still feeds everything; both parts keep the input's row order.
+    """(train, eval) rows of ``df`` by :func:`stratified_mask` on its ``label``; both keep the
+    input's row order."""
+    eval_mask = stratified_mask(df["label"].to_numpy(), share, rng, stratify)
+    return df[~eval_mask].reset_index(drop=True), df[eval_mask].reset_index(drop=True)
+
+
+def stratified_mask(
+    labels: np.ndarray, share: float, rng: np.random.Generator, stratify: bool = True
+) -> np.ndarray:
+    """The evaluation rows (a boolean mask) of a split by scikit-learn's ``train_test_split``,
+    stratified on ``labels`` (not with ``stratify=False``, e.g. for a regression's revert rates),
+    seeded by an integer drawn from ``rng`` so that one seed still feeds everything. A mask lets
+    the caller take only the columns it needs from each part (the classifier's matrices).
 
     The evaluation part holds ``ceil(share * n)`` rows, scikit-learn's size for a fractional
     ``test_size``, spread over the classes in proportion by scikit-learn. Where scikit-learn would
@@ -101,8 +111,7 @@ def stratified_split(
     never takes every row). Nothing to split (no class of two rows or more) gives an empty
     evaluation part, which the callers refuse.
     """
-    labels = df["label"].to_numpy()
-    positions = np.arange(len(df))
+    positions = np.arange(len(labels))
     if stratify:
         _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
         splittable = counts[inverse] >= 2
@@ -112,10 +121,10 @@ def stratified_split(
     else:
         strata, groups = None, 1
     n = len(positions)
-    eval_mask = np.zeros(len(df), dtype=bool)
+    eval_mask = np.zeros(len(labels), dtype=bool)
     if n >= 2:  # each class kept has two rows or more
         size = min(max(math.ceil(share * n), groups), n - groups)
         _, eval_positions = train_test_split(positions, test_size=size, stratify=strata,
                                              random_state=int(rng.integers(0, 2**32)), shuffle=True)
         eval_mask[eval_positions] = True
-    return df[~eval_mask].reset_index(drop=True), df[eval_mask].reset_index(drop=True)
+    return eval_mask

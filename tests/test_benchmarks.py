@@ -239,3 +239,9 @@ def test_scale_benchmark_runs(tmp_path):
     # 48, 36, 24 and 12 rows for the four languages: 3 + 2 + 2 + 1 shards of at most 20 rows
     assert one["rows"] == 120 and one["shards"] == {"train": 8}
     assert one["peak_rss_mb"] > 0 and one["wall_s"] > 0 and result["growth"] == []
+    result = run_benchmark("scale.py", "--stage", "train", "--rows", "400", "800", "--iterations", "5",
+                           "--workdir", str(tmp_path / "train"))
+    small, large = result["results"]
+    # about half the rows are the text models' (is_text_train = 1): the classifier never sees them
+    assert 100 < small["classifier_rows"] < 300 and small["matrix_mb"] > 0 and small["peak_over_matrix"] > 0
+    assert [g["from"] for g in result["growth"]] == [400]

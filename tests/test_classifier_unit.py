@@ -74,3 +74,54 @@ def test_anon_variants_train_on_the_anonymous_only_collection(tmp_path, caplog):
     results = run_train(TrainConfig(variants=("anon+base",), iterations=5), str(tmp_path))
     assert results["anon+base"]["training_split"] == "train" and sum(results["anon+base"]["rows"].values()) == 50
     assert "no anonymous-only collection" in caplog.text
+
+
+def test_integer_categories_give_the_model_that_strings_gave():
+    # CatBoost hashes a categorical value's decimal text: the flags go in as integers (no Python
+    # string per cell) and the model is the one trained on their strings, prediction for prediction
+    from catboost import CatBoostClassifier, Pool
+
+    from kitrain.classifier import model_matrix
+    from kitrain.schema import categorical_of
+
+    data = frame(rows=300, positives=60, seed=4)
+    features = variant_features("all+base")
+    categorical = list(categorical_of(features))
+    as_strings = data.loc[:, list(features)].astype({name: str for name in categorical})
+    matrix = model_matrix(data, features)
+    assert matrix[categorical[1]].dtype.kind == "i" and list(matrix.columns) == list(features)
+    predictions = []
+    for table in (as_strings, matrix):
+        model = CatBoostClassifier(iterations=40, random_seed=3, thread_count=1, verbose=False)
+        model.fit(Pool(table, data[LABEL], cat_features=categorical))
+        predictions.append(model.predict_proba(Pool(table, cat_features=categorical))[:, 1])
+    np.testing.assert_array_equal(predictions[0], predictions[1])
+    # other types (a CSV's floats, booleans) still go as strings, as CatBoost requires
+    mixed = data.assign(**{categorical[1]: data[categorical[1]].astype(float)})
+    assert model_matrix(mixed, features)[categorical[1]].tolist()[:2] == [str(float(v)) for v in
+                                                                          data[categorical[1]][:2]]
+
+
+def test_training_reads_only_its_columns_and_its_rows(tmp_path):
+    # kitrain train loads the variants' features, the label and the two keys, and only the rows
+    # the classifier may see (is_text_train = 0), file by file
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kitrain.classifier import read_features, training_columns
+    from kitrain.paths import RunPaths
+    from kitrain.schema import IS_ANONYMOUS
+
+    split = Path(RunPaths(str(tmp_path)).features("train"))
+    split.mkdir(parents=True)
+    for k, lang in enumerate(("ja", "uk")):
+        part = frame(rows=10, positives=2, seed=k).assign(**{IS_TEXT_TRAIN: [0, 1] * 5, IS_ANONYMOUS: 1,
+                                                             "page_title": "T", "title_s_0": 0.5})
+        part["revision_id"] = np.arange(10) + 100 * k
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), split / f"{lang}-00000.parquet")
+    columns = training_columns(("all+base", "anon+base"))
+    assert "page_title" not in columns and "title_s_0" not in columns
+    got = read_features(str(tmp_path), "train", columns, classifier_rows=True)
+    assert list(got.columns) == columns
+    assert len(got) == 10 and (got[IS_TEXT_TRAIN] == 0).all()
+    assert read_features(str(tmp_path), "train")["revision_id"].tolist() == list(range(10)) + list(range(100, 110))
