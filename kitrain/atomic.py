@@ -63,6 +63,11 @@ class CorruptFileError(ValueError):
     """An output file of a run that cannot be read; the message names it."""
 
 
+class MissingColumnsError(ValueError):
+    """A complete output file of a run that lacks columns a later stage reads; the message names
+    the file and the columns (a missing column is not a corrupt file)."""
+
+
 def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -> Any:
     """One parquet file of a run directory, or an error naming it (a truncated copy, a file
     overwritten by something else) instead of a bare pyarrow message."""
@@ -70,6 +75,12 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -
     import pyarrow.parquet as pq
 
     try:
+        if columns is not None:
+            names = set(pq.read_schema(path).names)
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise MissingColumnsError(f"{path} has no column(s) {missing}: it was written by another "
+                                          "version of the stage before; run that stage again")
         return pq.read_table(path, columns=columns)
     except (pa.ArrowInvalid, OSError) as exc:
         raise CorruptFileError(f"cannot read {path}: not a complete parquet file ({exc}); run the "

@@ -585,7 +585,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kitrain.kidataset import DatasetError
     from kitrain.score import InputLineError
     from kitrain.textdata import NoExamplesError
-    from kitrain.atomic import CorruptFileError
+    from kitrain.atomic import CorruptFileError, MissingColumnsError
     from kitrain.history import HistoryError
 
     try:
@@ -594,7 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except (ConfigError, LanguageError, SourceError, JavaMissingError, PrepareError,
             ModelLoadError, NoExamplesError, ExternalScoresError, BundleError, InputLineError, DatasetError,
-            CorruptFileError, HistoryError) as exc:
+            CorruptFileError, MissingColumnsError, HistoryError) as exc:
         print(f"kitrain {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201 (CLI edge)
         return 2
 

@@ -92,7 +92,8 @@ def test_integer_categories_give_the_model_that_strings_gave():
     assert matrix[categorical[1]].dtype.kind == "i" and list(matrix.columns) == list(features)
     predictions = []
     for table in (as_strings, matrix):
-        model = CatBoostClassifier(iterations=40, random_seed=3, thread_count=1, verbose=False)
+        model = CatBoostClassifier(iterations=40, random_seed=3, thread_count=1, verbose=False,
+                                   allow_writing_files=False)
         model.fit(Pool(table, data[LABEL], cat_features=categorical))
         predictions.append(model.predict_proba(Pool(table, cat_features=categorical))[:, 1])
     np.testing.assert_array_equal(predictions[0], predictions[1])
@@ -125,3 +126,21 @@ def test_training_reads_only_its_columns_and_its_rows(tmp_path):
     assert list(got.columns) == columns
     assert len(got) == 10 and (got[IS_TEXT_TRAIN] == 0).all()
     assert read_features(str(tmp_path), "train")["revision_id"].tolist() == list(range(10)) + list(range(100, 110))
+
+
+def test_a_features_file_without_a_column_train_reads_is_named_not_called_corrupt(tmp_path):
+    # features written by an older kitrain lack a column: the error names the file and the
+    # column, and the CLI reports it in one line (not "not a complete parquet file")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kitrain.atomic import MissingColumnsError
+    from kitrain.classifier import read_features, training_columns
+    from kitrain.paths import RunPaths
+
+    split = Path(RunPaths(str(tmp_path)).features("train"))
+    split.mkdir(parents=True)
+    part = frame(rows=10, positives=2, seed=0).assign(**{IS_TEXT_TRAIN: 0})  # no is_anonymous
+    pq.write_table(pa.Table.from_pandas(part, preserve_index=False), split / "uk-00000.parquet")
+    with pytest.raises(MissingColumnsError, match=r"uk-00000.parquet has no column\(s\) \['is_anonymous'\]"):
+        read_features(str(tmp_path), "train", training_columns(("all+base",)), classifier_rows=True)
