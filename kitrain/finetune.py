@@ -20,19 +20,21 @@ from typing import Any
 
 import numpy as np
 
-from kitrain.atomic import atomic_dir, write_json
+from kitrain.atomic import atomic_dir, parquet_files, read_table, write_json
 from kitrain.config import FinetuneConfig
 from kitrain.models import load_classifier, load_tokenizer, select_device
 from kitrain.paths import RunPaths
-from kitrain.prepare import IS_TEXT_TRAIN, read_split
+from kitrain.prepare import IS_TEXT_TRAIN, PrepareError
+from kitrain.schema import LABEL
 from kitrain.textdata import NoExamplesError, balance_classes, build_examples, stratified_split
 
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "kitrain_finetune.json"
 METRICS_FILE = "metrics.json"
-PREPARED_COLUMNS = ["revision_id", "wiki_db", "page_title", "revision_is_identity_reverted",
-                    "texts_insert", "texts_removed", "texts_change", IS_TEXT_TRAIN]
+#: The one prepared column each target's examples are built from, besides the keys and the label.
+TARGET_COLUMNS = {"inserts": "texts_insert", "removes": "texts_removed", "changes": "texts_change",
+                  "title": "page_title"}
 
 
 class EncodedDataset:
@@ -101,15 +103,47 @@ def _work_dir(paths: RunPaths, cfg: FinetuneConfig) -> Path:
     return work
 
 
+def target_examples(target: str, run_dir: str, min_title_revisions: int) -> tuple[Any, int]:
+    """The examples of ``target`` from the prepared ``train`` split, and how many fine-tuning
+    revisions (``is_text_train = 1``) they came from.
+
+    Reads the keys, the label, the split key and the target's one text column, file by file (one
+    language each), and keeps only the fine-tuning rows before pandas sees them: at the paper's
+    scale the whole split with every column is over 100 GB, the one column of the fine-tuning side a
+    small part of it. The text targets are built file by file (an example is one row's text); the
+    title target needs every title of a wiki together and reads only titles, wikis and labels.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    path = RunPaths(run_dir).prepared("train")
+    files = parquet_files(path)
+    if not files:
+        raise PrepareError(f"no prepared split at {path}: run `kitrain prepare` first")
+    columns = ["revision_id", "wiki_db", LABEL, IS_TEXT_TRAIN, TARGET_COLUMNS[target]]
+    parts, titles, count = [], [], 0
+    for file in files:
+        table = read_table(file, columns=columns)
+        table = table.filter(pc.equal(table[IS_TEXT_TRAIN], 1)).replace_schema_metadata(None)
+        count += table.num_rows
+        if target == "title":
+            titles.append(table)
+        else:
+            parts.append(build_examples(target, table.to_pandas(), min_title_revisions))
+        del table
+    if target == "title":
+        return build_examples(target, pa.concat_tables(titles).to_pandas(), min_title_revisions), count
+    return pd.concat(parts, ignore_index=True), count
+
+
 def training_frames(cfg: FinetuneConfig, run_dir: str) -> tuple[Any, Any]:
     """(train, eval) examples of ``cfg.target``: built from the fine-tuning rows, balanced (not for
     title, a regression) and split with the seed."""
-    prepared = read_split(run_dir, "train", columns=PREPARED_COLUMNS)
-    text_train = prepared[prepared[IS_TEXT_TRAIN] == 1]
-    examples = build_examples(cfg.target, text_train, cfg.min_title_revisions)
+    examples, text_train = target_examples(cfg.target, run_dir, cfg.min_title_revisions)
     if examples.empty:
         raise NoExamplesError(
-            f"no training examples for target {cfg.target!r} among {len(text_train)} "
+            f"no training examples for target {cfg.target!r} among {text_train} "
             "fine-tuning revisions (is_text_train = 1)"
         )
     rng = np.random.default_rng([cfg.seed, zlib.crc32(cfg.target.encode())])

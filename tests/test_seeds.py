@@ -10,6 +10,7 @@ randomness). All on small hand-made data: no Spark, no language model.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from kitrain.config import FinetuneConfig, PrepareConfig, TrainConfig
 from kitrain.finetune import training_frames
 from kitrain.paths import TARGETS, RunPaths
 from kitrain.prepare import IS_BALANCED, IS_TEXT_TRAIN, prepare_language
-from kitrain.schema import LABEL, variant_features
+from kitrain.schema import IS_ANONYMOUS, LABEL, variant_features
 from tests.test_leaks import prepared_run
 from tests.test_prepare import rows
 
@@ -107,6 +108,44 @@ def test_finetune_seed_draws_the_examples_and_their_evaluation_split(run, target
         assert distinct(picked.values()) == len(SEEDS)
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_finetune_reads_the_fine_tuning_rows_and_one_text_column(run, target, tmp_path, monkeypatch):
+    # the examples equal those built from the whole split, and the prepared files need hold no
+    # other column: a run whose files keep only the target's column gives the same frames
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from kitrain.finetune import TARGET_COLUMNS, target_examples
+    from kitrain.prepare import read_split
+    from kitrain.textdata import build_examples
+
+    whole = read_split(run, "train")
+    expected = build_examples(target, whole[whole[IS_TEXT_TRAIN] == 1].reset_index(drop=True), 3)
+    from kitrain import finetune
+
+    read, seen = [], []
+    real_read, real_build = finetune.read_table, finetune.build_examples
+    monkeypatch.setattr(finetune, "read_table", lambda f, columns=None: read.append(columns) or real_read(f, columns))
+    monkeypatch.setattr(finetune, "build_examples",
+                        lambda t, df, m: seen.append(set(df[IS_TEXT_TRAIN])) or real_build(t, df, m))
+    got, count = target_examples(target, run, 3)
+    assert read and all(sorted(c) == sorted(["revision_id", "wiki_db", LABEL, IS_TEXT_TRAIN, TARGET_COLUMNS[target]])
+                        for c in read)
+    assert seen and all(keys == {1} for keys in seen)  # the classifier's rows never reach pandas
+    assert count == int((whole[IS_TEXT_TRAIN] == 1).sum()) and not got.empty
+    pd.testing.assert_frame_equal(got, expected)
+
+    pruned = str(tmp_path / "pruned")
+    shutil.copytree(run, pruned)
+    keep = ["revision_id", "wiki_db", LABEL, IS_TEXT_TRAIN, TARGET_COLUMNS[target]]
+    for file in Path(RunPaths(pruned).prepared("train")).glob("*.parquet"):
+        pq.write_table(pq.read_table(file, columns=keep), file)
+    for one, two in zip(training_frames(FinetuneConfig(target=target, seed=3), run),
+                        training_frames(FinetuneConfig(target=target, seed=3), pruned)):
+        pd.testing.assert_frame_equal(one, two)
+
+
 # --- train --------------------------------------------------------------------------------------
 
 
@@ -116,6 +155,7 @@ def classifier_rows(n: int = 120, positives: int = 30) -> pd.DataFrame:
     data["wiki_db"] = rng.choice(["ukwiki", "jawiki"], n)
     data[LABEL] = [1] * positives + [0] * (n - positives)
     data[IS_TEXT_TRAIN] = 0
+    data[IS_ANONYMOUS] = rng.integers(0, 2, n)
     data["revision_id"] = np.arange(n)
     return pd.DataFrame(data)
 
@@ -143,14 +183,16 @@ def model_content(model) -> dict:
 def eval_rows(monkeypatch):
     """The revision ids of every evaluation split the classifier draws, in order."""
     drawn: list[frozenset] = []
-    real = classifier.stratified_split
+    real = classifier.stratified_mask
+    frame = classifier_rows()
 
-    def spy(*args, **kwargs):
-        fit, evaluation = real(*args, **kwargs)
-        drawn.append(frozenset(evaluation["revision_id"]))
-        return fit, evaluation
+    def spy(labels, *args, **kwargs):
+        mask = real(labels, *args, **kwargs)
+        # train_variant draws over the rows of the population in frame order: all rows here
+        drawn.append(frozenset(frame["revision_id"].to_numpy()[mask]))
+        return mask
 
-    monkeypatch.setattr(classifier, "stratified_split", spy)
+    monkeypatch.setattr(classifier, "stratified_mask", spy)
     return drawn
 
 
@@ -159,15 +201,16 @@ def test_train_seed_draws_the_evaluation_split(eval_rows):
     for seed in (1, 1, *SEEDS[1:]):
         _, metrics = classifier.train_variant(frame, "all+base", quick(seed))
         assert metrics["rows"] == {"fit": 108, "eval": 12}
+    assert len(eval_rows) == len(SEEDS) + 1
     assert eval_rows[0] == eval_rows[1]  # the same seed: the same 12 rows
     assert distinct(eval_rows[1:]) == len(SEEDS)  # each seed its own
 
 
 def test_train_seed_seeds_catboost(monkeypatch):
     # one evaluation split for every seed: what is left to differ is CatBoost's own randomness
-    real = classifier.stratified_split
-    monkeypatch.setattr(classifier, "stratified_split",
-                        lambda df, share, rng, *a, **kw: real(df, share, np.random.default_rng(0), *a, **kw))
+    real = classifier.stratified_mask
+    monkeypatch.setattr(classifier, "stratified_mask",
+                        lambda labels, share, rng, *a, **kw: real(labels, share, np.random.default_rng(0), *a, **kw))
     frame = classifier_rows()
     models = {}
     for seed in (1, 2, 3):
