@@ -2,8 +2,8 @@
 
 The stage works shard by shard (a fixed number of rows of one language of one split, only the
 columns used), so its memory is bounded by a shard and a crashed run resumes from the finished
-shards. In a shard each model scores every distinct text once (``kitrain score`` and the gate's
-comparison: once across everything they are given), in length-sorted batches under
+shards. In a shard each model scores every distinct text once (the gate's comparison likewise;
+``kitrain score``: once across everything it is given), in length-sorted batches under
 ``torch.inference_mode()``, on CUDA in bf16/fp16 when present. Per revision and text kind, the
 raw scores (s_0, s_1) and softmax probabilities (p_0, p_1) of its texts are aggregated by max and
 mean (8 features per kind); a revision without a text of a kind gets -1.

@@ -10,8 +10,9 @@ Every run writes its bundle to ``RUN_DIR/bundle/``. What a serving system deploy
       history.html                  every gated run over time (:mod:`kitrain.history`)
 
 :func:`run_compare` scores the new run's hold-out with the current model (its own four text
-models and classifier, loaded from its bundle and verified) and takes the new model's scores of
-the same revisions from the evaluation (the bundle holds exactly the evaluated classifier and text
+models and classifier, loaded from its bundle and verified; the prepared rows streamed one shard at
+a time, or a seeded stratified sample of them with ``sample_rows``) and takes the new model's
+scores of the same revisions from the evaluation (the bundle holds exactly the evaluated classifier and text
 models, so scoring it again would give the same numbers at the cost of a second GPU pass; a test
 checks that it does). Both are measured the same way: overall and per-language ROC AUC and
 PR@R0.75 for all and for anonymous editors, and the disparate impact of the predictions
@@ -32,6 +33,7 @@ import os
 import re
 import shutil
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,7 @@ from kitrain import __version__
 from kitrain.atomic import atomic_dir, file_lock, read_json, write_json, write_text
 from kitrain.config import ConfigError, EvaluateConfig, _check_bool, _check_int, _check_non_negative_float, _Config
 from kitrain.paths import RunPaths
-from kitrain.schema import IS_ANONYMOUS, LABEL, USER_ANONYMOUS
+from kitrain.schema import IS_ANONYMOUS, LABEL
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +81,12 @@ class GateConfig(_Config):
     #: moves too much between two samples); the run's ``min_language_rows``.
     min_language_rows: int = EvaluateConfig.min_language_rows
     force_publish: bool = False
+    #: Compare on a seeded sample of this many hold-out rows, stratified by language, label and
+    #: anonymous editor, when the hold-out is larger (0: every row, as before). At the paper's
+    #: scale the hold-out is 4.7M revisions, each rescored by the current model's four text models.
+    sample_rows: int = 0
+    #: The run's seed: it draws the sample.
+    seed: int = 42
 
     def __post_init__(self) -> None:
         if not isinstance(self.models_dir, str) or not self.models_dir.strip():
@@ -87,6 +95,8 @@ class GateConfig(_Config):
             _check_non_negative_float(name, getattr(self, name))
         _check_int("min_language_rows", self.min_language_rows, 1)
         _check_bool("force_publish", self.force_publish)
+        _check_int("sample_rows", self.sample_rows, 0)
+        _check_int("seed", self.seed, 0)
 
     @property
     def limits(self) -> dict[str, Any]:
@@ -212,48 +222,133 @@ def swap_current(models_dir: str, name: str) -> None:
 
 # -- the stages --------------------------------------------------------------------------------
 
+#: The evaluation's prediction columns the gate reads (of the bundled variant's rows only).
+HOLDOUT_COLUMNS = ["split", "wiki_db", "revision_id", "label", "is_anonymous", "score"]
+#: What the sample is stratified by: each language's reverted and kept edits of anonymous and
+#: registered editors keep their shares, so every per-language and anonymous figure has its rows.
+SAMPLE_STRATA = ("wiki_db", LABEL, IS_ANONYMOUS)
+
+
 def holdout(run_dir: str, variant: str) -> tuple[str, pd.DataFrame, np.ndarray]:
-    """(split, prepared hold-out rows, the new model's scores of them) from the evaluation's
-    predictions of the bundled variant."""
-    from kitrain.atomic import read_table
-    from kitrain.prepare import read_split
+    """(split, the evaluated hold-out rows: ``wiki_db``, ``revision_id``, the label and the
+    anonymous flag, the new model's scores of them), from the evaluation's predictions of the
+    bundled variant: six columns of that variant's rows, nothing of the prepared split."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     paths = RunPaths(run_dir)
     predictions_path = Path(paths.report(), "predictions.parquet")
     if not predictions_path.is_file():
         raise GateError(f"no predictions in {paths.report()}: the evaluate task writes them")
-    predictions = read_table(predictions_path).to_pandas()
+    try:
+        table = pq.read_table(predictions_path, columns=HOLDOUT_COLUMNS, filters=[("variant", "==", variant)])
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise GateError(f"cannot read {predictions_path} ({exc}): run the evaluation again") from None
+    predictions = table.to_pandas()
     for split in GATE_SPLITS:
-        ours = predictions[(predictions["split"] == split) & (predictions["variant"] == variant)]
+        ours = predictions[predictions["split"] == split]
         if len(ours):
             break
     else:
         raise GateError(f"the evaluation in {paths.report()} has no {' or '.join(GATE_SPLITS)} predictions "
                         f"of {variant}")
-    frame = read_split(run_dir, split)
-    keyed = frame.reset_index(drop=True).reset_index().set_index(["wiki_db", "revision_id"])
-    scored = ours.set_index(["wiki_db", "revision_id"])
-    missing = scored.index.difference(keyed.index)
-    if len(missing):
-        raise GateError(f"{len(missing)} evaluated {split} revisions are not in the prepared split "
-                        f"(e.g. {missing[0]}): the run directory changed after the evaluation; rerun it")
-    rows = keyed.loc[scored.index, "index"].to_numpy()
-    frame = frame.iloc[rows].reset_index(drop=True)
-    frame[IS_ANONYMOUS] = frame[USER_ANONYMOUS].astype("int32")  # the features' name for it
-    return split, frame, scored["score"].to_numpy(dtype=np.float64)
+    frame = pd.DataFrame({"wiki_db": ours["wiki_db"].to_numpy(), "revision_id": ours["revision_id"].to_numpy(),
+                          LABEL: ours["label"].to_numpy(), IS_ANONYMOUS: ours["is_anonymous"].to_numpy()})
+    return split, frame, ours["score"].to_numpy(dtype=np.float64)
 
 
-def score_with_bundle(bundle_dir: str | Path, frame: pd.DataFrame) -> np.ndarray:
-    """A bundle's scores of prepared rows: its own four text models, then its classifier (the same
-    code as ``kitrain score``)."""
+def sample_holdout(frame: pd.DataFrame, rows: int, seed: int) -> np.ndarray:
+    """True for a seeded sample of ``rows`` rows stratified by :data:`SAMPLE_STRATA`, or for every
+    row when ``rows`` is 0 or the frame is not larger.
+
+    Each stratum gets its share of ``rows`` rounded down, and the rows left over go to the strata
+    with the largest remainders (ties: in stratum order), so the sample has exactly ``rows`` rows
+    and no stratum is more than one row off its share. Within a stratum the rows are drawn by
+    revision id, not by their order in the files, with one generator seeded by ``seed``.
+    """
+    mask = np.zeros(len(frame), dtype=bool)
+    if rows == 0 or len(frame) <= rows:
+        mask[:] = True
+        return mask
+    groups = sorted(frame.groupby(list(SAMPLE_STRATA), sort=True).indices.items())
+    sizes = np.array([len(idx) for _, idx in groups], dtype=np.int64)
+    exact = sizes * rows / len(frame)
+    counts = np.floor(exact).astype(np.int64)
+    leftover = rows - int(counts.sum())
+    order = np.lexsort((np.arange(len(groups)), -(exact - counts)))  # largest remainder first
+    counts[order[:leftover]] += 1
+    rng = np.random.default_rng([seed, zlib.crc32(b"gate-sample")])
+    revision_ids = frame["revision_id"].to_numpy()
+    for (_, idx), count in zip(groups, counts):
+        idx = idx[np.argsort(revision_ids[idx], kind="stable")]
+        mask[rng.choice(idx, size=int(count), replace=False)] = True
+    return mask
+
+
+def score_with_bundle(bundle_dir: str | Path, run_dir: str, split: str, rows: pd.DataFrame) -> np.ndarray:
+    """A bundle's scores of the prepared ``split`` rows named by ``rows`` (``wiki_db``,
+    ``revision_id``), in their order: its own four text models, then its classifier (the same
+    code as ``kitrain features`` and ``kitrain score``).
+
+    The prepared files are read one language at a time, in shards of the bundle's ``shard_rows``
+    and only the columns the features use; the rows asked for are picked out of each shard before
+    it is scored, so memory is bounded by a shard whatever the size of the hold-out."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from kitrain.atomic import parquet_files
     from kitrain.bundle import load_bundle
     from kitrain.classifier import load_cbm, predict
-    from kitrain.features import assemble, text_model_features
+    from kitrain.features import INPUT_COLUMNS, Scorers, assemble, shard_tables, text_model_features
 
     bundle = load_bundle(bundle_dir)
-    mlm, _, _ = text_model_features({"holdout": frame}, bundle.mlm, bundle.features_config())
-    features = assemble(frame, mlm["holdout"])
-    return predict(load_cbm(bundle.classifier), bundle.description, features)
+    features_cfg = bundle.features_config()
+    model = load_cbm(bundle.classifier)
+    scorers = Scorers(bundle.mlm, features_cfg)
+    wanted = {wiki: pa.array(ids, pa.int64())
+              for wiki, ids in rows.groupby("wiki_db", sort=True)["revision_id"].agg(list).items()}
+    columns = tuple(dict.fromkeys(("revision_id", "wiki_db", *INPUT_COLUMNS)))
+    path = RunPaths(run_dir).prepared(split)
+    files = parquet_files(path)
+    if not files:
+        raise GateError(f"no prepared {split} rows in {path}: the run directory changed after the "
+                        "evaluation; rerun it")
+    found: list[pd.DataFrame] = []
+    for file in files:
+        for table in shard_tables(file, features_cfg.shard_rows, columns):
+            keep = None
+            for wiki in pc.unique(table["wiki_db"]).to_pylist():
+                if wiki not in wanted:
+                    continue
+                mine = pc.and_(pc.equal(table["wiki_db"], wiki), pc.is_in(table["revision_id"], wanted[wiki]))
+                keep = mine if keep is None else pc.or_(keep, mine)
+            if keep is None:
+                continue
+            frame = table.filter(keep).to_pandas()
+            if frame.empty:
+                continue
+            mlm, _, _ = text_model_features({"shard": frame}, bundle.mlm, features_cfg, scorers=scorers)
+            scores = predict(model, bundle.description, assemble(frame, mlm["shard"]))
+            found.append(pd.DataFrame({"wiki_db": frame["wiki_db"].to_numpy(),
+                                       "revision_id": frame["revision_id"].to_numpy(), "score": scores}))
+            logger.info("compare: scored %d %s rows of %s with the current model", len(frame), split, file.name)
+    scored = (pd.concat(found, ignore_index=True) if found
+              else pd.DataFrame({"wiki_db": [], "revision_id": [], "score": []}))
+    duplicated = scored.duplicated(["wiki_db", "revision_id"])
+    if duplicated.any():
+        first = scored[duplicated].iloc[0]
+        raise GateError(f"the prepared {split} split holds revision {first['revision_id']} of "
+                        f"{first['wiki_db']} more than once: prepare the run again")
+    keys = rows[["wiki_db", "revision_id"]].reset_index(drop=True)
+    merged = keys.merge(scored.astype({"revision_id": keys["revision_id"].dtype}), how="left",
+                        on=["wiki_db", "revision_id"], validate="one_to_one")
+    missing = merged["score"].isna()
+    if missing.any():
+        first = merged[missing].iloc[0]
+        raise GateError(f"{int(missing.sum())} evaluated {split} revisions are not in the prepared split "
+                        f"(e.g. {first['wiki_db']} {first['revision_id']}): the run directory changed after "
+                        "the evaluation; rerun it")
+    return merged["score"].to_numpy(dtype=np.float64)
 
 
 def run_compare(run_dir: str, run_id: str, snapshot: str, variant: str, cfg: GateConfig,
@@ -263,6 +358,13 @@ def run_compare(run_dir: str, run_id: str, snapshot: str, variant: str, cfg: Gat
     evaluate_cfg = evaluate_cfg or EvaluateConfig(min_language_rows=cfg.min_language_rows)
     paths = RunPaths(run_dir)
     split, frame, new_scores = holdout(run_dir, variant)
+    chosen = sample_holdout(frame, cfg.sample_rows, cfg.seed)
+    sample = {"rows": int(chosen.sum()), "of": int(len(frame)), "sampled": bool(not chosen.all()),
+              "seed": cfg.seed, "stratified_by": list(SAMPLE_STRATA), "sample_rows": cfg.sample_rows}
+    if sample["sampled"]:
+        logger.info("compare: a stratified sample of %d of the %d %s rows (seed %d)", sample["rows"],
+                    sample["of"], split, cfg.seed)
+    frame, new_scores = frame[chosen].reset_index(drop=True), new_scores[chosen]
     new = gate_metrics(frame, new_scores, evaluate_cfg)
     current_dir = current_bundle(cfg.models_dir)
     current = None
@@ -273,12 +375,12 @@ def run_compare(run_dir: str, run_id: str, snapshot: str, variant: str, cfg: Gat
             logger.warning("the current model was trained on %s diffs, this hold-out has %s diffs: its "
                            "figures here are for texts cut differently", theirs.get("text_rules"),
                            manifest.get("text_rules"))
-        current = gate_metrics(frame, score_with_bundle(current_dir, frame), evaluate_cfg)
+        current = gate_metrics(frame, score_with_bundle(current_dir, run_dir, split, frame), evaluate_cfg)
     decision, reasons = decide(new, current, cfg)
     result = {
         "kitrain": __version__, "name": model_name(snapshot, run_id), "snapshot": snapshot, "run_id": run_id,
         "run_dir": paths.run_dir, "evaluated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "split": split, "decision": decision, "reasons": reasons,
+        "split": split, "sample": sample, "decision": decision, "reasons": reasons,
         "compared_with": current_name(cfg.models_dir) if current_dir is not None else None,
         "limits": cfg.limits, "new": new, "current": current,
     }
@@ -341,10 +443,18 @@ def render_section(result: dict[str, Any]) -> str:
     reasons = "".join(f"<li>{esc(r)}</li>" for r in result["reasons"])
     against = esc(result["compared_with"]) if result["compared_with"] else "no current model: the first one passes"
     return (f'{_REPORT_START}<section id="gate"><h2>Quality gate: {esc(result["decision"])}</h2>'
-            f"<p>Compared on the {esc(result['split'])} rows with the current model ({against}).</p>"
+            f"<p>Compared on the {esc(result['split'])} rows{_sample_text(result.get('sample'))} with the "
+            f"current model ({against}).</p>"
             + (f"<ul>{reasons}</ul>" if reasons else "")
             + "<table><tr><th>figure</th><th>new model</th><th>current model</th></tr>"
             + body + f"</table></section>{_REPORT_END}")
+
+
+def _sample_text(sample: dict[str, Any] | None) -> str:
+    if not sample or not sample.get("sampled"):
+        return ""
+    return (f" (a sample of {sample['rows']:,} of {sample['of']:,}, stratified by language, label and "
+            f"anonymous editor, seed {sample['seed']})")
 
 
 def add_to_report(page: Path, section: str) -> None:

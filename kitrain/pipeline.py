@@ -167,7 +167,8 @@ def gate_config(cfg: PipelineConfig):
         raise ConfigError("the run has no models_dir: the plan task resolves it")
     return GateConfig(models_dir=cfg.models_dir, max_auc_drop=cfg.max_auc_drop,
                       max_language_auc_drop=cfg.max_language_auc_drop, max_dir_increase=cfg.max_dir_increase,
-                      min_language_rows=cfg.min_language_rows, force_publish=cfg.force_publish)
+                      min_language_rows=cfg.min_language_rows, force_publish=cfg.force_publish,
+                      sample_rows=cfg.compare_sample_rows, seed=cfg.seed)
 
 
 def compare(plan_path: str, run_id: str) -> str:

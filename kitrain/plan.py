@@ -164,6 +164,8 @@ class PipelineConfig(_Config):
     max_language_auc_drop: float = 0.03
     max_dir_increase: float = 0.10
     force_publish: bool = False
+    #: compare on a stratified sample of this many hold-out rows when it has more (0: every row).
+    compare_sample_rows: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.run_dir, str) or not self.run_dir.strip():
@@ -193,6 +195,7 @@ class PipelineConfig(_Config):
         _check_int("wait_poke_interval_s", self.wait_poke_interval_s, 1)
         _check_int("wait_timeout_s", self.wait_timeout_s, 1)
         _check_int("min_rows", self.min_rows, 1)
+        _check_int("compare_sample_rows", self.compare_sample_rows, 0)
         for name in ("hive_history_location", "hive_wikitext_location"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise ConfigError(f"{name} must name the table's location")
@@ -289,7 +292,7 @@ PARAM_FIELDS = (
     "base_model", "finetune_max_steps", "max_length", "variants", "classifier_iterations", "min_language_rows",
     "retrain", "seed", "wait_poke_interval_s", "wait_timeout_s", "hive_history_location",
     "hive_wikitext_location", "min_rows", "max_auc_drop", "max_language_auc_drop", "max_dir_increase",
-    "force_publish",
+    "force_publish", "compare_sample_rows",
 )
 #: Params whose empty value means "derived from the data interval".
 INTERVAL_FIELDS = ("snapshot", "wikitext_snapshot", "train_start", "train_end", "validation_date",
@@ -499,4 +502,10 @@ def param_specs() -> dict[str, dict[str, Any]]:
                                             "against registered editors) may be at most 10 % above "
                                             "the current model's."},
         "force_publish": {"default": False, "type": "boolean", "title": "Publish whatever the gate says"},
+        "compare_sample_rows": {"default": 0, "type": "integer", "minimum": 0,
+                                "title": "Gate: compare on a sample of this many hold-out rows",
+                                "description": "0: every row. Larger hold-outs are compared on a "
+                                               "sample stratified by language, label and anonymous "
+                                               "editor, drawn with the run's seed; gate.json and the "
+                                               "report say which."},
     }

@@ -27,10 +27,12 @@ from kitrain.gate import (
     model_name,
     run_compare,
     run_promote,
+    sample_holdout,
     score_with_bundle,
     swap_current,
 )
 from kitrain.paths import RunPaths
+from kitrain.schema import IS_ANONYMOUS, LABEL
 
 
 def figures(auc=0.8, dir_=2.0, langs=None):
@@ -116,6 +118,47 @@ def test_gate_metrics_by_hand():
     assert got["roc_auc"] == pytest.approx(sum(1.0 if r > k else 0.5 if r == k else 0.0 for r, k in pairs) / 16)
 
 
+def strata_frame(seed: int = 0) -> pd.DataFrame:
+    """600 hold-out rows in 4 strata of 360/180/48/12 rows, in shuffled order."""
+    sizes = {("ukwiki", 0, 0): 360, ("ukwiki", 1, 1): 180, ("jawiki", 0, 1): 48, ("jawiki", 1, 0): 12}
+    rows = [(wiki, label, anon) for (wiki, label, anon), n in sizes.items() for _ in range(n)]
+    frame = pd.DataFrame(rows, columns=["wiki_db", LABEL, IS_ANONYMOUS])
+    frame["revision_id"] = np.arange(len(frame)) * 7 + 1000
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def test_the_sample_keeps_every_stratum_share_and_its_size():
+    frame = strata_frame()
+    chosen = sample_holdout(frame, 100, seed=5)
+    assert chosen.sum() == 100
+    got = frame[chosen].groupby(["wiki_db", LABEL, IS_ANONYMOUS]).size().to_dict()
+    # 100 of 600: a sixth of each stratum (360 -> 60, 180 -> 30, 48 -> 8, 12 -> 2)
+    assert got == {("jawiki", 0, 1): 8, ("jawiki", 1, 0): 2, ("ukwiki", 0, 0): 60, ("ukwiki", 1, 1): 30}
+    # shares that do not divide: 7 rows of 600 -> 4.2, 2.1, 0.56, 0.14; the rounded-down 6 get the
+    # one left over where the remainder is largest (0.56)
+    small = frame[sample_holdout(frame, 7, seed=5)].groupby(["wiki_db", LABEL, IS_ANONYMOUS]).size().to_dict()
+    assert small == {("jawiki", 0, 1): 1, ("ukwiki", 0, 0): 4, ("ukwiki", 1, 1): 2}
+
+
+def test_the_sample_is_seeded_and_does_not_follow_the_file_order():
+    frame, shuffled = strata_frame(0), strata_frame(1)
+    picked = lambda f, seed: frozenset(f.loc[sample_holdout(f, 100, seed), "revision_id"])  # noqa: E731
+    assert picked(frame, 5) == picked(frame, 5) == picked(shuffled, 5)
+    assert len({picked(frame, seed) for seed in (1, 2, 3, 4)}) == 4
+
+
+def test_no_sample_when_it_is_off_or_the_hold_out_is_not_larger():
+    frame = strata_frame()
+    assert sample_holdout(frame, 0, seed=5).all() and sample_holdout(frame, 600, seed=5).all()
+    assert not sample_holdout(frame, 599, seed=5).all()
+
+
+@pytest.mark.parametrize("field, value", [("sample_rows", -1), ("sample_rows", "10"), ("seed", -2)])
+def test_gate_config_refuses_a_bad_sample_by_name(field, value):
+    with pytest.raises(ConfigError, match=field):
+        GateConfig(models_dir="/m", **{field: value})
+
+
 def test_model_name_is_safe():
     assert model_name("2022-07", "manual__2022-08-01T00:00:00+00:00") == "2022-07__manual__2022-08-01T00_00_00_00_00"
     with pytest.raises(GateError):
@@ -199,8 +242,34 @@ def test_scoring_the_bundle_gives_the_evaluated_scores(gated_run):
     from kitrain.gate import holdout
 
     run_dir, _ = gated_run
-    _, frame, scores = holdout(run_dir, "all+user+mlm")
-    np.testing.assert_allclose(score_with_bundle(RunPaths(run_dir).bundle(), frame), scores, atol=1e-6)
+    split, frame, scores = holdout(run_dir, "all+user+mlm")
+    np.testing.assert_allclose(score_with_bundle(RunPaths(run_dir).bundle(), run_dir, split, frame), scores,
+                               atol=1e-6)
+    # any subset in any order: each revision keeps its own score (the shards are read in file order)
+    picked = np.random.default_rng(3).permutation(len(frame))[: len(frame) // 3]
+    np.testing.assert_allclose(score_with_bundle(RunPaths(run_dir).bundle(), run_dir, split,
+                                                 frame.iloc[picked]), scores[picked], atol=1e-6)
+
+
+def test_the_comparison_on_a_sample_says_so_and_measures_both_models_on_it(gated_run):
+    from kitrain.gate import holdout
+
+    run_dir, cfg = gated_run
+    split, frame, scores = holdout(run_dir, "all+user+mlm")
+    run_compare(run_dir, "manual__1", "2022-07", "all+user+mlm", cfg)
+    run_promote(run_dir, cfg)
+    size = len(frame) // 2
+    sampled = GateConfig(**{**cfg.to_dict(), "sample_rows": size, "seed": 9})
+    result = run_compare(run_dir, "manual__2", "2022-07", "all+user+mlm", sampled)
+    assert result["sample"] == {"rows": size, "of": len(frame), "sampled": True, "seed": 9,
+                                "stratified_by": ["wiki_db", LABEL, IS_ANONYMOUS], "sample_rows": size}
+    chosen = sample_holdout(frame, size, 9)
+    expected = gate_metrics(frame[chosen].reset_index(drop=True), scores[chosen], EvaluateConfig(min_language_rows=10))
+    assert result["new"] == expected and result["new"]["n"] == size
+    assert result["current"]["roc_auc"] == pytest.approx(expected["roc_auc"], abs=1e-6)  # the same model
+    assert result["current"]["n"] == size
+    page = Path(RunPaths(run_dir).report(), "index.html").read_text()
+    assert f"a sample of {size:,} of {len(frame):,}" in page
 
 
 def test_promote_without_a_comparison_is_refused(tmp_path):

@@ -160,6 +160,7 @@ def test_param_specs_cover_exactly_the_config_fields():
     assert (cfg.wait_poke_interval_s, cfg.wait_timeout_s, cfg.min_rows) == (3600, 21 * 24 * 3600, 1)
     assert (cfg.max_auc_drop, cfg.max_language_auc_drop, cfg.max_dir_increase, cfg.force_publish) == \
         (0.01, 0.03, 0.10, False)
+    assert cfg.compare_sample_rows == 0  # every hold-out row, as before the sample existed
     # every spec has a title for the trigger form
     assert all(spec.get("title") for spec in specs.values())
 
@@ -178,6 +179,7 @@ def test_models_dir_comes_from_the_param_the_environment_or_the_home():
     ("wait_poke_interval_s", 0), ("wait_timeout_s", -1), ("min_rows", 0), ("max_auc_drop", -0.1),
     ("max_language_auc_drop", "x"), ("max_dir_increase", True), ("force_publish", "yes"),
     ("hive_history_location", " "), ("models_dir", "https://user:secret@host/models"),
+    ("compare_sample_rows", -1), ("compare_sample_rows", 1.5),
 ])
 def test_bad_wait_and_gate_settings_are_refused_by_name(field, value):
     with pytest.raises(ConfigError, match=field):
