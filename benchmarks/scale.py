@@ -12,9 +12,12 @@ sizes (``log(y2 / y1) / log(n2 / n1)``: 1 is linear, 0 is flat). Ends with one J
 Stages so far: ``features`` (the tiny model stands in for the four fine-tuned ones: the benchmark
 is about memory and the work that grows with the rows, not the model's arithmetic; see
 ``benchmarks/gpu_check.sh`` for the model's own speed on a GPU) and ``train`` (CatBoost on
-synthetic feature rows, with its peak memory over the feature matrix it trains on).
+synthetic feature rows, with its peak memory over the feature matrix it trains on) and
+``evaluate`` (classifiers trained once on 20,000 synthetic rows score a ``test`` split of each size
+and every metric and the report are computed).
 
     python benchmarks/scale.py --stage train --rows 100000 1000000
+    python benchmarks/scale.py --stage evaluate --rows 100000 1000000
 """
 
 from __future__ import annotations
@@ -146,16 +149,27 @@ def synthetic_features(n: int, lang: str, seed: int) -> pa.Table:
     return pa.table(table)
 
 
-def write_features(run_dir: Path, rows: int, seed: int) -> None:
-    """``features/train/<lang>-<shard>.parquet`` of ``rows`` rows over :data:`LANGUAGES`."""
+def write_features(run_dir: Path, rows: int, seed: int, split: str = "train") -> None:
+    """``features/<split>/<lang>-<shard>.parquet`` of ``rows`` rows over :data:`LANGUAGES`."""
     sizes = [rows * 4 // 10, rows * 3 // 10, rows * 2 // 10]
     sizes.append(rows - sum(sizes))
-    out = Path(RunPaths(str(run_dir)).features("train"))
+    out = Path(RunPaths(str(run_dir)).features(split))
     out.mkdir(parents=True)
     for k, (lang, n) in enumerate(zip(LANGUAGES, sizes)):
         for index, start in enumerate(range(0, n, 20_000)):
             pq.write_table(synthetic_features(min(20_000, n - start), lang, seed + 1000 * k + index),
                            out / f"{lang}-{index:05d}.parquet", compression="zstd")
+
+
+def build_classifiers(root: Path, rows: int, variants: list[str], seed: int) -> Path:
+    """Classifiers trained once on ``rows`` synthetic feature rows; each size's run links them."""
+    from kitrain.classifier import run_train
+    from kitrain.config import TrainConfig
+
+    run_dir = root / "classifiers"
+    write_features(run_dir, rows, seed + 99)
+    run_train(TrainConfig(variants=tuple(variants), iterations=50, seed=seed), str(run_dir))
+    return Path(RunPaths(str(run_dir)).classifiers())
 
 
 def build_models(run_dir: Path, corpus_rows: int, seed: int) -> Path:
@@ -206,6 +220,20 @@ result["classifier_rows"] = len(frame)
 result["peak_over_matrix"] = (result["peak_rss_mb"] - base) / result["matrix_mb"]
 print(json.dumps(result))
 """,
+    # the evaluation of a hold-out: each variant scores it and the metrics are computed
+    "evaluate": """
+import json, resource, sys, time
+from kitrain.config import EvaluateConfig
+from kitrain.evaluate import run_evaluate
+cfg = EvaluateConfig(**json.loads(sys.argv[2]))
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+wall, cpu = time.perf_counter(), time.process_time()
+report = run_evaluate(cfg, sys.argv[1])
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+                  "peak_rss_mb": usage.ru_maxrss / 1024, "rss_after_imports_mb": base,
+                  "variants": len(report["splits"]["test"]["variants"])}))
+""",
 }
 
 
@@ -239,6 +267,8 @@ def main() -> None:
                         "(default: kitrain's); a huge value gives one shard per language")
     parser.add_argument("--max-length", type=int, default=64, help="features: tokens per text")
     parser.add_argument("--iterations", type=int, default=50, help="train: CatBoost iterations")
+    parser.add_argument("--variants", nargs="+", default=["all+user+mlm", "anon+base"],
+                        help="evaluate: the variants trained (once, on 20000 rows) and evaluated")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", default=None, help="default: a temporary directory")
     args = parser.parse_args()
@@ -247,6 +277,9 @@ def main() -> None:
     if args.stage == "features":
         model = build_models(root, 2000, args.seed)
         config = {"max_length": args.max_length, **({"shard_rows": args.shard_rows} if args.shard_rows else {})}
+    elif args.stage == "evaluate":
+        classifiers = build_classifiers(root, 20_000, args.variants, args.seed)
+        config = {"seed": args.seed}
     else:
         config = {"variants": ["all+user+mlm"], "iterations": args.iterations, "seed": args.seed}
     results = []
@@ -259,6 +292,10 @@ def main() -> None:
             for target in TARGETS:
                 Path(RunPaths(str(run_dir)).mlm(target)).parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(model, RunPaths(str(run_dir)).mlm(target))
+        elif args.stage == "evaluate":
+            write_features(run_dir, rows, args.seed, split="test")
+            os.symlink(classifiers, RunPaths(str(run_dir)).classifiers())
+            written = Path(RunPaths(str(run_dir)).features("test"))
         else:
             write_features(run_dir, rows, args.seed)
             written = Path(RunPaths(str(run_dir)).features("train"))

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from kitrain import __version__
 from kitrain.atomic import atomic_dir, read_json, write_json
-from kitrain.classifier import load_classifier_dir, predict, read_features
+from kitrain.classifier import load_classifier_dir, predict
 from kitrain.config import EvaluateConfig
 from kitrain.metrics import (
     auc_difference,
@@ -225,22 +225,55 @@ def trained_variants(run_dir: str) -> list[str]:
     return found
 
 
+#: The feature columns the metrics read beside the scores: the keys, the label, the editor flags,
+#: the balanced sample and each text model's own score. Only these stay in memory for a split.
+KEPT_COLUMNS: tuple[str, ...] = ("wiki_db", "revision_id", LABEL, IS_ANONYMOUS, IS_TEMPORARY, "is_balanced",
+                                 *TEXT_MODEL_SCORES.values())
+
+
+def split_scores(run_dir: str, split: str, models: dict[str, tuple[Any, dict[str, Any]]]
+                 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """A split's :data:`KEPT_COLUMNS` and every variant's scores of its rows, in file order.
+
+    The features are read one file (one shard of one language) at a time, with only the kept
+    columns and the variants' features: each variant scores the shard and only its scores and the
+    kept columns stay, a few dozen bytes a row instead of the whole feature table (at the paper's
+    4.7M ``full_test`` rows, gigabytes)."""
+    from kitrain.atomic import parquet_files, read_table
+
+    path = RunPaths(run_dir).features(split)
+    files = parquet_files(path)
+    if not files:
+        raise PrepareError(f"no features in {path}: run `kitrain features` first")
+    columns = list(dict.fromkeys([*KEPT_COLUMNS, *(f for _, d in models.values() for f in d["features"])]))
+    kept: list[pd.DataFrame] = []
+    scores: dict[str, list[np.ndarray]] = {variant: [] for variant in models}
+    for file in files:
+        shard = read_table(file, columns=columns).replace_schema_metadata(None).to_pandas()
+        for variant, (model, description) in models.items():
+            scores[variant].append(predict(model, description, shard) if len(shard) else np.zeros(0))
+        kept.append(shard.loc[:, list(KEPT_COLUMNS)])
+        del shard
+    frame = pd.concat(kept, ignore_index=True)
+    return frame, {variant: np.concatenate(parts) for variant, parts in scores.items()}
+
+
 def run_evaluate(cfg: EvaluateConfig, run_dir: str) -> dict[str, Any]:
     paths = RunPaths(run_dir)
     variants = trained_variants(run_dir)
+    models = {variant: load_classifier_dir(paths.classifier(variant)) for variant in variants}
     external = read_external_scores(cfg.external_scores) if cfg.external_scores else None
     report: dict[str, Any] = {"kitrain": __version__, "config": cfg.to_dict(), "splits": {}}
     predictions = []
     for split in EVAL_SPLITS:
         try:
-            frame = read_features(run_dir, split)
+            frame, split_predictions = split_scores(run_dir, split, models)
         except PrepareError:
             logger.warning("no %s features: %s not evaluated", split, split)
             continue
         results: dict[str, Any] = {"variants": {}, "baselines": {}}
         for variant in variants:
-            model, description = load_classifier_dir(paths.classifier(variant))
-            scores = predict(model, description, frame)
+            scores = split_predictions[variant]
             results["variants"][variant] = evaluate_scores(frame, scores, cfg)
             predictions.append(pd.DataFrame({
                 "split": split, "variant": variant, "wiki_db": frame["wiki_db"].to_numpy(),

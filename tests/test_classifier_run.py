@@ -95,6 +95,27 @@ def test_evaluate_writes_metrics_and_predictions(trained, tmp_path):
     assert predictions.score.between(0, 1).all()
 
 
+def test_evaluate_scores_the_features_file_by_file_with_only_the_columns_it_uses(trained, monkeypatch):
+    # the same scores as the whole split in one frame; each file read with the kept columns and
+    # the variants' features only (no titles, no timestamps), one file at a time
+    from kitrain import atomic
+    from kitrain.evaluate import KEPT_COLUMNS, split_scores
+
+    run_dir, _ = trained
+    paths = RunPaths(run_dir)
+    models = {v: load_classifier_dir(paths.classifier(v)) for v in ("all+user+mlm", "anon+base")}
+    whole = read_features(run_dir, "test")
+    reads = []
+    real = atomic.read_table
+    monkeypatch.setattr(atomic, "read_table", lambda f, columns=None: reads.append((f, columns)) or real(f, columns))
+    frame, scores = split_scores(run_dir, "test", models)
+    assert len(reads) == len(list(Path(paths.features("test")).glob("*.parquet"))) >= 2
+    assert all("page_title" not in columns and "event_timestamp" not in columns for _, columns in reads)
+    pd.testing.assert_frame_equal(frame, whole.loc[:, list(KEPT_COLUMNS)])
+    for variant, (model, description) in models.items():
+        np.testing.assert_array_equal(scores[variant], predict(model, description, whole))
+
+
 def test_broken_external_scores_are_named(trained, tmp_path):
     run_dir, _ = trained
     csv = tmp_path / "broken.csv"
