@@ -7,7 +7,9 @@ seeded share of the page titles goes to the language-model fine-tuning, the rest
 so no title is on both sides). From the ``test``-mode collection: ``full_test`` with the same filter
 and balance key.
 
-Languages are processed one at a time (memory stays bounded by the largest language) and each gets
+Languages are processed one at a time, each in two passes: the splits and keys are decided on a
+few key columns, then the whole rows stream through in ``revision_id`` order (memory stays bounded
+by the key columns of the largest language and a batch per part file), and each gets
 its own random stream derived from the seed and its code, so adding a language never changes the
 samples of the others.
 """
@@ -16,13 +18,16 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kitrain.atomic import atomic_dir, parquet_files, read_json, read_table, write_json
@@ -188,26 +193,197 @@ def check_one_text_rules(found: dict[str, str]) -> str | None:
     return rules[0] if rules else None
 
 
-def _read(path: Path) -> pa.Table:
+#: The collected columns the splits and their keys are decided on; the rest of a row (its texts,
+#: its ``actions`` map: most of its bytes) is only streamed through.
+KEY_COLUMNS = ["revision_id", "event_timestamp", LABEL, "reverting_revision_is_reverted_revision", "page_title",
+               USER_ANONYMOUS, USER_TEMPORARY]
+#: Rows per batch read from a collected file while streaming; the merge holds about one batch
+#: per file (or sorted run) at a time.
+STREAM_BATCH_ROWS = 2_000
+#: Rows of an unsorted collected file sorted in memory at a time into a run of ``work/``.
+SORT_RUN_ROWS = 50_000
+
+
+def collected_files(path: Path) -> list[Path]:
+    """The data files of one collected language (Spark's part files; hidden and ``_`` files, such
+    as ``_SUCCESS`` and checksums, are not data), in name order."""
+    return sorted(f for f in path.iterdir() if f.is_file() and not f.name.startswith((".", "_")))
+
+
+def _open(path: Path, folder: Path) -> pq.ParquetFile:
     try:
-        table = pq.read_table(path)
+        return pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise PrepareError(f"cannot read collected data {path}: {exc}") from exc
-    if USER_TEMPORARY not in table.schema.names:
-        # its event_user_is_anonymous flags IP editors only: mixed with today's collections it
-        # would make "anonymous" mean two things in one model
-        raise PrepareError(
-            f"collected data {path} has no {USER_TEMPORARY} column: an older kitrain collected it, "
-            f"and its {USER_ANONYMOUS} means IP editors only, not logged-out editors (IP or "
-            f"temporary account); collect {path.name} again"
-        )
-    return table
+        raise PrepareError(f"cannot read collected data {folder} ({path.name}): {exc}") from exc
 
 
-def _output_schema(table: pa.Table) -> pa.Schema:
+def _batches(path: Path, folder: Path, columns: list[str] | None = None,
+             batch_rows: int | None = None) -> Iterator[pa.RecordBatch]:
+    reader = _open(path, folder)
+    try:
+        yield from reader.iter_batches(batch_size=batch_rows or STREAM_BATCH_ROWS, columns=columns)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise PrepareError(f"cannot read collected data {folder} ({path.name}): {exc}") from exc
+
+
+class Collection:
+    """One collected language: its files, its schema, its key columns, and which of its files
+    hold their rows in ``revision_id`` order (Spark's, sorted within each part file)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.files = collected_files(folder)
+        if not self.files:
+            raise PrepareError(f"cannot read collected data {folder}: it holds no data file")
+        self.schema = _open(self.files[0], folder).schema_arrow.remove_metadata()
+        if USER_TEMPORARY not in self.schema.names:
+            # its event_user_is_anonymous flags IP editors only: mixed with today's collections it
+            # would make "anonymous" mean two things in one model
+            raise PrepareError(
+                f"collected data {folder} has no {USER_TEMPORARY} column: an older kitrain collected it, "
+                f"and its {USER_ANONYMOUS} means IP editors only, not logged-out editors (IP or "
+                f"temporary account); collect {folder.name} again"
+            )
+        missing = [c for c in KEY_COLUMNS if c not in self.schema.names]
+        if missing:
+            raise PrepareError(f"collected data {folder} has no column(s) {missing}: collect {folder.name} again")
+        keys, self.sorted_files = [], []
+        for file in self.files:
+            try:
+                part = _open(file, folder).read(columns=KEY_COLUMNS).replace_schema_metadata(None)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise PrepareError(f"cannot read collected data {folder} ({file.name}): {exc}") from exc
+            ids = part["revision_id"].to_numpy()
+            self.sorted_files.append(bool(np.all(ids[1:] > ids[:-1])))
+            keys.append(part)
+        self.keys = pa.concat_tables(keys, promote_options="permissive").to_pandas()
+
+    def runs(self, work: Path) -> list[Iterator[pa.RecordBatch]]:
+        """Streams of whole rows, each ascending by ``revision_id``: a sorted file as it is, an
+        unsorted one cut into runs of :data:`SORT_RUN_ROWS` rows sorted in memory and written to
+        ``work`` (an external sort; Spark's files never need it)."""
+        runs: list[Iterator[pa.RecordBatch]] = []
+        for file, in_order in zip(self.files, self.sorted_files):
+            if in_order:
+                runs.append(_batches(file, self.folder))
+                continue
+            logger.info("%s: %s is not in revision_id order: sorted in runs of %d rows", self.folder,
+                        file.name, SORT_RUN_ROWS)
+            for index, batch in enumerate(_batches(file, self.folder, batch_rows=SORT_RUN_ROWS)):
+                table = pa.Table.from_batches([batch])
+                table = table.take(pc.sort_indices(table["revision_id"]))
+                run = work / f"{uuid.uuid4().hex}-{index:05d}.parquet"
+                pq.write_table(table, run)
+                runs.append(_batches(run, self.folder))
+        return runs
+
+
+def merge_runs(runs: list[Iterator[pa.RecordBatch]]) -> Iterator[pa.Table]:
+    """The rows of several streams, each ascending by ``revision_id``, as one ascending stream in
+    chunks of about one batch per stream.
+
+    Every stream's buffered rows up to the smallest of their last ids can be emitted: no stream
+    holds a smaller id still to come. The stream that set that bound is emptied, so each round
+    makes progress, and memory stays at one batch per stream."""
+    buffers: list[pa.Table | None] = [None] * len(runs)
+    last: list[int | None] = [None] * len(runs)  # each stream's last id so far: it must only grow
+    live = list(range(len(runs)))
+    while True:
+        for i in list(live):
+            while buffers[i] is None or buffers[i].num_rows == 0:
+                batch = next(runs[i], None)
+                if batch is None:
+                    live.remove(i)
+                    buffers[i] = None
+                    break
+                ids = batch.column("revision_id").to_numpy()
+                if len(ids) and (np.any(ids[1:] <= ids[:-1]) or (last[i] is not None and ids[0] <= last[i])):
+                    raise PrepareError(f"collected rows out of revision_id order (or repeated) in stream {i}: "
+                                       "cannot merge them")
+                if len(ids):
+                    last[i] = int(ids[-1])
+                buffers[i] = pa.Table.from_batches([batch])
+        if not live:
+            return
+        bound = min(buffers[i]["revision_id"][-1].as_py() for i in live)
+        parts = []
+        for i in live:
+            ids = buffers[i]["revision_id"].to_numpy()
+            cut = int(np.searchsorted(ids, bound, side="right"))
+            parts.append(buffers[i].slice(0, cut))
+            buffers[i] = buffers[i].slice(cut)
+        chunk = pa.concat_tables(parts, promote_options="permissive")
+        yield chunk.take(pc.sort_indices(chunk["revision_id"]))
+
+
+class SplitWriter:
+    """The prepared file of one split of one language, written in row groups of
+    :data:`ROW_GROUP_ROWS` as the rows of the split stream by, with the split's two keys."""
+
+    def __init__(self, path: Path, schema: pa.Schema, keys: pd.DataFrame) -> None:
+        self.schema = schema
+        self.ids = keys["revision_id"].to_numpy()
+        self.balanced = keys[IS_BALANCED].to_numpy(dtype=np.int32)
+        self.text_train = keys[IS_TEXT_TRAIN].to_numpy(dtype=np.int32)
+        self.writer = pq.ParquetWriter(path, schema, compression="zstd")
+        self.pending: list[pa.Table] = []
+        self.pending_rows = self.rows = 0
+
+    def add(self, chunk: pa.Table) -> None:
+        """Keep the chunk's rows of this split (by revision id) with their keys."""
+        if not len(self.ids) or not chunk.num_rows:
+            return
+        ids = chunk["revision_id"].to_numpy()
+        pos = np.searchsorted(self.ids, ids)
+        member = pos < len(self.ids)
+        member[member] = self.ids[pos[member]] == ids[member]
+        if not member.any():
+            return
+        pos = pos[member]
+        rows = chunk.filter(pa.array(member))
+        rows = rows.append_column(IS_BALANCED, pa.array(self.balanced[pos], pa.int32()))
+        rows = rows.append_column(IS_TEXT_TRAIN, pa.array(self.text_train[pos], pa.int32()))
+        self.pending.append(rows.select(self.schema.names).cast(self.schema))
+        self.pending_rows += rows.num_rows
+        if self.pending_rows >= ROW_GROUP_ROWS:
+            self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        table = pa.concat_tables(self.pending)
+        whole = table.num_rows if final else table.num_rows - table.num_rows % ROW_GROUP_ROWS
+        if whole:
+            self.writer.write_table(table.slice(0, whole), row_group_size=ROW_GROUP_ROWS)
+        rest = table.slice(whole)
+        self.pending, self.pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
+        self.rows += whole
+
+    def close(self) -> int:
+        """Write what is left; the rows written (the split's rows, checked by the caller)."""
+        if self.pending:
+            self._flush(final=True)
+        self.writer.close()
+        return self.rows
+
+
+def _output_schema(schema: pa.Schema) -> pa.Schema:
     """The collected schema plus the two keys; every file of a split shares it, empty ones too."""
-    schema = table.schema.remove_metadata()
-    return schema.append(pa.field(IS_BALANCED, pa.int32())).append(pa.field(IS_TEXT_TRAIN, pa.int32()))
+    return schema.remove_metadata().append(pa.field(IS_BALANCED, pa.int32())).append(
+        pa.field(IS_TEXT_TRAIN, pa.int32()))
+
+
+def stream_splits(collection: Collection, splits: dict[str, pd.DataFrame], dirs: dict[str, Path],
+                  lang: str, schema: pa.Schema, work: Path) -> None:
+    """Write the ``splits`` drawn from one collection (their keys decided on its key columns) by
+    one ordered pass over its rows: each row goes to the split that holds its revision id."""
+    writers = {split: SplitWriter(dirs[split] / f"{lang}.parquet", schema, keys) for split, keys in splits.items()}
+    for chunk in merge_runs(collection.runs(work)):
+        for writer in writers.values():
+            writer.add(chunk)
+    for split, writer in writers.items():
+        written = writer.close()
+        if written != len(splits[split]):
+            raise PrepareError(f"{lang} {split}: {written} rows written of the {len(splits[split])} chosen: "
+                               f"the collected data in {collection.folder} changed while it was read")
 
 
 def run_prepare(cfg: PrepareConfig, run_dir: str) -> dict[str, Any]:
@@ -240,21 +416,24 @@ def run_prepare(cfg: PrepareConfig, run_dir: str) -> dict[str, Any]:
         dirs = {split: root / split for split in SPLITS}
         for folder in dirs.values():
             folder.mkdir()
+        work = root / ".sort-runs"
+        work.mkdir()
         for lang in languages:
-            train_table = _read(train_langs[lang]) if lang in train_langs else None
-            test_table = _read(test_langs[lang]) if lang in test_langs else None
-            anon_table = _read(anon_langs[lang]) if lang in anon_langs and lang in train_langs else None
-            schema = _output_schema(train_table if train_table is not None else test_table)
+            train = Collection(train_langs[lang]) if lang in train_langs else None
+            test = Collection(test_langs[lang]) if lang in test_langs else None
+            anon = Collection(anon_langs[lang]) if lang in anon_langs and lang in train_langs else None
+            schema = _output_schema((train if train is not None else test).schema)
             splits, counts = prepare_language(
-                train_table.to_pandas() if train_table is not None else None,
-                test_table.to_pandas() if test_table is not None else None,
-                cfg, lang,
-                anon_table.to_pandas() if anon_table is not None else None,
+                train.keys if train is not None else None, test.keys if test is not None else None,
+                cfg, lang, anon.keys if anon is not None else None,
             )
-            for split, frame in splits.items():
-                table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
-                pq.write_table(table, dirs[split] / f"{lang}.parquet", compression="zstd",
-                               row_group_size=ROW_GROUP_ROWS)
+            # the keys were decided on the key columns; the whole rows now stream through once
+            for collection, names in ((train, ("train", "test")), (test, ("full_test",)), (anon, (ANON_SPLIT,))):
+                if collection is not None:
+                    stream_splits(collection, {n: splits[n] for n in names if n in splits}, dirs, lang,
+                                  schema, work)
+            for leftover in work.iterdir():
+                leftover.unlink()
             summary["languages"][lang] = counts
             logger.info("%s: %s", lang, {s: c["rows"] for s, c in counts.items()})
         for split in SPLITS:
@@ -265,6 +444,7 @@ def run_prepare(cfg: PrepareConfig, run_dir: str) -> dict[str, Any]:
                 "reverted": sum(r["reverted"] for r in rows),
                 "revert_rate": round(sum(r["reverted"] for r in rows) / total, 6) if total else None,
             }
+        work.rmdir()
         write_json(root / Path(paths.prepared_summary()).name, summary)
     return summary
 

@@ -254,3 +254,57 @@ def test_collections_of_different_text_rules_are_not_mixed(tmp_path):
     with pytest.raises(PrepareError, match="different text rules"):
         run_prepare(PrepareConfig(), str(tmp_path))
     assert check_one_text_rules({"all_users/uk": "paper", "full_test/uk": "paper"}) == "paper"
+
+
+def heavy_rows(n: int, start_id: int, seed: int) -> pd.DataFrame:
+    """``rows`` with a text list and an ``actions`` map, the parts of a row prepare only passes on."""
+    rng = np.random.default_rng(seed)
+    frame = rows(n, start_id=start_id, reverted_every=3)
+    frame["page_title"] = [f"T{i % 37}" for i in range(n)]
+    frame["texts_insert"] = [[f"text {i} " * int(k)] if k else [] for i, k in enumerate(rng.integers(0, 4, n))]
+    frame["actions"] = [[("insert_Text", int(k)), ("remove_Text", 1)] for k in rng.integers(0, 9, n)]
+    return frame
+
+
+def write_parts(run_dir: Path, prefix: str, mode: str, lang: str, parts: list[pd.DataFrame]) -> None:
+    import pyarrow as pa
+
+    out = run_dir / "collected" / prefix / mode / lang
+    out.mkdir(parents=True)
+    for k, part in enumerate(parts):
+        table = pa.Table.from_pandas(part.drop(columns="actions"), preserve_index=False)
+        table = table.append_column("actions", pa.array(part["actions"].tolist(), pa.map_(pa.string(), pa.int64())))
+        pq.write_table(table, out / f"part-{k:05d}.parquet")
+    (out / "_SUCCESS").write_text("")
+
+
+def test_streamed_splits_equal_the_splits_of_the_whole_language(tmp_path, monkeypatch):
+    # whole rows stream through in small batches and are merged from several files, two in
+    # revision_id order (as Spark writes them) and one shuffled (sorted in runs): the prepared
+    # files hold exactly prepare_language's splits of the whole frames, in revision_id order
+    monkeypatch.setattr(prepare, "STREAM_BATCH_ROWS", 7)
+    monkeypatch.setattr(prepare, "SORT_RUN_ROWS", 11)
+    monkeypatch.setattr(prepare, "ROW_GROUP_ROWS", 13)
+    train = heavy_rows(300, 1, seed=1)
+    test = heavy_rows(90, 5000, seed=2)
+    anon = heavy_rows(80, 9000, seed=3)
+    shuffled = train.iloc[200:].sample(frac=1.0, random_state=4)
+    write_parts(tmp_path, "all_users", "train", "uk", [train.iloc[0:200:2], train.iloc[1:200:2], shuffled])
+    write_parts(tmp_path, "full_test", "test", "uk", [test.iloc[::-1]])
+    write_parts(tmp_path, "anon_users", "train", "uk", [anon])
+    cfg = PrepareConfig()
+    prepare.run_prepare(cfg, str(tmp_path))
+
+    expected, _ = prepare.prepare_language(train, test, cfg, "uk", anon)
+    for split, frame in expected.items():
+        path = tmp_path / "prepared" / split / "uk.parquet"
+        got = pq.read_table(path).to_pandas()
+        assert len(got) == len(frame) > 0, split
+        assert got["revision_id"].is_monotonic_increasing
+        for column in ("revision_id", "page_title", "is_balanced", "is_text_train", "event_timestamp"):
+            assert got[column].tolist() == frame[column].tolist(), (split, column)
+        assert got["texts_insert"].map(list).tolist() == frame["texts_insert"].tolist()
+        assert got["actions"].map(dict).tolist() == frame["actions"].map(dict).tolist()
+        assert pq.ParquetFile(path).metadata.row_group(0).num_rows == 13  # written in row groups
+    assert sorted(p.name for p in (tmp_path / "prepared").iterdir()) == [
+        "anon_train", "full_test", "summary.json", "test", "train"]  # no sort runs left behind
