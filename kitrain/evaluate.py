@@ -258,46 +258,73 @@ def split_scores(run_dir: str, split: str, models: dict[str, tuple[Any, dict[str
     return frame, {variant: np.concatenate(parts) for variant, parts in scores.items()}
 
 
+#: Rows of predictions converted and written at a time.
+PREDICTION_CHUNK_ROWS = 100_000
+
+
+class PredictionsWriter:
+    """``report/predictions.parquet`` written split by split and variant by variant, a chunk of
+    rows at a time, so a table of every split's predictions of every variant never exists in
+    memory (at the paper's scale 8 variants of 6.7M hold-out rows)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+
+    def add(self, split: str, variant: str, frame: pd.DataFrame, scores: np.ndarray) -> None:
+        for start in range(0, max(1, len(frame)), PREDICTION_CHUNK_ROWS):
+            part = frame.iloc[start:start + PREDICTION_CHUNK_ROWS]
+            chunk = pd.DataFrame({
+                "split": split, "variant": variant, "wiki_db": part["wiki_db"].to_numpy(),
+                "revision_id": part["revision_id"].to_numpy(), "label": part[LABEL].to_numpy(),
+                "is_anonymous": part[IS_ANONYMOUS].to_numpy(), "is_temporary": part[IS_TEMPORARY].to_numpy(),
+                "score": scores[start:start + PREDICTION_CHUNK_ROWS],
+            })
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            if self.writer is None:
+                self.writer = pq.ParquetWriter(self.path, table.schema)
+            self.writer.write_table(table.cast(self.writer.schema))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 def run_evaluate(cfg: EvaluateConfig, run_dir: str) -> dict[str, Any]:
     paths = RunPaths(run_dir)
     variants = trained_variants(run_dir)
     models = {variant: load_classifier_dir(paths.classifier(variant)) for variant in variants}
     external = read_external_scores(cfg.external_scores) if cfg.external_scores else None
     report: dict[str, Any] = {"kitrain": __version__, "config": cfg.to_dict(), "splits": {}}
-    predictions = []
-    for split in EVAL_SPLITS:
-        try:
-            frame, split_predictions = split_scores(run_dir, split, models)
-        except PrepareError:
-            logger.warning("no %s features: %s not evaluated", split, split)
-            continue
-        results: dict[str, Any] = {"variants": {}, "baselines": {}}
-        for variant in variants:
-            scores = split_predictions[variant]
-            results["variants"][variant] = evaluate_scores(frame, scores, cfg)
-            predictions.append(pd.DataFrame({
-                "split": split, "variant": variant, "wiki_db": frame["wiki_db"].to_numpy(),
-                "revision_id": frame["revision_id"].to_numpy(), "label": frame[LABEL].to_numpy(),
-                "is_anonymous": frame[IS_ANONYMOUS].to_numpy(), "is_temporary": frame[IS_TEMPORARY].to_numpy(),
-                "score": scores,
-            }))
-        results["baselines"]["is_anonymous"] = evaluate_scores(
-            frame, frame[IS_ANONYMOUS].to_numpy().astype(np.float64), cfg)
-        if external is not None:
-            results["baselines"][cfg.external_name] = external_comparison(frame, external, variants,
-                                                                           predictions, split, cfg)
-        results["text_models"] = text_models(frame)
-        results["counts"] = {wiki: language_counts(part) for wiki, part in frame.groupby("wiki_db", sort=True)}
-        report["splits"][split] = results
-    if not report["splits"]:
-        raise PrepareError("no test or full_test features to evaluate: run `kitrain features` first")
-    all_predictions = pd.concat(predictions, ignore_index=True)
-    importances = {v: json.loads(Path(paths.classifier(v), "importances.json").read_text(encoding="utf-8"))
-                   for v in variants}
-    page = render(report, all_predictions, importances, run_context(run_dir, variants, cfg))
+    curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     with atomic_dir(paths.report()) as tmp:
-        pq.write_table(pa.Table.from_pandas(all_predictions, preserve_index=False),
-                       tmp / "predictions.parquet")
+        writer = PredictionsWriter(tmp / "predictions.parquet")
+        for split in EVAL_SPLITS:
+            try:
+                frame, scores = split_scores(run_dir, split, models)
+            except PrepareError:
+                logger.warning("no %s features: %s not evaluated", split, split)
+                continue
+            results: dict[str, Any] = {"variants": {}, "baselines": {}}
+            labels, anon = frame[LABEL].to_numpy(), frame[IS_ANONYMOUS].to_numpy() == 1
+            for variant in variants:
+                results["variants"][variant] = evaluate_scores(frame, scores[variant], cfg)
+                writer.add(split, variant, frame, scores[variant])
+                curves.setdefault(split, {})[variant] = (labels, scores[variant], anon)
+            results["baselines"]["is_anonymous"] = evaluate_scores(
+                frame, frame[IS_ANONYMOUS].to_numpy().astype(np.float64), cfg)
+            if external is not None:
+                results["baselines"][cfg.external_name] = external_comparison(frame, external, variants,
+                                                                               scores, cfg)
+            results["text_models"] = text_models(frame)
+            results["counts"] = {wiki: language_counts(part) for wiki, part in frame.groupby("wiki_db", sort=True)}
+            report["splits"][split] = results
+        writer.close()
+        if not report["splits"]:
+            raise PrepareError("no test or full_test features to evaluate: run `kitrain features` first")
+        importances = {v: json.loads(Path(paths.classifier(v), "importances.json").read_text(encoding="utf-8"))
+                       for v in variants}
+        page = render(report, curves, importances, run_context(run_dir, variants, cfg))
         write_json(tmp / "metrics.json", report)
         (tmp / "index.html").write_text(page, encoding="utf-8")
     return report
@@ -324,8 +351,9 @@ def run_context(run_dir: str, variants: list[str], cfg: EvaluateConfig) -> dict[
 
 
 def external_comparison(frame: pd.DataFrame, external: pd.DataFrame, variants: list[str],
-                        predictions: list[pd.DataFrame], split: str, cfg: EvaluateConfig) -> dict:
-    """The external score and every variant on the revisions that have an external score, keyed by
+                        scores: dict[str, np.ndarray], cfg: EvaluateConfig) -> dict:
+    """The external score and every variant (``scores``: each variant's scores of the frame's rows)
+    on the revisions that have an external score, keyed by
     (revision id, wiki): the rows keep the frame's order and each external score stays with its own
     revision whatever the file's order."""
     # "index" is the frame's row position (not its index label), which iloc and the scores take
@@ -338,7 +366,6 @@ def external_comparison(frame: pd.DataFrame, external: pd.DataFrame, variants: l
     subset = frame.iloc[positions].reset_index(drop=True)
     out = {"n": int(len(subset)), "score": evaluate_scores(subset, keyed["score"].to_numpy(), cfg),
            "variants_on_same_rows": {}}
-    ours = {p["variant"].iloc[0]: p["score"].to_numpy() for p in predictions if p["split"].iloc[0] == split}
     for variant in variants:
-        out["variants_on_same_rows"][variant] = evaluate_scores(subset, ours[variant][positions], cfg)
+        out["variants_on_same_rows"][variant] = evaluate_scores(subset, scores[variant][positions], cfg)
     return out

@@ -92,9 +92,24 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render(report: dict[str, Any], predictions: pd.DataFrame, importances: dict[str, dict[str, float]],
+#: Per split and variant: (labels, scores, anonymous flags) of its predictions, for the curves.
+Curves = dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]
+
+
+def prediction_curves(predictions: pd.DataFrame) -> Curves:
+    """The curves' inputs of a predictions table (``report/predictions.parquet``'s columns)."""
+    out: Curves = {}
+    for (split, variant), group in predictions.groupby(["split", "variant"], sort=True):
+        out.setdefault(split, {})[variant] = (group["label"].to_numpy(), group["score"].to_numpy(),
+                                              group["is_anonymous"].to_numpy() == 1)
+    return out
+
+
+def render(report: dict[str, Any], curves: Curves, importances: dict[str, dict[str, float]],
            context: dict[str, Any]) -> str:
-    """The whole page. ``context`` holds the run's configs and versions, shown verbatim (escaped)."""
+    """The whole page. ``curves`` are the predictions behind the ROC and precision-recall curves
+    (arrays, not a table: at the paper's scale a split has millions of rows per variant);
+    ``context`` holds the run's configs and versions, shown verbatim (escaped)."""
     sections = ["<h1>kitrain evaluation report</h1>",
                 f"<p>Run directory: <code>{esc(context.get('run_dir', ''))}</code></p>"]
     for split, results in report["splits"].items():
@@ -125,14 +140,12 @@ def render(report: dict[str, Any], predictions: pd.DataFrame, importances: dict[
                                     ["model", "n", "ROC AUC", "PR@R0.75", "ROC AUC anon", "bal. ROC AUC",
                                      "bal. F1", "bal. ROC AUC anon", "DI of predictions", "ROC AUC difference"],
                                     ext_rows))
-        part = predictions[predictions["split"] == split]
         curves_all, curves_anon, pr_all, pr_anon = [], [], [], []
-        for variant, group in part.groupby("variant", sort=True):
-            anon = group[group["is_anonymous"] == 1]
-            curves_all.append((variant, *roc_curve(group["label"], group["score"])))
-            curves_anon.append((variant, *roc_curve(anon["label"], anon["score"])))
-            pr_all.append((variant, *pr_curve(group["label"], group["score"])))
-            pr_anon.append((variant, *pr_curve(anon["label"], anon["score"])))
+        for variant, (labels, scores, anon) in sorted(curves.get(split, {}).items()):
+            curves_all.append((variant, *roc_curve(labels, scores)))
+            curves_anon.append((variant, *roc_curve(labels[anon], scores[anon])))
+            pr_all.append((variant, *pr_curve(labels, scores)))
+            pr_anon.append((variant, *pr_curve(labels[anon], scores[anon])))
         pr = {"x_label": "recall", "y_label": "precision", "diagonal": False}
         sections.append('<div class="row">' + roc_svg(curves_all, f"ROC, all editors ({split})")
                         + roc_svg(curves_anon, f"ROC, anonymous editors ({split})") + "</div>")

@@ -30,7 +30,7 @@ from sklearn.metrics import (
 
 from kitrain.config import EvaluateConfig
 from kitrain.evaluate import balanced_anonymous, evaluate_scores, external_comparison, text_models
-from kitrain.report import render
+from kitrain.report import prediction_curves, render
 
 THRESHOLD = 0.5
 A, R = 1, 0  # anonymous, registered
@@ -307,11 +307,8 @@ def test_hand_counts_of_the_figures():
 def test_external_comparison_keeps_each_score_with_its_revision():
     frame, v1, v2 = hand_frame()
     external = pd.DataFrame(EXTERNAL, columns=["wiki_db", "revision_id", "score"])
-    predictions = [pd.DataFrame({"split": "test", "variant": "v1", "score": v1}),
-                   pd.DataFrame({"split": "test", "variant": "v2", "score": v2}),
-                   # another split's scores must not be taken
-                   pd.DataFrame({"split": "full_test", "variant": "v1", "score": 1 - v1})]
-    got = external_comparison(frame, external, ["v1", "v2"], predictions, "test", CFG)
+    predictions = {"v1": v1, "v2": v2}
+    got = external_comparison(frame, external, ["v1", "v2"], predictions, CFG)
 
     # the expected subset, looked up row by row by (wiki, revision id)
     lookup = {(w, r): s for w, r, s in EXTERNAL}
@@ -327,7 +324,7 @@ def test_external_comparison_keeps_each_score_with_its_revision():
                       name)
     # the same with index labels that are not the row positions (here: reversed)
     relabelled = frame.set_axis(np.arange(len(frame))[::-1])
-    again = external_comparison(relabelled, external, ["v1", "v2"], predictions, "test", CFG)
+    again = external_comparison(relabelled, external, ["v1", "v2"], predictions, CFG)
     check_metrics(again["score"], expected_metrics(subset, ext, anon_sample), "relabelled external score")
     check_metrics(again["variants_on_same_rows"]["v2"], expected_metrics(subset, v2[keep], anon_sample),
                   "relabelled v2")
@@ -338,7 +335,7 @@ def test_external_comparison_keeps_each_score_with_its_revision():
     assert roc_auc_score(y, v1[keep]) != pytest.approx(roc_auc_score(y15, v1[:15]))
     # nothing matches: a note, no figures
     none = external.assign(revision_id=external.revision_id + 10_000)
-    assert external_comparison(frame, none, ["v1"], predictions, "test", CFG)["n"] == 0
+    assert external_comparison(frame, none, ["v1"], predictions, CFG)["n"] == 0
 
 
 # --- the HTML report ---------------------------------------------------------------------------
@@ -418,7 +415,7 @@ def split_report():
         report["splits"][split] = {
             "variants": {v: evaluate_scores(frame, s, CFG) for v, s in scores.items()},
             "baselines": {"is_anonymous": evaluate_scores(frame, frame.is_anonymous.to_numpy(float), CFG),
-                          "ores": external_comparison(frame, external, list(scores), parts, split, CFG)},
+                          "ores": external_comparison(frame, external, list(scores), scores, CFG)},
             "text_models": text_models(frame),
             "counts": {wiki: {"n": n, "reverted": reverted, "anonymous": anonymous, "temporary": temporary,
                               "temporary_share_of_anonymous": temporary / anonymous}
@@ -456,7 +453,7 @@ def svg(items: list, label: str) -> dict:
 def test_report_shows_the_figures_of_the_metrics():
     report, predictions, frame, inputs = split_report()
     page = Page()
-    page.feed(render(report, predictions, {"v1": {"is_anonymous": 2.0}}, {"run_dir": "/runs/x"}))
+    page.feed(render(report, prediction_curves(predictions), {"v1": {"is_anonymous": 2.0}}, {"run_dir": "/runs/x"}))
     found = sections(page)
     assert set(found) == {"test", "full_test"}
 

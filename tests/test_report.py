@@ -7,7 +7,7 @@ import pandas as pd
 
 from kitrain.config import EvaluateConfig
 from kitrain.evaluate import evaluate_scores
-from kitrain.report import render
+from kitrain.report import prediction_curves, render
 
 HOSTILE = '<script>alert("x")</script>'
 
@@ -37,7 +37,7 @@ def fake_split(wiki: str) -> tuple[dict, pd.DataFrame]:
 
 def test_page_is_complete_and_self_contained():
     report, predictions = fake_split("enwiki")
-    page = render(report, predictions, {"all+user+mlm": {"insert_s_0_max": 3.0}},
+    page = render(report, prediction_curves(predictions), {"all+user+mlm": {"insert_s_0_max": 3.0}},
                   {"run_dir": "/runs/2022-07", "versions": {"kitrain": "0.1.0"}})
     for part in ("Variants and baselines", "ROC, all editors (test)", "ROC, anonymous editors (test)",
                  "Precision-recall, all editors (test)", "Precision-recall, anonymous editors (test)",
@@ -52,7 +52,7 @@ def test_page_is_complete_and_self_contained():
 def test_values_from_data_are_escaped():
     # a wiki name, a feature name and a config value carrying markup show as text
     report, predictions = fake_split(HOSTILE)
-    page = render(report, predictions, {"all+user+mlm": {HOSTILE: 1.0}}, {"run_dir": HOSTILE})
+    page = render(report, prediction_curves(predictions), {"all+user+mlm": {HOSTILE: 1.0}}, {"run_dir": HOSTILE})
     assert HOSTILE not in page
     assert html_escaped(HOSTILE) in page
 
