@@ -14,10 +14,12 @@ is about memory and the work that grows with the rows, not the model's arithmeti
 ``benchmarks/gpu_check.sh`` for the model's own speed on a GPU) and ``train`` (CatBoost on
 synthetic feature rows, with its peak memory over the feature matrix it trains on) and
 ``evaluate`` (classifiers trained once on 20,000 synthetic rows score a ``test`` split of each size
-and every metric and the report are computed).
+and every metric and the report are computed) and ``prepare`` (collected languages in Spark's
+layout, hashed into part files each sorted by revision id, into their splits).
 
     python benchmarks/scale.py --stage train --rows 100000 1000000
     python benchmarks/scale.py --stage evaluate --rows 100000 1000000
+    python benchmarks/scale.py --stage prepare --rows 100000 1000000
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
+import pyarrow.compute  # noqa: E402,F401 (pa.compute)
 import pyarrow.parquet as pq  # noqa: E402
 
 from kitrain.paths import TARGETS, RunPaths  # noqa: E402
@@ -74,9 +77,10 @@ def _sentence(rng: np.random.Generator) -> str:
     return " ".join(WORDS[i] for i in rng.zipf(1.3, length) % len(WORDS)) + "."
 
 
-def synthetic_rows(n: int, lang: str, seed: int) -> pa.Table:
-    """``n`` prepared rows of one language: pages with heavy-tailed revision counts, 0-4 inserted,
-    removed and changed sentences per edit, the full ``actions`` map."""
+def synthetic_rows(n: int, lang: str, seed: int, offset: int = 0) -> pa.Table:
+    """``n`` prepared rows of one language, revision ids from ``offset`` on: pages with
+    heavy-tailed revision counts, 0-4 inserted, removed and changed sentences per edit, the full
+    ``actions`` map."""
     rng = np.random.default_rng(seed)
     pages = rng.zipf(1.6, n) % max(1, n // 5)
     columns: dict[str, list] = {name: [] for name in PREPARED_SCHEMA.names}
@@ -88,11 +92,11 @@ def synthetic_rows(n: int, lang: str, seed: int) -> pa.Table:
         row = {
             "wiki_db": f"{lang}wiki", "event_comment": "edit", "event_user_text_historical": f"user{i % 97}",
             "event_user_seconds_since_previous_revision": int(rng.integers(0, 10**6)),
-            "revision_id": 10**7 * (LANGUAGES.index(lang) + 1) + i, "page_title": f"Page_{pages[i]}",
+            "revision_id": 10**7 * (LANGUAGES.index(lang) + 1) + offset + i, "page_title": f"Page_{pages[i]}",
             "page_revision_count": int(rng.integers(1, 5000)),
             "revision_text_bytes_diff": int(rng.normal(0, 400)),
             "event_timestamp": f"2022-0{1 + i % 7}-{1 + i % 28:02d} 12:00:00",
-            "revision_parent_id": 10**7 * (LANGUAGES.index(lang) + 1) + i - 1,
+            "revision_parent_id": 10**7 * (LANGUAGES.index(lang) + 1) + offset + i - 1,
             "revision_first_identity_reverting_revision_id": 0,
             "reverting_revision_is_reverted_revision": False,
             "texts_insert": inserts, "texts_removed": removes, "texts_change": changes,
@@ -119,8 +123,34 @@ def write_prepared(run_dir: Path, rows: int, seed: int) -> None:
     for k, (lang, n) in enumerate(zip(LANGUAGES, sizes)):
         with pq.ParquetWriter(out / f"{lang}.parquet", PREPARED_SCHEMA, compression="zstd") as writer:
             for start in range(0, n, 50_000):
-                writer.write_table(synthetic_rows(min(50_000, n - start), lang, seed + 1000 * k + start),
+                writer.write_table(synthetic_rows(min(50_000, n - start), lang, seed + 1000 * k + start, start),
                                    row_group_size=ROW_GROUP_ROWS)
+
+
+#: Part files of one collected language, as Spark writes them (``output_files``).
+COLLECTED_PARTS = 4
+
+
+def write_collected(run_dir: Path, rows: int, seed: int) -> None:
+    """``collected/all_users/train/<lang>/part-*.parquet`` of ``rows`` rows over :data:`LANGUAGES`,
+    laid out as the collection writes them: each language hashed by revision id into
+    :data:`COLLECTED_PARTS` files, each sorted by revision id."""
+    sizes = [rows * 4 // 10, rows * 3 // 10, rows * 2 // 10]
+    sizes.append(rows - sum(sizes))
+    schema = pa.schema([f for f in PREPARED_SCHEMA if f.name not in ("is_balanced", "is_text_train")])
+    for k, (lang, n) in enumerate(zip(LANGUAGES, sizes)):
+        out = Path(RunPaths(str(run_dir)).collected("all_users", "train", lang))
+        out.mkdir(parents=True)
+        writers = [pq.ParquetWriter(out / f"part-{j:05d}.zstd.parquet", schema, compression="zstd")
+                   for j in range(COLLECTED_PARTS)]
+        for start in range(0, n, 50_000):
+            table = synthetic_rows(min(50_000, n - start), lang, seed + 1000 * k + start, start).select(schema.names)
+            part = pa.array(table["revision_id"].to_numpy() % COLLECTED_PARTS)
+            for j, writer in enumerate(writers):
+                writer.write_table(table.filter(pa.compute.equal(part, j)))
+        for writer in writers:
+            writer.close()
+        (out / "_SUCCESS").write_text("")
 
 
 def synthetic_features(n: int, lang: str, seed: int) -> pa.Table:
@@ -185,9 +215,18 @@ def build_models(run_dir: Path, corpus_rows: int, seed: int) -> Path:
     return model
 
 
+#: The child's own peak RSS: VmHWM starts afresh at exec, where ru_maxrss keeps the high-water
+#: mark of the benchmark process that forked it (which has just written the input).
+PEAK = """
+def peak_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+"""
+
 CHILDREN = {
     "features": """
 import json, resource, sys, time
+exec(PEAK)
 from kitrain.config import FeaturesConfig
 from kitrain.features import run_features
 cfg = FeaturesConfig(**json.loads(sys.argv[2]))
@@ -195,24 +234,25 @@ wall, cpu = time.perf_counter(), time.process_time()
 summary = run_features(cfg, sys.argv[1])
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-                  "peak_rss_mb": usage.ru_maxrss / 1024, "rows": summary["rows"],
+                  "peak_rss_mb": peak_mb(), "rows": summary["rows"],
                   "shards": summary["shards"], "texts": summary["texts"]}))
 """,
     # the classifier on the features: its peak memory beside the feature matrix it trains on
     # (measured after training, so that building it again does not add to the peak)
     "train": """
 import json, resource, sys, time
+exec(PEAK)
 import catboost, pandas
 from kitrain.classifier import model_matrix, read_features, run_train, training_columns
 from kitrain.config import TrainConfig
 from kitrain.schema import variant_features
 cfg = TrainConfig(**json.loads(sys.argv[2]))
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base = peak_mb()
 wall, cpu = time.perf_counter(), time.process_time()
 results = run_train(cfg, sys.argv[1])
 usage = resource.getrusage(resource.RUSAGE_SELF)
 result = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-          "peak_rss_mb": usage.ru_maxrss / 1024, "rss_after_imports_mb": base}
+          "peak_rss_mb": peak_mb(), "rss_after_imports_mb": base}
 frame = read_features(sys.argv[1], "train", training_columns(cfg.variants), classifier_rows=True)
 matrix = model_matrix(frame, variant_features(cfg.variants[0]))
 result["matrix_mb"] = matrix.memory_usage(deep=True).sum() / 2**20
@@ -220,25 +260,42 @@ result["classifier_rows"] = len(frame)
 result["peak_over_matrix"] = (result["peak_rss_mb"] - base) / result["matrix_mb"]
 print(json.dumps(result))
 """,
+    # the collected languages into their splits
+    "prepare": """
+import json, resource, sys, time
+exec(PEAK)
+from kitrain.config import PrepareConfig
+from kitrain.prepare import run_prepare
+cfg = PrepareConfig(**json.loads(sys.argv[2]))
+base = peak_mb()
+wall, cpu = time.perf_counter(), time.process_time()
+summary = run_prepare(cfg, sys.argv[1])
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+                  "peak_rss_mb": peak_mb(), "rss_after_imports_mb": base,
+                  "split_rows": {split: t["rows"] for split, t in summary["totals"].items()}}))
+""",
     # the evaluation of a hold-out: each variant scores it and the metrics are computed
     "evaluate": """
 import json, resource, sys, time
+exec(PEAK)
 from kitrain.config import EvaluateConfig
 from kitrain.evaluate import run_evaluate
 cfg = EvaluateConfig(**json.loads(sys.argv[2]))
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base = peak_mb()
 wall, cpu = time.perf_counter(), time.process_time()
 report = run_evaluate(cfg, sys.argv[1])
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-                  "peak_rss_mb": usage.ru_maxrss / 1024, "rss_after_imports_mb": base,
+                  "peak_rss_mb": peak_mb(), "rss_after_imports_mb": base,
                   "variants": len(report["splits"]["test"]["variants"])}))
 """,
 }
 
 
 def run_stage(stage: str, run_dir: Path, config: dict) -> dict:
-    done = subprocess.run([sys.executable, "-c", CHILDREN[stage], str(run_dir), json.dumps(config)],
+    done = subprocess.run([sys.executable, "-c", f"PEAK = {PEAK!r}\n" + CHILDREN[stage], str(run_dir),
+                           json.dumps(config)],
                           capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if done.returncode != 0:
         raise RuntimeError(f"{stage} failed:\n{done.stderr[-3000:]}")
@@ -280,6 +337,8 @@ def main() -> None:
     elif args.stage == "evaluate":
         classifiers = build_classifiers(root, 20_000, args.variants, args.seed)
         config = {"seed": args.seed}
+    elif args.stage == "prepare":
+        config = {"seed": args.seed}
     else:
         config = {"variants": ["all+user+mlm"], "iterations": args.iterations, "seed": args.seed}
     results = []
@@ -292,6 +351,9 @@ def main() -> None:
             for target in TARGETS:
                 Path(RunPaths(str(run_dir)).mlm(target)).parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(model, RunPaths(str(run_dir)).mlm(target))
+        elif args.stage == "prepare":
+            write_collected(run_dir, rows, args.seed)
+            written = Path(RunPaths(str(run_dir)).collected_mode("all_users", "train"))
         elif args.stage == "evaluate":
             write_features(run_dir, rows, args.seed, split="test")
             os.symlink(classifiers, RunPaths(str(run_dir)).classifiers())
@@ -299,7 +361,7 @@ def main() -> None:
         else:
             write_features(run_dir, rows, args.seed)
             written = Path(RunPaths(str(run_dir)).features("train"))
-        bytes_on_disk = sum(f.stat().st_size for f in written.glob("*"))
+        bytes_on_disk = sum(f.stat().st_size for f in written.rglob("*") if f.is_file())
         logger.info("%d rows written in %.0f s (%.0f MB of parquet)", rows, time.perf_counter() - start,
                     bytes_on_disk / 1e6)
         result = run_stage(args.stage, run_dir, config)
