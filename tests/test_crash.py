@@ -92,8 +92,11 @@ def run_copy(demo_features, tmp_path):
     return run_dir
 
 
-@pytest.mark.parametrize("stall", ["pyarrow.parquet.write_table:1", "pyarrow.parquet.write_table:4",
-                                   "os.replace:1", "os.replace:2"])
+#: prepare writes each split of a language through a ParquetWriter, row group by row group
+PREPARE_WRITE = "pyarrow.parquet.ParquetWriter.write_table"
+
+
+@pytest.mark.parametrize("stall", [f"{PREPARE_WRITE}:1", f"{PREPARE_WRITE}:4", "os.replace:1", "os.replace:2"])
 def test_killed_prepare_shows_the_old_or_the_new_output_never_a_mix(run_copy, tmp_path, stall):
     prepared = Path(RunPaths(str(run_copy)).prepared_root())
     before = tree_digest(prepared)
@@ -117,7 +120,7 @@ def test_killed_first_prepare_publishes_nothing(run_copy, tmp_path):
     paths = RunPaths(str(run_copy))
     expected = tree_digest(Path(paths.prepared_root()))
     Path(paths.prepared_root()).unlink()  # as if the run had never prepared
-    kill_mid_write(["prepare", "--run-dir", str(run_copy)], tmp_path)
+    kill_mid_write(["prepare", "--run-dir", str(run_copy)], tmp_path, f"{PREPARE_WRITE}:1")
     assert not os.path.lexists(paths.prepared_root())
     # a later stage says there is nothing to read, rather than reading a part
     with pytest.raises(PrepareError, match="no prepared split"):
