@@ -1,12 +1,15 @@
 """Collection of one language's labelled revisions with their edit diffs (``kitrain collect``).
 
-``run_collect`` is the edge: it queries the source tables with the SQL files, publishes parquet and
-writes ``quality.json``. The steps between are DataFrame-in/DataFrame-out functions that the unit
+``collect_language`` is the edge (``run_collect`` is it with one mode): it queries the source
+tables with the SQL files, once for all the modes of a language, publishes parquet and writes
+``quality.json``. The steps between are DataFrame-in/DataFrame-out functions that the unit
 tests call on tiny frames. Every filter's effect is counted; nothing is dropped without a count.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -19,7 +22,7 @@ import pandas as pd
 from kitrain import __version__
 from kitrain import diff as diffmod
 from kitrain import editors
-from kitrain.config import CollectConfig
+from kitrain.config import CollectConfig, ConfigError
 from kitrain.languages import wiki_db
 from kitrain.paths import RunPaths
 from kitrain.schema import (
@@ -105,19 +108,24 @@ def _disagreeing(distinct: Any) -> Any:
     return distinct.groupBy("revision_id").count().where(_F().col("count") > 1)
 
 
-def drop_duplicate_revisions(df: Any) -> Any:
+def drop_duplicate_revisions(df: Any, distinct: Any = None) -> Any:
     """One row per revision id: identical copies collapse into one; a revision id whose copies
-    disagree (which one is right cannot be told) is dropped whole."""
-    distinct = df.distinct()
+    disagree (which one is right cannot be told) is dropped whole.
+
+    ``distinct`` is ``df.distinct()`` when the caller has it already (persisted, so that the
+    count of :func:`conflicting_copies` reads the same rows instead of a second ``distinct`` of
+    the whole window, the costliest shuffle of the selection)."""
+    distinct = df.distinct() if distinct is None else distinct
     conflicting = _disagreeing(distinct).select("revision_id")
     return distinct.join(conflicting, "revision_id", "left_anti").select(*df.columns)
 
 
-def conflicting_copies(df: Any) -> int:
+def conflicting_copies(df: Any, distinct: Any = None) -> int:
     """Rows that :func:`drop_duplicate_revisions` drops because their revision id has copies that
-    disagree (identical copies counted once)."""
+    disagree (identical copies counted once); ``distinct`` as there."""
     F = _F()
-    return int(_disagreeing(df.distinct()).select(F.sum("count")).first()[0] or 0)
+    distinct = df.distinct() if distinct is None else distinct
+    return int(_disagreeing(distinct).select(F.sum("count")).first()[0] or 0)
 
 
 #: The two texts a diff needs; a row with either not valid UTF-8 is dropped (and counted).
@@ -259,26 +267,42 @@ def sample_down(df: Any, rows: int, max_records: int, seed: int) -> Any:
 HIDDEN_COLUMNS = ("revision_text_hidden", "parent_text_hidden")
 
 
+def wanted_ids(df: Any) -> Any:
+    """``id``: the revision ids and parent ids of ``df``'s rows, the texts a diff of them needs
+    (with repeats; null parents included, which match no text)."""
+    F = _F()
+    return df.select(F.col("revision_id").alias("id")).union(df.select(F.col("revision_parent_id").alias("id")))
+
+
+def one_text_per_id(texts: Any, needed: Any) -> Any:
+    """``revision_id, text, hidden``: the text table cut down to the ids of ``needed`` (a frame
+    with the column ``id``; wrap it in ``F.broadcast`` to keep the text table from being shuffled)
+    and reduced to one text per id, so that a duplicated row cannot duplicate revisions."""
+    F = _F()
+    hidden = F.max("text_hidden") if "text_hidden" in texts.columns else F.lit(False)
+    return (
+        texts.join(needed, texts["revision_id"] == needed["id"], "left_semi")
+        .groupBy("revision_id")
+        .agg(F.max("revision_text").alias("text"), hidden.alias("hidden"))
+    )
+
+
 def attach_texts(df: Any, texts: Any) -> Any:
     """Add ``revision_text`` and ``parent_text`` (null where the text table has none), and
     ``revision_text_hidden`` / ``parent_text_hidden`` (true where the table holds the revision but
     its content is suppressed: that text is null too, never an empty text).
 
     The text table is first cut down to the ids needed (revisions and their parents), then
-    reduced to one text per id, so a duplicated row cannot duplicate revisions.
+    reduced to one text per id (:func:`one_text_per_id`). A collection of several modes cuts it
+    once for all of them and attaches from that with :func:`attach_one_texts`.
     """
+    return attach_one_texts(df, one_text_per_id(texts, wanted_ids(df).distinct()))
+
+
+def attach_one_texts(df: Any, one_text: Any) -> Any:
+    """:func:`attach_texts` from a table of :func:`one_text_per_id` (which may hold the texts of
+    other rows too: only the ids of ``df``'s rows and parents are joined)."""
     F = _F()
-    needed = (
-        df.select(F.col("revision_id").alias("id"))
-        .union(df.select(F.col("revision_parent_id").alias("id")))
-        .distinct()
-    )
-    hidden = F.max("text_hidden") if "text_hidden" in texts.columns else F.lit(False)
-    one_text = (
-        texts.join(needed, texts["revision_id"] == needed["id"], "left_semi")
-        .groupBy("revision_id")
-        .agg(F.max("revision_text").alias("text"), hidden.alias("hidden"))
-    )
     own = one_text.select(F.col("revision_id").alias("_own_id"), F.col("text").alias("revision_text"),
                           F.col("hidden").alias(HIDDEN_COLUMNS[0]))
     parent = one_text.select(F.col("revision_id").alias("_parent_id"), F.col("text").alias("parent_text"),
@@ -337,6 +361,50 @@ def compute_diffs(df: Any, lang: str, partitions: int, max_span_chars: int | Non
     )
 
 
+#: Largest wikitext MediaWiki stores: ``$wgMaxArticleSize``, 2048 KiB on Wikimedia's wikis (bytes
+#: of UTF-8). The diff gets both texts of a revision whole (only the diff itself is limited to the
+#: changed span, by ``max_diff_chars``), so a row can carry up to twice this.
+MAX_PAGE_BYTES = 2 * 1024 * 1024
+#: Bytes of texts one Arrow batch of the diff may hold: what one Python worker holds at a time as
+#: Arrow buffers, about as much again as pandas strings, plus the diff's own working set.
+DIFF_BATCH_BYTES = 64 * 1024 * 1024
+#: Rows of one Arrow batch of the diff: as many as the byte budget holds when every row carries two
+#: texts of the largest size (16). Spark's default, 10,000 rows, could hand one worker 40 GB of
+#: texts; a small batch costs nothing measurable next to diffs that take milliseconds to seconds
+#: per row.
+DIFF_BATCH_ROWS = max(1, DIFF_BATCH_BYTES // (2 * MAX_PAGE_BYTES))
+#: The Arrow settings :func:`diff_batches` sets: rows per batch, and bytes per batch, which Spark 4
+#: honours for the batches it sends to Python workers as well (a batch ends at either limit), so
+#: that a revision over the page limit (an imported page, an older limit) still keeps the batch
+#: within the budget (a single larger row goes alone).
+ARROW_BATCH_SETTINGS = {
+    "spark.sql.execution.arrow.maxRecordsPerBatch": str(DIFF_BATCH_ROWS),
+    "spark.sql.execution.arrow.maxBytesPerBatch": str(DIFF_BATCH_BYTES),
+}
+
+
+@contextlib.contextmanager
+def diff_batches(spark: Any) -> Iterator[None]:
+    """Run the diff's Spark jobs with :data:`ARROW_BATCH_SETTINGS`, restoring the session's own
+    values afterwards (the session may be shared with other work, as in the tests).
+
+    Spark reads both when a job that computes the diff runs (the byte limit travels to the
+    executors with the job), so they must hold around the job that fills the diff's cache, and
+    around any later job that could compute it again (a lost cache block).
+    """
+    previous = {key: spark.conf.get(key, None) for key in ARROW_BATCH_SETTINGS}
+    for key, value in ARROW_BATCH_SETTINGS.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
 def to_output(df: Any) -> Any:
     """The published columns, in order, with their schema types."""
     F = _F()
@@ -348,8 +416,9 @@ def to_output(df: Any) -> Any:
 
 class EmptyCollectionError(SourceError):
     """The mode's window holds fewer revisions than ``min_rows`` in the source: a missing or partial
-    snapshot, a wrong window or wiki. Nothing is published and no quality report written, as for the
-    other source errors, so an older output of the language stays as it was; the edges (``kitrain
+    snapshot, a wrong window or wiki. Nothing is published and no quality report written, for no
+    mode of the collection (every mode's window is counted before any mode reads its texts), as for
+    the other source errors, so an older output of the language stays as it was; the edges (``kitrain
     collect``, the spark-submit application) print the one-line message and exit non-zero, which
     fails this language's task alone."""
 
@@ -362,10 +431,10 @@ def check_window_rows(cfg: CollectConfig, revisions: int, malformed: int = 0) ->
     rows whose timestamp is malformed: those cannot be placed in the window and are dropped next,
     so a window of malformed rows only is as empty as one without rows. It is checked there,
     before the duplicates, the paper's filters, the sampling, the texts and the diff: the count
-    costs no extra job, no text has been read and nothing published yet (only the history extract
-    of both windows is cached, as a later mode or rerun may use it), and the message is about the
-    source and the window, not about a filter (a window the filters empty is data, counted in
-    quality.json; an empty window is a missing snapshot or a wrong setting).
+    costs no extra job, no text has been read and nothing published yet, for any mode of the
+    collection (only the history extract of both windows is cached, as a rerun may use it), and
+    the message is about the source and the window, not about a filter (a window the filters empty
+    is data, counted in quality.json; an empty window is a missing snapshot or a wrong setting).
     """
     if revisions >= cfg.min_rows:
         return
@@ -451,30 +520,65 @@ def check_source_files(cfg: CollectConfig) -> dict[str, Any]:
     return dumps.check_dumps(cfg.dumps_dir, cfg.snapshot, wiki_db(cfg.lang), start, end, cfg.xml_dump)
 
 
-def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
-    """Collect one language in one mode into ``run_dir``; return the quality report.
+#: The settings every mode of one :func:`collect_language` call must share: one history extract
+#: (snapshot, both windows) and one text read (the source, its text table and snapshot, the XML
+#: dump) serve them all.
+LANGUAGE_FIELDS = ("lang", "source", "source_dir", "dumps_dir", "snapshot", "extract_window",
+                   "text_source", "wikitext_snapshot", "xml_dump")
 
-    Publishes ``collected/<prefix>/<mode>/<lang>/`` atomically (a rerun replaces it whole) and
-    writes ``quality/collect/<prefix>/<mode>/<lang>/quality.json``. A window holding fewer than
-    ``cfg.min_rows`` revisions raises :class:`EmptyCollectionError` before either is touched.
-    """
+
+def check_language_configs(configs: list[CollectConfig]) -> None:
+    """Refuse modes that cannot share one history extract and one text read: they differ in a
+    field of :data:`LANGUAGE_FIELDS`, or pin two different content snapshots. Raised before Spark
+    reads anything."""
+    if not configs:
+        raise ConfigError("collect_language needs at least one CollectConfig")
+    first = configs[0]
+    for cfg in configs[1:]:
+        for name in LANGUAGE_FIELDS:
+            if getattr(cfg, name) != getattr(first, name):
+                raise ConfigError(
+                    f"the modes of one collection read one history extract and one text source: "
+                    f"{name} is {getattr(first, name)!r} for {first.mode}, {getattr(cfg, name)!r} for {cfg.mode}")
+    pins = sorted({cfg.content_snapshot_id for cfg in configs if cfg.content_snapshot_id is not None})
+    if len(pins) > 1:
+        raise ConfigError(f"the modes of one collection read one content snapshot; they pin {pins}")
+
+
+def same_content_snapshot(configs: list[CollectConfig], snapshot: int | None) -> list[CollectConfig]:
+    """``configs`` reading the content table at ``snapshot``, the one the collection read and
+    recorded: the content history table changes daily, and a language's train and hold-out
+    collections must hold texts of one day. Recorded in each later mode's config (a rerun of that
+    mode alone reads the same texts); None (not Iceberg) changes nothing."""
+    if snapshot is None:
+        return configs
+    return [dataclasses.replace(cfg, content_snapshot_id=snapshot) if cfg.reads_content_table else cfg
+            for cfg in configs]
+
+
+@dataclasses.dataclass
+class _Selection:
+    """One mode after its selection (up to the sampling): the rows whose texts it needs."""
+
+    cfg: CollectConfig
+    steps: _Steps
+    source_report: dict[str, Any]
+    #: The sampled rows, with the published base columns; the texts are attached next.
+    selected: Any
+    #: Persisted frames to release once the mode is published.
+    persisted: list[Any]
+
+
+def select_mode(cfg: CollectConfig, extract: Any, source_report: dict[str, Any]) -> _Selection:
+    """The mode's rows up to and including ``sample_down``, every step counted: the revisions
+    whose texts the mode needs. Raises :class:`EmptyCollectionError` (with nothing left
+    persisted) when the window holds fewer than ``min_rows`` revisions."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    diffmod.self_check()
-    dump_files = check_source_files(cfg)  # before anything is read
-    paths = RunPaths(run_dir)
-    fs = HadoopFS(spark, paths.run_dir)
-    register_sources(spark, cfg.source, cfg.source_dir, cfg.dumps_dir, cfg.text_source)
     steps = _Steps()
-    source_report: dict[str, Any] = {"source": cfg.source}
-    if cfg.reads_content_table:  # before the history is read: a snapshot that is gone fails now
-        source_report["content_snapshot_id"] = register_content_view(spark, cfg.content_snapshot_id)
-
     start, end = cfg.window
-    candidates = classify_editors(window_candidates(history_extract(spark, cfg, paths, fs, source_report),
-                                                    start, end))
-    candidates = candidates.persist(StorageLevel.MEMORY_AND_DISK)
+    candidates = classify_editors(window_candidates(extract, start, end)).persist(StorageLevel.MEMORY_AND_DISK)
     read = candidates.select(
         F.count(F.lit(1)).alias("all"),
         F.sum(malformed_timestamp().cast("int")).alias("malformed"),
@@ -501,12 +605,17 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
         candidates.unpersist()
         raise
     well_timed = drop_malformed_timestamps(candidates)
-    base = add_labels_and_flags(drop_duplicate_revisions(well_timed)).persist(StorageLevel.MEMORY_AND_DISK)
+    # one distinct serves both the deduplication and the count of conflicting copies
+    distinct = well_timed.distinct().persist(StorageLevel.MEMORY_AND_DISK)
+    base = add_labels_and_flags(drop_duplicate_revisions(well_timed, distinct)).persist(StorageLevel.MEMORY_AND_DISK)
     df = base
     unique, unique_editors = count_editors(df)
-    distinct_rows = unique + conflicting_copies(well_timed)
+    distinct_rows = unique + conflicting_copies(well_timed, distinct)
     steps.add("duplicate_revisions", unique, editors=unique_editors,
               identical_copies=well_formed - distinct_rows, conflicting_copies=distinct_rows - unique)
+    # base is computed and cached: the window's rows are not needed in memory any more
+    candidates.unpersist()
+    distinct.unpersist()
 
     if cfg.filter_rw:
         df = drop_revision_wars(df)
@@ -521,16 +630,54 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     steps.add("anonymous_filter", rows, anon_editors, enabled=cfg.filter_anon)
     df = sample_down(df, rows, cfg.max_records, cfg.seed)
     steps.add("sampling", *count_editors(df), enabled=rows > cfg.max_records, max_records=cfg.max_records)
+    return _Selection(cfg, steps, source_report, df.select(*names(COLLECTED_BASE_COLUMNS)), [base])
 
-    keep = names(COLLECTED_BASE_COLUMNS)
+
+def read_texts_once(spark: Any, selections: list[_Selection], dump_files: dict[str, Any], paths: RunPaths) -> str:
+    """Read the language's text source once for every mode and write the texts the modes need
+    (their revisions and parents, one text per id: :func:`one_text_per_id`) to the run's scratch
+    directory; return that directory, which every mode attaches its texts from.
+
+    The ids are a few hundred thousand at most (the modes' samples), so they are broadcast to the
+    scan of the text table, which is never shuffled. With the dumps, the XML files are streamed
+    once, for the ids of all modes; each mode's ``source`` report counts its own ids, as if it had
+    read them alone. The table is written, not persisted: a lost cache block would read the text
+    table again, and a written table cannot be lost.
+    """
+    from pyspark.sql import functions as F
+
+    cfg = selections[0].cfg
     if cfg.source == "dumps":
         # the XML dumps are streamed for the texts of these revisions and their parents only
-        wanted = [value for row in df.select("revision_id", "revision_parent_id").collect() for value in row]
-        source_report["xml_dump"] = dump_files["xml_dump"]
-        source_report.update(dumps.register_wikitext(spark, dump_files["xml_files"], cfg.wikitext_snapshot,
-                                                     wiki_db(cfg.lang), wanted, WIKITEXT_TABLE))
-    texts = read_texts(spark, cfg)
-    with_text = attach_texts(df.select(*keep), texts).persist(StorageLevel.MEMORY_AND_DISK)
+        wanted = {str(index): [value for row in sel.selected.select("revision_id", "revision_parent_id").collect()
+                               for value in row]
+                  for index, sel in enumerate(selections)}
+        read = dumps.register_wikitext(spark, dump_files["xml_files"], cfg.wikitext_snapshot, wiki_db(cfg.lang),
+                                       [value for ids in wanted.values() for value in ids], WIKITEXT_TABLE,
+                                       groups=wanted)
+        for index, sel in enumerate(selections):
+            sel.source_report["xml_dump"] = dump_files["xml_dump"]
+            sel.source_report.update({"xml_files": read["xml_files"], **read["groups"][str(index)]})
+    needed = functools.reduce(lambda a, b: a.union(b), [wanted_ids(sel.selected) for sel in selections]).distinct()
+    path = f"{paths.scratch()}/collect/{cfg.lang}-texts-{uuid.uuid4().hex}"
+    one_text_per_id(read_texts(spark, cfg), F.broadcast(needed)).write.parquet(path)
+    logger.info("%s: the texts of %s read once into %s", cfg.lang,
+                ", ".join(f"{sel.cfg.prefix}/{sel.cfg.mode}" for sel in selections), path)
+    return path
+
+
+def finish_mode(spark: Any, sel: _Selection, texts: Any, dump_files: dict[str, Any], paths: RunPaths,
+                fs: HadoopFS) -> dict[str, Any]:
+    """Attach the mode's texts from ``texts`` (:func:`read_texts_once`), drop and count the rows
+    without texts or with invalid UTF-8, diff, publish the mode's directory atomically and write
+    its ``quality.json``; return the report."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    cfg, steps, source_report = sel.cfg, sel.steps, sel.source_report
+    start, end = cfg.window
+    with_text = attach_one_texts(sel.selected, texts).persist(StorageLevel.MEMORY_AND_DISK)
+    sel.persisted.append(with_text)
     both_texts = F.col("revision_text").isNotNull() & F.col("parent_text").isNotNull()
     missing = with_text.select(
         F.count(F.lit(1)).alias("rows"),
@@ -571,12 +718,14 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
               repaired={name: int(invalid[name] or 0) for name in repairable if invalid[name]})
 
     partitions = cfg.diff_partitions or spark.sparkContext.defaultParallelism * 4
-    diffed = compute_diffs(valid, cfg.lang, partitions, cfg.max_diff_chars,
-                           cfg.text_rules).persist(StorageLevel.MEMORY_AND_DISK)
-    errors = {
-        row[DIFF_ERROR]: int(row["count"])
-        for row in diffed.where(F.col(DIFF_ERROR).isNotNull()).groupBy(DIFF_ERROR).count().collect()
-    }
+    with diff_batches(spark):  # the job that computes (and caches) the diff
+        diffed = compute_diffs(valid, cfg.lang, partitions, cfg.max_diff_chars,
+                               cfg.text_rules).persist(StorageLevel.MEMORY_AND_DISK)
+        sel.persisted.append(diffed)
+        errors = {
+            row[DIFF_ERROR]: int(row["count"])
+            for row in diffed.where(F.col(DIFF_ERROR).isNotNull()).groupBy(DIFF_ERROR).count().collect()
+        }
     good = diffed.where(F.col(DIFF_ERROR).isNull())
     written, written_editors = count_editors(good)
     steps.add("diff_failures", written, written_editors, errors=dict(sorted(errors.items())))
@@ -585,7 +734,8 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     final = paths.collected(cfg.prefix, cfg.mode, cfg.lang)
     # a hidden name: readers globbing collected/<prefix>/<mode>/* never see unfinished output
     tmp = f"{paths.collected_mode(cfg.prefix, cfg.mode)}/.{cfg.lang}.tmp-{uuid.uuid4().hex}"
-    out.write.mode("overwrite").parquet(tmp)
+    with diff_batches(spark):  # recomputes the diff of any cached block that was lost
+        out.write.mode("overwrite").parquet(tmp)
     if sum(errors.values()):
         logger.warning("%s: %d revision(s) failed to diff: %s", cfg.lang, sum(errors.values()), errors)
     fs.publish_dir(tmp, final)
@@ -605,10 +755,78 @@ def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
     }
     fs.write_text(paths.collect_quality(cfg.prefix, cfg.mode, cfg.lang),
                   json.dumps(report, indent=2, sort_keys=False) + "\n")
-    for frame in (candidates, base, with_text, diffed):
+    for frame in sel.persisted:
         frame.unpersist()
     logger.info("%s %s: %d revisions published to %s", cfg.lang, cfg.mode, written, final)
     return report
+
+
+def collect_language(spark: Any, configs: list[CollectConfig], run_dir: str) -> list[dict[str, Any]]:
+    """Collect one language in every mode of ``configs`` into ``run_dir``; return their quality
+    reports, in order.
+
+    The modes share the reads (their settings must agree on :data:`LANGUAGE_FIELDS`): one history
+    extract, one snapshot of the content table (recorded in every mode's ``quality.json``; the
+    later modes' configs record it as their pin), and ONE read of the text source: each mode first
+    selects its rows (everything up to the sampling, counted), then the texts of the union of the
+    modes' revisions and parents are read once (:func:`read_texts_once`), and each mode attaches
+    its own from that table and goes on as alone: missing texts, invalid UTF-8, the diff,
+    publishing ``collected/<prefix>/<mode>/<lang>/`` atomically and writing
+    ``quality/collect/<prefix>/<mode>/<lang>/quality.json``. Each mode's rows and quality report
+    are those of a collection of that mode alone.
+
+    Since every selection comes first, a mode whose window holds fewer than ``min_rows`` revisions
+    (:class:`EmptyCollectionError`) stops the collection before any mode publishes anything, and
+    before any text is read. A source error found later (no revision of a mode has its text) stops
+    it at that mode, the modes before it being published.
+    """
+    configs = list(configs)
+    check_language_configs(configs)
+    diffmod.self_check()
+    dump_files = check_source_files(configs[0])  # before anything is read
+    paths = RunPaths(run_dir)
+    fs = HadoopFS(spark, paths.run_dir)
+    first = configs[0]
+    register_sources(spark, first.source, first.source_dir, first.dumps_dir, first.text_source)
+    reports_source: dict[str, Any] = {"source": first.source}
+    if first.reads_content_table:  # before the history is read: a snapshot that is gone fails now
+        pinned = next((cfg.content_snapshot_id for cfg in configs if cfg.content_snapshot_id is not None), None)
+        reports_source["content_snapshot_id"] = register_content_view(spark, pinned)
+        configs = [first, *same_content_snapshot(configs[1:], reports_source["content_snapshot_id"])]
+
+    # one history extract for every mode; the modes that would have queried the source alone
+    # (the first, and any without use_cache) record what was read
+    history_report: dict[str, Any] = {}
+    shared = dataclasses.replace(first, use_cache=all(cfg.use_cache for cfg in configs))
+    extract = history_extract(spark, shared, paths, fs, history_report)
+    selections: list[_Selection] = []
+    texts_dir = None
+    try:
+        for index, cfg in enumerate(configs):
+            source_report = dict(reports_source)
+            if index == 0 or not cfg.use_cache:
+                source_report.update(history_report)
+            selections.append(select_mode(cfg, extract, source_report))
+        texts_dir = read_texts_once(spark, selections, dump_files, paths)
+        texts = spark.read.parquet(texts_dir)
+        return [finish_mode(spark, sel, texts, dump_files, paths, fs) for sel in selections]
+    finally:
+        for sel in selections:
+            for frame in sel.persisted:
+                frame.unpersist()
+        if texts_dir is not None:
+            fs.delete(texts_dir)
+
+
+def run_collect(spark: Any, cfg: CollectConfig, run_dir: str) -> dict[str, Any]:
+    """Collect one language in one mode into ``run_dir``; return the quality report
+    (:func:`collect_language` with one mode).
+
+    Publishes ``collected/<prefix>/<mode>/<lang>/`` atomically (a rerun replaces it whole) and
+    writes ``quality/collect/<prefix>/<mode>/<lang>/quality.json``. A window holding fewer than
+    ``cfg.min_rows`` revisions raises :class:`EmptyCollectionError` before either is touched.
+    """
+    return collect_language(spark, [cfg], run_dir)[0]
 
 
 def _revert_rate(spark: Any, path: str) -> float | None:

@@ -13,8 +13,15 @@
 -- counts them in quality.json and drops them, instead of losing them here without a trace.
 -- The reverting revision is looked up in the whole snapshot of the wiki, not only in the window, so a
 -- revision reverted after the window ends still learns whether its revert was itself reverted.
--- A reverting revision missing from the table gives NULLs: "not reverted" and "no groups"; the
--- flag reverting_revision_missing marks those rows so that they are counted.
+-- Only the revisions that some row of the window names as its reverting revision are looked up
+-- (reverting_ids, a semi-join), not every revision the wiki ever had. A reverting revision missing
+-- from the table gives NULLs: "not reverted" and "no groups"; the flag reverting_revision_missing
+-- marks those rows so that they are counted. Most rows were never reverted (a NULL reverting id):
+-- the join spreads them by their own revision id instead of putting them all into the one shuffle
+-- partition of the NULL key, and its second condition keeps them from matching anything.
+-- The history table is read three times, each read cut to the wiki's partition and to the columns
+-- it needs: the window's rows, the reverting ids of the window (four columns) and the reverting
+-- revisions (four columns).
 -- event_user_is_anonymous is the table's flag (IP editors only) and event_user_is_temporary its
 -- temporary-account flag (null where a source predates it); the collection turns the two and the
 -- user name into the paper's "logged out" (kitrain.editors).
@@ -45,17 +52,24 @@ WITH revisions AS (
       AND ((event_timestamp >= :start_ts AND event_timestamp < :end_ts)
            OR try_to_timestamp(event_timestamp, :timestamp_format) IS NULL)
 ),
+reverting_ids AS (
+    SELECT DISTINCT revision_first_identity_reverting_revision_id AS revision_id
+    FROM revisions
+    WHERE revision_first_identity_reverting_revision_id IS NOT NULL
+),
 reverting AS (
     -- one row per revision id, so that a duplicated reverting revision cannot duplicate rows
     SELECT
-        revision_id,
-        MAX(revision_is_identity_reverted) AS revision_is_identity_reverted,
-        MAX(event_user_groups) AS event_user_groups
-    FROM wmf.mediawiki_history
-    WHERE snapshot = :snapshot
-      AND wiki_db = :wiki_db
-      AND event_entity = 'revision'
-    GROUP BY revision_id
+        h.revision_id,
+        MAX(h.revision_is_identity_reverted) AS revision_is_identity_reverted,
+        MAX(h.event_user_groups) AS event_user_groups
+    FROM wmf.mediawiki_history h
+    LEFT SEMI JOIN reverting_ids i
+        ON h.revision_id = i.revision_id
+    WHERE h.snapshot = :snapshot
+      AND h.wiki_db = :wiki_db
+      AND h.event_entity = 'revision'
+    GROUP BY h.revision_id
 )
 SELECT
     r.*,
@@ -64,4 +78,7 @@ SELECT
     COALESCE(r.revision_is_identity_reverted, FALSE) AND v.revision_id IS NULL AS reverting_revision_missing
 FROM revisions r
 LEFT JOIN reverting v
-    ON r.revision_first_identity_reverting_revision_id = v.revision_id
+    -- the same as r.revision_first_identity_reverting_revision_id = v.revision_id, with the NULL
+    -- keys spread (COALESCE) and unmatched (IS NOT NULL)
+    ON COALESCE(r.revision_first_identity_reverting_revision_id, r.revision_id) = v.revision_id
+   AND r.revision_first_identity_reverting_revision_id IS NOT NULL

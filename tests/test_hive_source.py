@@ -56,7 +56,14 @@ HIVE_CHILD = textwrap.dedent(
         pin = ["--run-dir", run_dir + "/pin-plain", "--content-snapshot-id", old]
         print(f"KITRAIN_PIN_PLAIN {main(args + pin)}", flush=True)
         os.rename(prepared, served)
-        print(f"KITRAIN_ICEBERG {main(args + ['--run-dir', run_dir + '/iceberg'])}", flush=True)
+        # the DAG's application, both modes in one collection: one read of the content table
+        import json
+        from kitrain.config import CollectConfig
+        from kitrain.entrypoints import spark_collect
+        modes = [arg for mode in ("test", "train") for arg in
+                 ("--config", json.dumps(CollectConfig(lang="uk", mode=mode, source="hive").to_dict()))]
+        code = spark_collect.main(["--lang", "uk", "--run-dir", run_dir + "/iceberg", *modes])
+        print(f"KITRAIN_ICEBERG {code}", flush=True)
         pin = ["--run-dir", run_dir + "/pinned", "--content-snapshot-id", old]
         print(f"KITRAIN_PINNED {main(args + pin)}", flush=True)
         pin = ["--run-dir", run_dir + "/gone", "--content-snapshot-id", "12345"]
@@ -149,8 +156,8 @@ def _iceberg_run(hive_run):
     return hive_run
 
 
-def _quality(runs, run):
-    path = runs / run / "quality" / "collect" / "full_test" / "test" / "uk" / "quality.json"
+def _quality(runs, run, prefix="full_test", mode="test"):
+    path = runs / run / "quality" / "collect" / prefix / mode / "uk" / "quality.json"
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -169,6 +176,12 @@ def test_an_iceberg_content_table_is_read_at_its_current_snapshot_which_is_recor
     source, runs, codes, stderr = _iceberg_run(hive_run)
     assert codes["KITRAIN_ICEBERG"] == "0", stderr[-3000:]
     assert _quality(runs, "iceberg")["source"]["content_snapshot_id"] == CURRENT_SNAPSHOT
+    # the application collected both modes from that one snapshot: each records it, and the
+    # later mode's config pins it (a rerun of that mode alone reads the same texts)
+    train = _quality(runs, "iceberg", "all_users", "train")
+    assert train["source"]["content_snapshot_id"] == CURRENT_SNAPSHOT
+    assert train["config"]["content_snapshot_id"] == CURRENT_SNAPSHOT
+    assert _quality(runs, "iceberg")["config"]["content_snapshot_id"] is None
     # the current snapshot holds every revision: the plain Hive table's rows, which record no
     # snapshot (a table that is not Iceberg has none)
     assert _collected(runs, "iceberg").equals(_collected(runs, "hive"))

@@ -229,26 +229,27 @@ def test_spark_application_rejects_bad_arguments_before_spark(argv, message, cap
 
 
 def test_spark_application_fails_on_a_window_below_min_rows(monkeypatch, capsys):
-    # the mapped collect task of the language fails (non-zero exit) with the one line, and the
-    # modes after the failing one are not collected; Spark itself is not needed to show it
+    # the mapped collect task of the language fails (non-zero exit) with the one line; all modes
+    # go to one collect_language call, which selects every mode's rows before any publishes
+    # (tests/test_collect_once.py); Spark itself is not needed to show it
     import kitrain.collect
     import kitrain.spark
     from kitrain.collect import EmptyCollectionError
 
     ran = []
 
-    def empty_train(spark, cfg, run_dir):
-        ran.append(cfg.mode)
+    def empty_train(spark, configs, run_dir):
+        ran.append([cfg.mode for cfg in configs])
         raise EmptyCollectionError("parquet source, snapshot 2022-07, ukwiki, window "
                                    "2022-01-01..2022-08-01 (train): 0 revisions, fewer than min_rows=1")
 
-    monkeypatch.setattr(kitrain.collect, "run_collect", empty_train)
+    monkeypatch.setattr(kitrain.collect, "collect_language", empty_train)
     monkeypatch.setattr(kitrain.spark, "get_spark", lambda *args, **kwargs: object())
     configs = [json.dumps(CollectConfig(lang="uk", mode=mode, source="parquet",
                                         source_dir="/s").to_dict()) for mode in ("train", "test")]
     assert spark_collect.main(["--lang", "uk", "--run-dir", "/r", "--config", configs[0],
                                "--config", configs[1]]) == 2
-    assert ran == ["train"]
+    assert ran == [["train", "test"]]
     err = capsys.readouterr().err
     assert err == ("spark_collect: error: parquet source, snapshot 2022-07, ukwiki, window "
                    "2022-01-01..2022-08-01 (train): 0 revisions, fewer than min_rows=1\n")
@@ -296,24 +297,50 @@ def test_content_snapshot_id_param_reaches_every_collection(tmp_path):
 
 
 def test_the_modes_of_a_language_read_the_content_snapshot_the_first_one_read(monkeypatch, tmp_path):
-    # one spark-submit collects train and hold-out: unpinned, the second mode reads the snapshot
-    # the first one recorded, not the one current when it starts (the table changes daily)
+    # one spark-submit collects train and hold-out in one collect_language call, which reads the
+    # content table once, at one snapshot, and records it in every mode's report; the later
+    # modes' configs record it as their pin (the table changes daily)
     import kitrain.collect
     import kitrain.spark
+    from kitrain.collect import same_content_snapshot
 
-    read = []
+    calls = []
 
-    def collect(spark, cfg, run_dir):
-        read.append(cfg.content_snapshot_id)
-        return {"rows": 1, "output": f"{run_dir}/collected",
-                "source": {"source": "hive", "content_snapshot_id": 7301234567890123457}}
+    def collect(spark, configs, run_dir):
+        calls.append(configs)
+        return [{"rows": 1, "mode": cfg.mode, "output": f"{run_dir}/collected",
+                 "source": {"source": "hive", "content_snapshot_id": 7301234567890123457}} for cfg in configs]
 
-    monkeypatch.setattr(kitrain.collect, "run_collect", collect)
+    monkeypatch.setattr(kitrain.collect, "collect_language", collect)
     monkeypatch.setattr(kitrain.spark, "get_spark", lambda *args, **kwargs: object())
-    configs = [json.dumps(CollectConfig(lang="uk", mode=mode).to_dict()) for mode in ("train", "test")]
-    assert spark_collect.main(["--lang", "uk", "--run-dir", str(tmp_path), "--config", configs[0],
-                               "--config", configs[1]]) == 0
-    assert read == [None, 7301234567890123457]
+    configs = [CollectConfig(lang="uk", mode=mode) for mode in ("train", "test")]
+    assert spark_collect.main(["--lang", "uk", "--run-dir", str(tmp_path),
+                               *[arg for cfg in configs for arg in ("--config", json.dumps(cfg.to_dict()))]]) == 0
+    assert calls == [configs]
+    assert [c.content_snapshot_id for c in same_content_snapshot(configs[1:], 7301234567890123457)] == \
+        [7301234567890123457]
+    assert same_content_snapshot(configs[1:], None) == configs[1:]
+    legacy = CollectConfig(lang="uk", mode="test", text_source="wikitext_history")
+    assert same_content_snapshot([legacy], 7301234567890123457) == [legacy]
+
+
+def test_modes_that_cannot_share_their_reads_are_refused_before_spark(monkeypatch, capsys):
+    import kitrain.spark
+
+    monkeypatch.setattr(kitrain.spark, "get_spark", lambda *args, **kwargs: pytest.fail("Spark started"))
+    train = CollectConfig(lang="uk", mode="train", source="parquet", source_dir="/s")
+    for other, message in (
+            (CollectConfig(lang="uk", mode="test", source="parquet", source_dir="/t"),
+             "source_dir is '/s' for train, '/t' for test"),
+            (CollectConfig(lang="uk", mode="test", source="parquet", source_dir="/s", test_end="2022-08-02",
+                           snapshot="2022-08"), "snapshot is '2022-07' for train, '2022-08' for test")):
+        assert spark_collect.main(["--lang", "uk", "--run-dir", "/r", "--config", json.dumps(train.to_dict()),
+                                   "--config", json.dumps(other.to_dict())]) == 2
+        assert message in capsys.readouterr().err
+    pinned = [CollectConfig(lang="uk", mode=mode, content_snapshot_id=pin) for mode, pin in (("train", 1), ("test", 2))]
+    assert spark_collect.main(["--lang", "uk", "--run-dir", "/r",
+                               *[arg for cfg in pinned for arg in ("--config", json.dumps(cfg.to_dict()))]]) == 2
+    assert "they pin [1, 2]" in capsys.readouterr().err
 
 
 def test_text_rules_param_reaches_every_collection(tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bz2
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -319,9 +319,14 @@ def parse_xml(path: str, wanted: frozenset[int] | set[int]) -> Iterator[tuple[An
 
 
 def register_wikitext(spark: Any, files: list[str], wikitext_snapshot: str, wiki_db: str,
-                      wanted: Iterable[int], table: str) -> dict[str, Any]:
+                      wanted: Iterable[int], table: str,
+                      groups: Mapping[str, Iterable[int | None]] | None = None) -> dict[str, Any]:
     """Stream the XML dump files of one wiki on the executors (one task per file) into ``table``
-    (partition ``wikitext_snapshot``), keeping the revisions in ``wanted`` only."""
+    (partition ``wikitext_snapshot``), keeping the revisions in ``wanted`` only.
+
+    ``groups`` (name -> ids, each within ``wanted``): the report's counts for each group's ids
+    alone as well, under ``groups``: the modes of a collection read the XML once for all of them,
+    and each mode's report counts its own revisions, as if it had read the dump alone."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StructField, StructType, StringType
 
@@ -342,6 +347,9 @@ def register_wikitext(spark: Any, files: list[str], wikitext_snapshot: str, wiki
             first = errors[0]
             raise DumpError(f"{first['_file']}: {first['_detail']}")
         counts = {row["_kind"]: row["count"] for row in frame.groupBy("_kind").count().collect()}
+        found = ([] if not groups else
+                 [(row["revision_id"], row["_kind"]) for row in
+                  frame.where(F.col("_kind") != "error").select("revision_id", "_kind").collect()])
         texts = frame.where(F.col("_kind") == "text")
         others = [F.lit(None).cast(kind).alias(name) for name, kind in WIKITEXT_COLUMNS if name not in XML_FIELDS]
         table_frame = texts.select(
@@ -361,7 +369,21 @@ def register_wikitext(spark: Any, files: list[str], wikitext_snapshot: str, wiki
         "revisions_not_in_dump": len(wanted_ids) - int(counts.get("text", 0)) - int(counts.get("no_text", 0)),
     }
     logger.info("XML dumps of %s: %s", wiki_db, {k: v for k, v in report.items() if k != "xml_files"})
+    if groups:
+        report["groups"] = {name: _found_counts(ids, found) for name, ids in groups.items()}
     return report
+
+
+def _found_counts(ids: Iterable[int | None], found: list[tuple[int, str]]) -> dict[str, int]:
+    """:func:`register_wikitext`'s counts for the revisions ``ids`` alone, from the ``(revision id,
+    kind)`` of every wanted revision the dump holds (the ids of a few hundred thousand rows at
+    most: the collection's samples)."""
+    wanted = frozenset(int(i) for i in ids if i is not None)
+    with_text = sum(1 for revision, kind in found if kind == "text" and revision in wanted)
+    without_text = sum(1 for revision, kind in found if kind == "no_text" and revision in wanted)
+    return {"wanted_revisions": len(wanted), "revisions_with_text": with_text,
+            "revisions_without_text": without_text,
+            "revisions_not_in_dump": len(wanted) - with_text - without_text}
 
 
 def _spark_type(kind: str) -> Any:

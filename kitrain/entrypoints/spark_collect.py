@@ -5,40 +5,27 @@
 
 Each ``--config`` is a :class:`kitrain.config.CollectConfig` as JSON (the DAG builds them from the
 run's plan with ``to_dict``), so the application needs nothing but its arguments: it runs the same
-on the Airflow worker (client mode) as on a cluster's driver. Both modes share one JVM and one
-history extract (``use_cache``), which halves the start-up cost per language. Exit code 2 and one
-line for a bad argument, before Spark starts, and for a source error: among them a mode's window
-holding fewer than ``min_rows`` revisions (:class:`kitrain.collect.EmptyCollectionError`), which
-publishes nothing for that mode and fails the language's task; the modes after it are not run.
+on the Airflow worker (client mode) as on a cluster's driver. The modes share one JVM, one history
+extract, one snapshot of the content table and one read of the text source
+(:func:`kitrain.collect.collect_language`), which halves the start-up cost per language and reads
+a wiki's texts once instead of once per mode. Exit code 2 and one line for a bad argument, before
+Spark starts, and for a source error: among them a mode's window holding fewer than ``min_rows``
+revisions (:class:`kitrain.collect.EmptyCollectionError`), found while the modes select their rows,
+before any text is read: no mode publishes anything, and the language's task fails.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
-from typing import Any
 
 logger = logging.getLogger("kitrain.collect")
 
 
-def same_content_snapshot(configs: list[Any], report: dict[str, Any]) -> list[Any]:
-    """The modes still to collect, reading the content table at the snapshot the first one read.
-
-    The content history table changes daily; unpinned, each mode would read the snapshot current
-    when it starts, and a language's train and hold-out collections could hold texts of two days.
-    """
-    snapshot = report.get("source", {}).get("content_snapshot_id")
-    if snapshot is None:
-        return configs
-    return [dataclasses.replace(cfg, content_snapshot_id=snapshot) if cfg.reads_content_table else cfg
-            for cfg in configs]
-
-
 def main(argv: list[str] | None = None) -> int:
-    from kitrain.collect import check_source_files, run_collect
+    from kitrain.collect import check_language_configs, check_source_files, collect_language
     from kitrain.config import CollectConfig, ConfigError
     from kitrain.languages import LanguageError, validate_language
     from kitrain.paths import RunPaths
@@ -65,15 +52,14 @@ def main(argv: list[str] | None = None) -> int:
             if cfg.lang != lang:
                 raise ConfigError(f"--config is for language {cfg.lang!r}, not --lang {lang!r}")
             configs.append(cfg)
+        check_language_configs(configs)  # modes that cannot share the reads stop here
         for cfg in configs:
             check_source_files(cfg)  # missing or unusable dump files stop here, before Spark starts
         paths = RunPaths(args.run_dir)
         spark = get_spark(f"kitrain collect {lang}", hive=configs[0].source == "hive",
                           scratch_dir=paths.scratch() + "/warehouse")
-        for index, cfg in enumerate(configs):
-            report = run_collect(spark, cfg, paths.run_dir)
-            configs[index + 1:] = same_content_snapshot(configs[index + 1:], report)
-            logger.info("collected %d revisions of %s (%s) into %s", report["rows"], lang, cfg.mode,
+        for report in collect_language(spark, configs, paths.run_dir):
+            logger.info("collected %d revisions of %s (%s) into %s", report["rows"], lang, report["mode"],
                         report["output"])
     except (ConfigError, LanguageError, JavaMissingError, SourceError, TypeError) as exc:
         print(f"spark_collect: error: {exc}", file=sys.stderr)  # noqa: T201 (application edge, as in cli.main)
