@@ -217,84 +217,75 @@ def build_models(run_dir: Path, corpus_rows: int, seed: int) -> Path:
 
 #: The child's own peak RSS: VmHWM starts afresh at exec, where ru_maxrss keeps the high-water
 #: mark of the benchmark process that forked it (which has just written the input).
-PEAK = """
+#: The child process of one stage: imports, then ``peak_mb`` (the process's own high-water mark,
+#: VmHWM: ``ru_maxrss`` would keep the parent's across exec), the resident size once the imports
+#: are done, the wall and CPU time around the stage call, and one JSON line: those figures and the
+#: stage's own (``extra``, evaluated after the call). ``{setup}``, ``{call}`` and ``{extra}`` are
+#: a stage's entries of :data:`STAGES`; ``run_dir`` and ``cfg_json`` are the child's arguments.
+CHILD = """
+import json, sys, time
+
 def peak_mb():
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+run_dir, cfg_json = sys.argv[1], json.loads(sys.argv[2])
+{setup}
+base = peak_mb()
+wall, cpu = time.perf_counter(), time.process_time()
+out = {call}
+result = {{"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+          "peak_rss_mb": peak_mb(), "rss_after_imports_mb": base}}
+result.update({extra})
+print(json.dumps(result))
 """
 
-CHILDREN = {
-    "features": """
-import json, resource, sys, time
-exec(PEAK)
-from kitrain.config import FeaturesConfig
-from kitrain.features import run_features
-cfg = FeaturesConfig(**json.loads(sys.argv[2]))
-wall, cpu = time.perf_counter(), time.process_time()
-summary = run_features(cfg, sys.argv[1])
-usage = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-                  "peak_rss_mb": peak_mb(), "rows": summary["rows"],
-                  "shards": summary["shards"], "texts": summary["texts"]}))
-""",
-    # the classifier on the features: its peak memory beside the feature matrix it trains on
-    # (measured after training, so that building it again does not add to the peak)
-    "train": """
-import json, resource, sys, time
-exec(PEAK)
-import catboost, pandas
-from kitrain.classifier import model_matrix, read_features, run_train, training_columns
-from kitrain.config import TrainConfig
-from kitrain.schema import variant_features
-cfg = TrainConfig(**json.loads(sys.argv[2]))
-base = peak_mb()
-wall, cpu = time.perf_counter(), time.process_time()
-results = run_train(cfg, sys.argv[1])
-usage = resource.getrusage(resource.RUSAGE_SELF)
-result = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-          "peak_rss_mb": peak_mb(), "rss_after_imports_mb": base}
-frame = read_features(sys.argv[1], "train", training_columns(cfg.variants), classifier_rows=True)
-matrix = model_matrix(frame, variant_features(cfg.variants[0]))
-result["matrix_mb"] = matrix.memory_usage(deep=True).sum() / 2**20
-result["classifier_rows"] = len(frame)
-result["peak_over_matrix"] = (result["peak_rss_mb"] - base) / result["matrix_mb"]
-print(json.dumps(result))
-""",
+#: Per stage: (setup: imports and config, call: the stage, extra: the JSON fields it adds).
+STAGES = {
+    "features": (
+        "from kitrain.config import FeaturesConfig\nfrom kitrain.features import run_features\n"
+        "cfg = FeaturesConfig(**cfg_json)",
+        "run_features(cfg, run_dir)",
+        '{"rows": out["rows"], "shards": out["shards"], "texts": out["texts"]}'),
+    # the classifier on the features: its peak memory beside the feature matrix it trains on, as
+    # the features files hold it (matrix_mb) and as handed to CatBoost, numbers as 32-bit floats
+    # (matrix_as_trained_mb); both built after training, so that they do not add to the peak
+    "train": (
+        "import catboost, pandas\n"
+        "from kitrain.classifier import model_matrix, read_features, run_train, training_columns\n"
+        "from kitrain.classifier import categorical_of\n"
+        "from kitrain.config import TrainConfig\nfrom kitrain.schema import variant_features\n"
+        "cfg = TrainConfig(**cfg_json)\n"
+        "def matrix_mb(float32):\n"
+        "    features = variant_features(cfg.variants[0])\n"
+        "    numeric = tuple(f for f in features if f not in categorical_of(features)) if float32 else ()\n"
+        "    frame = read_features(run_dir, 'train', training_columns(cfg.variants), classifier_rows=True,\n"
+        "                          float32=numeric)\n"
+        "    return len(frame), model_matrix(frame, features).memory_usage(deep=True).sum() / 2**20\n"
+        "def train_extra(result):\n"
+        "    rows, stored = matrix_mb(False)\n"
+        "    return {'classifier_rows': rows, 'matrix_mb': stored, 'matrix_as_trained_mb': matrix_mb(True)[1],\n"
+        "            'peak_over_matrix': (result['peak_rss_mb'] - result['rss_after_imports_mb']) / stored}",
+        "run_train(cfg, run_dir)",
+        "train_extra(result)"),
     # the collected languages into their splits
-    "prepare": """
-import json, resource, sys, time
-exec(PEAK)
-from kitrain.config import PrepareConfig
-from kitrain.prepare import run_prepare
-cfg = PrepareConfig(**json.loads(sys.argv[2]))
-base = peak_mb()
-wall, cpu = time.perf_counter(), time.process_time()
-summary = run_prepare(cfg, sys.argv[1])
-usage = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-                  "peak_rss_mb": peak_mb(), "rss_after_imports_mb": base,
-                  "split_rows": {split: t["rows"] for split, t in summary["totals"].items()}}))
-""",
+    "prepare": (
+        "from kitrain.config import PrepareConfig\nfrom kitrain.prepare import run_prepare\n"
+        "cfg = PrepareConfig(**cfg_json)",
+        "run_prepare(cfg, run_dir)",
+        '{"split_rows": {split: t["rows"] for split, t in out["totals"].items()}}'),
     # the evaluation of a hold-out: each variant scores it and the metrics are computed
-    "evaluate": """
-import json, resource, sys, time
-exec(PEAK)
-from kitrain.config import EvaluateConfig
-from kitrain.evaluate import run_evaluate
-cfg = EvaluateConfig(**json.loads(sys.argv[2]))
-base = peak_mb()
-wall, cpu = time.perf_counter(), time.process_time()
-report = run_evaluate(cfg, sys.argv[1])
-usage = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-                  "peak_rss_mb": peak_mb(), "rss_after_imports_mb": base,
-                  "variants": len(report["splits"]["test"]["variants"])}))
-""",
+    "evaluate": (
+        "from kitrain.config import EvaluateConfig\nfrom kitrain.evaluate import run_evaluate\n"
+        "cfg = EvaluateConfig(**cfg_json)",
+        "run_evaluate(cfg, run_dir)",
+        '{"variants": len(out["splits"]["test"]["variants"])}'),
 }
 
 
 def run_stage(stage: str, run_dir: Path, config: dict) -> dict:
-    done = subprocess.run([sys.executable, "-c", f"PEAK = {PEAK!r}\n" + CHILDREN[stage], str(run_dir),
+    setup, call, extra = STAGES[stage]
+    done = subprocess.run([sys.executable, "-c", CHILD.format(setup=setup, call=call, extra=extra), str(run_dir),
                            json.dumps(config)],
                           capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if done.returncode != 0:
@@ -318,7 +309,7 @@ def growth(results: list[dict]) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=tuple(CHILDREN), default="features")
+    parser.add_argument("--stage", choices=tuple(STAGES), default="features")
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--shard-rows", type=int, default=None, help="features: rows per shard "
                         "(default: kitrain's); a huge value gives one shard per language")

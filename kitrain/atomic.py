@@ -68,23 +68,52 @@ class MissingColumnsError(ValueError):
     the file and the columns (a missing column is not a corrupt file)."""
 
 
-def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -> Any:
-    """One parquet file of a run directory, or an error naming it (a truncated copy, a file
-    overwritten by something else) instead of a bare pyarrow message."""
+def check_columns(path: str | os.PathLike[str], columns: list[str]) -> None:
+    """Raise :class:`MissingColumnsError` naming the file and the columns of ``columns`` that the
+    parquet file at ``path`` does not have (its footer only is read); :class:`CorruptFileError`
+    if it is not a parquet file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        if columns is not None:
-            names = set(pq.read_schema(path).names)
-            missing = [c for c in columns if c not in names]
-            if missing:
-                raise MissingColumnsError(f"{path} has no column(s) {missing}: it was written by another "
-                                          "version of the stage before; run that stage again")
+        names = set(pq.read_schema(path).names)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CorruptFileError(f"cannot read {path}: not a complete parquet file ({exc}); run the "
+                               "stage that writes it again") from None
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise MissingColumnsError(f"{path} has no column(s) {missing}: it was written by another "
+                                  "version of the stage before; run that stage again")
+
+
+def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -> Any:
+    """One parquet file of a run directory, or an error naming it (a truncated copy, a file
+    overwritten by something else, a file without a column asked for) instead of a bare pyarrow
+    message."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if columns is not None:
+        check_columns(path, columns)
+    try:
         return pq.read_table(path, columns=columns)
     except (pa.ArrowInvalid, OSError) as exc:
         raise CorruptFileError(f"cannot read {path}: not a complete parquet file ({exc}); run the "
                                "stage that writes it again") from None
+
+
+def filtered_tables(files: list[Path], columns: list[str] | None, where: dict[str, int]) -> Iterator[Any]:
+    """Each file's ``columns`` (None: all) as an Arrow table, only the rows whose columns in ``where`` equal the
+    values given (kept in Arrow, before pandas sees them), one file at a time, without the
+    pandas metadata (the caller makes its own frame). The stages that read a slice of a split
+    (train: the classifier rows; finetune: the fine-tuning rows) read it this way."""
+    import pyarrow.compute as pc
+
+    for file in files:
+        table = read_table(file, columns=columns)
+        for name, value in where.items():
+            table = table.filter(pc.equal(table[name], value))
+        yield table.replace_schema_metadata(None)
 
 
 def parquet_files(path: str | os.PathLike[str]) -> list[Path]:

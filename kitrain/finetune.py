@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from kitrain.atomic import atomic_dir, parquet_files, read_table, write_json
+from kitrain.atomic import atomic_dir, filtered_tables, parquet_files, write_json
 from kitrain.config import FinetuneConfig
 from kitrain.models import load_classifier, load_tokenizer, select_device
 from kitrain.paths import RunPaths
@@ -115,7 +115,6 @@ def target_examples(target: str, run_dir: str, min_title_revisions: int) -> tupl
     """
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     path = RunPaths(run_dir).prepared("train")
     files = parquet_files(path)
@@ -123,9 +122,7 @@ def target_examples(target: str, run_dir: str, min_title_revisions: int) -> tupl
         raise PrepareError(f"no prepared split at {path}: run `kitrain prepare` first")
     columns = ["revision_id", "wiki_db", LABEL, IS_TEXT_TRAIN, TARGET_COLUMNS[target]]
     parts, titles, count = [], [], 0
-    for file in files:
-        table = read_table(file, columns=columns)
-        table = table.filter(pc.equal(table[IS_TEXT_TRAIN], 1)).replace_schema_metadata(None)
+    for table in filtered_tables(files, columns, {IS_TEXT_TRAIN: 1}):
         count += table.num_rows
         if target == "title":
             titles.append(table)

@@ -144,3 +144,67 @@ def test_a_features_file_without_a_column_train_reads_is_named_not_called_corrup
     pq.write_table(pa.Table.from_pandas(part, preserve_index=False), split / "uk-00000.parquet")
     with pytest.raises(MissingColumnsError, match=r"uk-00000.parquet has no column\(s\) \['is_anonymous'\]"):
         read_features(str(tmp_path), "train", training_columns(("all+base",)), classifier_rows=True)
+
+
+def test_each_variant_is_trained_from_its_own_columns_and_rows_to_the_model_of_the_whole_frame(tmp_path, monkeypatch):
+    # run_train reads one variant at a time: its features, the label and the two keys, the
+    # classifier rows (and for an anon variant the anonymous ones) kept in Arrow, the numbers as
+    # 32-bit floats, and the frame dropped once the pools hold the features. The models are
+    # those of train_variant on the whole split held in pandas (64-bit floats, every column).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kitrain import classifier
+    from kitrain.paths import RunPaths
+    from kitrain.schema import IS_ANONYMOUS, categorical_of
+    from tests.test_seeds import model_content
+
+    variants = ("all+user+mlm", "anon+mlm")
+    rng = np.random.default_rng(3)
+    rows = 400
+    data = {}
+    for name in classifier.training_columns(variants):
+        categorical = name in categorical_of(variant_features("all+user+mlm"))
+        # decimals that a 32-bit float rounds, and counts
+        data[name] = rng.integers(0, 4, rows) if categorical or name.startswith(("insert", "remove", "change")) \
+            else rng.normal(size=rows) * 1000 / 7
+    data["wiki_db"] = rng.choice(["ukwiki", "jawiki"], rows)
+    data[LABEL] = (rng.random(rows) < 0.3).astype(int)
+    data[IS_TEXT_TRAIN] = (rng.random(rows) < 0.25).astype(int)
+    data[IS_ANONYMOUS] = (rng.random(rows) < 0.5).astype(int)
+    data["revision_id"] = np.arange(rows)
+    data["page_title"] = "T"
+    whole = pd.DataFrame(data)
+    split = Path(RunPaths(str(tmp_path)).features("train"))
+    split.mkdir(parents=True)
+    for k, part in enumerate((whole.iloc[:150], whole.iloc[150:])):
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), split / f"p-{k:05d}.parquet")
+
+    read, pooled = [], []
+    from kitrain import atomic
+
+    real_read, real_pools = atomic.read_table, classifier.variant_pools
+
+    def read_table(path, columns=None):
+        read.append(list(columns))
+        return real_read(path, columns)
+
+    def variant_pools(frame, variant, cfg):
+        pooled.append((variant, len(frame), set(frame[IS_ANONYMOUS]), set(frame[IS_TEXT_TRAIN])))
+        return real_pools(frame, variant, cfg)
+
+    monkeypatch.setattr(atomic, "read_table", read_table)
+    monkeypatch.setattr(classifier, "variant_pools", variant_pools)
+    cfg = TrainConfig(variants=variants, iterations=20, seed=5, thread_count=1)
+    classifier.run_train(cfg, str(tmp_path))
+    assert read == [classifier.variant_columns(v) for v in variants for _ in range(2)]
+    assert "page_title" not in read[0] and "revision_id" not in read[0]
+    classifier_rows = whole[whole[IS_TEXT_TRAIN] == 0]
+    anonymous = classifier_rows[classifier_rows[IS_ANONYMOUS] == 1]
+    assert pooled == [("all+user+mlm", len(classifier_rows), {0, 1}, {0}), ("anon+mlm", len(anonymous), {1}, {0})]
+    monkeypatch.undo()
+    for variant in variants:
+        published = classifier.load_cbm(Path(RunPaths(str(tmp_path)).classifier(variant)) / classifier.MODEL_FILE)
+        in_memory, _ = classifier.train_variant(whole, variant, cfg)
+        in_memory.save_model(str(tmp_path / "in_memory.cbm"), format="cbm")  # as published: the same rounding
+        assert model_content(published) == model_content(classifier.load_cbm(tmp_path / "in_memory.cbm")), variant

@@ -122,11 +122,11 @@ def test_finetune_reads_the_fine_tuning_rows_and_one_text_column(run, target, tm
 
     whole = read_split(run, "train")
     expected = build_examples(target, whole[whole[IS_TEXT_TRAIN] == 1].reset_index(drop=True), 3)
-    from kitrain import finetune
+    from kitrain import atomic, finetune
 
     read, seen = [], []
-    real_read, real_build = finetune.read_table, finetune.build_examples
-    monkeypatch.setattr(finetune, "read_table", lambda f, columns=None: read.append(columns) or real_read(f, columns))
+    real_read, real_build = atomic.read_table, finetune.build_examples
+    monkeypatch.setattr(atomic, "read_table", lambda f, columns=None: read.append(columns) or real_read(f, columns))
     monkeypatch.setattr(finetune, "build_examples",
                         lambda t, df, m: seen.append(set(df[IS_TEXT_TRAIN])) or real_build(t, df, m))
     got, count = target_examples(target, run, 3)
