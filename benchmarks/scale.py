@@ -42,6 +42,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute  # noqa: E402,F401 (pa.compute)
 import pyarrow.parquet as pq  # noqa: E402
 
+from kitrain.collect import COLLECTED_ROW_GROUP_BYTES  # noqa: E402
 from kitrain.paths import TARGETS, RunPaths  # noqa: E402
 from kitrain.prepare import ROW_GROUP_ROWS  # noqa: E402
 from kitrain.schema import (  # noqa: E402
@@ -134,7 +135,9 @@ COLLECTED_PARTS = 4
 def write_collected(run_dir: Path, rows: int, seed: int) -> None:
     """``collected/all_users/train/<lang>/part-*.parquet`` of ``rows`` rows over :data:`LANGUAGES`,
     laid out as the collection writes them: each language hashed by revision id into
-    :data:`COLLECTED_PARTS` files, each sorted by revision id."""
+    :data:`COLLECTED_PARTS` files, each sorted by revision id, in row groups of about
+    ``kitrain.collect.COLLECTED_ROW_GROUP_BYTES`` of decoded data (a row group holds at most one
+    write call's rows here: 50,000 rows hashed into the files)."""
     sizes = [rows * 4 // 10, rows * 3 // 10, rows * 2 // 10]
     sizes.append(rows - sum(sizes))
     schema = pa.schema([f for f in PREPARED_SCHEMA if f.name not in ("is_balanced", "is_text_train")])
@@ -145,9 +148,11 @@ def write_collected(run_dir: Path, rows: int, seed: int) -> None:
                    for j in range(COLLECTED_PARTS)]
         for start in range(0, n, 50_000):
             table = synthetic_rows(min(50_000, n - start), lang, seed + 1000 * k + start, start).select(schema.names)
+            # row groups of COLLECTED_ROW_GROUP_BYTES decoded, as the collection's writer cuts them
+            group_rows = max(1, COLLECTED_ROW_GROUP_BYTES * table.num_rows // max(1, table.nbytes))
             part = pa.array(table["revision_id"].to_numpy() % COLLECTED_PARTS)
             for j, writer in enumerate(writers):
-                writer.write_table(table.filter(pa.compute.equal(part, j)))
+                writer.write_table(table.filter(pa.compute.equal(part, j)), row_group_size=group_rows)
         for writer in writers:
             writer.close()
         (out / "_SUCCESS").write_text("")

@@ -405,6 +405,18 @@ def diff_batches(spark: Any) -> Iterator[None]:
                 spark.conf.set(key, value)
 
 
+#: Bytes of a row group of the published files (parquet-mr's ``parquet.block.size``, 128 MiB by
+#: default). ``kitrain prepare`` merges a language's part files, holding one decoded row group of
+#: each at a time: texts decode to several times their compressed size, so Spark's default would
+#: cost it gigabytes per language; 16 MiB keeps that to tens of megabytes a file.
+COLLECTED_ROW_GROUP_BYTES = 16 * 1024 * 1024
+
+
+def write_published(df: Any, path: str) -> None:
+    """Write ``df`` as parquet at ``path`` in row groups of :data:`COLLECTED_ROW_GROUP_BYTES`."""
+    df.write.mode("overwrite").option("parquet.block.size", str(COLLECTED_ROW_GROUP_BYTES)).parquet(path)
+
+
 def to_output(df: Any) -> Any:
     """The published columns, in order, with their schema types."""
     F = _F()
@@ -735,7 +747,7 @@ def finish_mode(spark: Any, sel: _Selection, texts: Any, dump_files: dict[str, A
     # a hidden name: readers globbing collected/<prefix>/<mode>/* never see unfinished output
     tmp = f"{paths.collected_mode(cfg.prefix, cfg.mode)}/.{cfg.lang}.tmp-{uuid.uuid4().hex}"
     with diff_batches(spark):  # recomputes the diff of any cached block that was lost
-        out.write.mode("overwrite").parquet(tmp)
+        write_published(out, tmp)
     if sum(errors.values()):
         logger.warning("%s: %d revision(s) failed to diff: %s", cfg.lang, sum(errors.values()), errors)
     fs.publish_dir(tmp, final)

@@ -226,6 +226,13 @@ def _batches(path: Path, folder: Path, columns: list[str] | None = None,
         raise PrepareError(f"cannot read collected data {folder} ({path.name}): {exc}") from exc
 
 
+def _arrow_strings(dtype: pa.DataType) -> Any:
+    """pandas' type for an Arrow string column of the key frame: the Arrow strings themselves."""
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return pd.ArrowDtype(dtype)
+    return None
+
+
 class Collection:
     """One collected language: its files, its schema, its key columns, and which of its files
     hold their rows in ``revision_id`` order (Spark's, sorted within each part file)."""
@@ -256,7 +263,9 @@ class Collection:
             ids = part["revision_id"].to_numpy()
             self.sorted_files.append(bool(np.all(ids[1:] > ids[:-1])))
             keys.append(part)
-        self.keys = pa.concat_tables(keys, promote_options="permissive").to_pandas()
+        # the strings (titles, timestamps) stay in Arrow's buffers, about a third of the bytes of a
+        # Python string per cell; they compare, sort and match as the Python strings do
+        self.keys = pa.concat_tables(keys, promote_options="permissive").to_pandas(types_mapper=_arrow_strings)
 
     def runs(self, work: Path) -> list[Iterator[pa.RecordBatch]]:
         """Streams of whole rows, each ascending by ``revision_id``: a sorted file as it is, an
@@ -427,7 +436,12 @@ def run_prepare(cfg: PrepareConfig, run_dir: str) -> dict[str, Any]:
                 train.keys if train is not None else None, test.keys if test is not None else None,
                 cfg, lang, anon.keys if anon is not None else None,
             )
-            # the keys were decided on the key columns; the whole rows now stream through once
+            # the keys were decided on the key columns; the whole rows now stream through once,
+            # with no more of the keys than each split's revision ids and its two keys
+            splits = {name: frame[["revision_id", IS_BALANCED, IS_TEXT_TRAIN]] for name, frame in splits.items()}
+            for collection in (train, test, anon):
+                if collection is not None:
+                    collection.keys = None
             for collection, names in ((train, ("train", "test")), (test, ("full_test",)), (anon, (ANON_SPLIT,))):
                 if collection is not None:
                     stream_splits(collection, {n: splits[n] for n in names if n in splits}, dirs, lang,

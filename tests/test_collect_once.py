@@ -61,6 +61,7 @@ def together(spark, demo_source, tmp_path_factory, monkeypatch_module):
 
     monkeypatch_module.setattr(collect, "read_texts", read_texts)
     monkeypatch_module.setattr(DataFrame, "distinct", distinct)
+
     after = last_execution_id(spark)
     reports = collect.collect_language(spark, configs, str(run_dir))
     scans = scans_by_table(executed_scans(spark, after), {"history": HISTORY_TABLE, "text": CONTENT_TABLE})
@@ -157,6 +158,25 @@ def test_modes_that_cannot_share_the_reads_are_refused(spark, demo_source, tmp_p
     with pytest.raises(ConfigError, match="text_source is 'content_history' for train, 'wikitext_history' for test"):
         collect.collect_language(spark, configs, str(tmp_path))
     assert not any(tmp_path.iterdir())
+
+
+def test_published_files_are_cut_into_row_groups_of_the_budget(spark, tmp_path, monkeypatch):
+    # prepare holds one decoded row group of each part file while it merges them: the collection
+    # writes row groups of COLLECTED_ROW_GROUP_BYTES, not parquet-mr's 128 MiB (here 64 KiB, on
+    # 3,000 rows of 1 KB texts: about 3 MB, at least 20 row groups)
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+
+    monkeypatch.setattr(collect, "COLLECTED_ROW_GROUP_BYTES", 64 * 1024)
+    frame = spark.range(3000).select(F.col("id").alias("revision_id"),
+                                     F.sha2(F.col("id").cast("string"), 512).alias("h")) \
+        .select("revision_id", F.repeat("h", 8).alias("text")).coalesce(1)
+    collect.write_published(frame, str(tmp_path / "out"))
+    files = list((tmp_path / "out").glob("*.parquet"))
+    meta = pq.ParquetFile(files[0]).metadata
+    assert len(files) == 1 and meta.num_rows == 3000
+    assert meta.num_row_groups >= 20, meta.num_row_groups
+    assert max(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)) < 4 * 64 * 1024
 
 
 # -- the diff's Arrow batches ---------------------------------------------------------------------
