@@ -20,6 +20,12 @@ layout, hashed into part files each sorted by revision id, into their splits).
     python benchmarks/scale.py --stage train --rows 100000 1000000
     python benchmarks/scale.py --stage evaluate --rows 100000 1000000
     python benchmarks/scale.py --stage prepare --rows 100000 1000000
+    python benchmarks/scale.py --stage finetune --rows 100000 1000000     # one target, --max-steps steps
+
+``chain`` runs every stage after collection in a row on one size (prepare, the four fine-tunings,
+features, train, evaluate), each in its own child, and reports each stage's figures:
+
+    python benchmarks/scale.py --stage chain --rows 1000000 --max-steps 20
 """
 
 from __future__ import annotations
@@ -103,6 +109,8 @@ def synthetic_rows(n: int, lang: str, seed: int, offset: int = 0) -> pa.Table:
             "texts_insert": inserts, "texts_removed": removes, "texts_change": changes,
             "actions": [(key, int(rng.integers(0, 3)) if rng.random() < 0.1 else 0) for key in ACTION_KEYS],
             "is_balanced": int(rng.random() < 0.3),
+            # the pages of about half the titles are the language models' (prepare's text_train_share)
+            "is_text_train": int(pages[i] % 2 == 0),
         }
         for name in ints:
             row.setdefault(name, 0)
@@ -132,7 +140,7 @@ def write_prepared(run_dir: Path, rows: int, seed: int) -> None:
 COLLECTED_PARTS = 4
 
 
-def write_collected(run_dir: Path, rows: int, seed: int) -> None:
+def write_collected(run_dir: Path, rows: int, seed: int, prefix: str = "all_users", mode: str = "train") -> None:
     """``collected/all_users/train/<lang>/part-*.parquet`` of ``rows`` rows over :data:`LANGUAGES`,
     laid out as the collection writes them: each language hashed by revision id into
     :data:`COLLECTED_PARTS` files, each sorted by revision id, in row groups of about
@@ -142,7 +150,7 @@ def write_collected(run_dir: Path, rows: int, seed: int) -> None:
     sizes.append(rows - sum(sizes))
     schema = pa.schema([f for f in PREPARED_SCHEMA if f.name not in ("is_balanced", "is_text_train")])
     for k, (lang, n) in enumerate(zip(LANGUAGES, sizes)):
-        out = Path(RunPaths(str(run_dir)).collected("all_users", "train", lang))
+        out = Path(RunPaths(str(run_dir)).collected(prefix, mode, lang))
         out.mkdir(parents=True)
         writers = [pq.ParquetWriter(out / f"part-{j:05d}.zstd.parquet", schema, compression="zstd")
                    for j in range(COLLECTED_PARTS)]
@@ -273,6 +281,14 @@ STAGES = {
         "            'peak_over_matrix': (result['peak_rss_mb'] - result['rss_after_imports_mb']) / stored}",
         "run_train(cfg, run_dir)",
         "train_extra(result)"),
+    # one target's fine-tuning (a few steps of the tiny model): what grows with the rows is its
+    # examples, read from the prepared split and encoded
+    "finetune": (
+        "from kitrain.config import FinetuneConfig\nfrom kitrain.finetune import run_finetune\n"
+        "import torch, transformers\n"
+        "cfg = FinetuneConfig(**cfg_json)",
+        "run_finetune(cfg, run_dir)",
+        '{"examples": out["examples"], "steps": out["global_step"], "device": out["device"]}'),
     # the collected languages into their splits
     "prepare": (
         "from kitrain.config import PrepareConfig\nfrom kitrain.prepare import run_prepare\n"
@@ -312,14 +328,46 @@ def growth(results: list[dict]) -> list[dict]:
             for a, b in zip(results, results[1:])]
 
 
+def run_chain(root: Path, rows: int, args: argparse.Namespace) -> list[dict]:
+    """The stages after collection in a row, as the DAG runs them, each in a child process of its
+    own: ``rows`` collected train-mode rows and a tenth as many hold-out rows, prepared, the four
+    text models fine-tuned for ``--max-steps`` steps from a tiny base model, the features, the
+    classifier and its evaluation. One result per stage, in order."""
+    run_dir = root / f"chain-{rows}"
+    start = time.perf_counter()
+    write_collected(run_dir, rows, args.seed)
+    write_collected(run_dir, max(1, rows // 10), args.seed + 1, prefix="full_test", mode="test")
+    logger.info("%d + %d collected rows written in %.0f s", rows, rows // 10, time.perf_counter() - start)
+    model = build_models(root, 2000, args.seed)
+    stages: list[tuple[str, str, dict]] = [("prepare", "prepare", {"seed": args.seed})]
+    for target in TARGETS:
+        stages.append((f"finetune {target}", "finetune", {
+            "target": target, "base_model": str(model), "max_steps": args.max_steps, "batch_size": 8,
+            "max_length": args.max_length, "seed": args.seed}))
+    stages += [("features", "features", {"max_length": args.max_length, "device": "cpu"}),
+               ("train", "train", {"variants": ["all+user+mlm", "anon+user+mlm"], "iterations": args.iterations,
+                                   "seed": args.seed}),
+               ("evaluate", "evaluate", {"seed": args.seed})]
+    results = []
+    for name, stage, config in stages:
+        result = run_stage(stage, run_dir, config)
+        result["stage"] = name
+        logger.info("%s", json.dumps(result))
+        results.append(result)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=tuple(STAGES), default="features")
+    parser.add_argument("--stage", choices=(*STAGES, "chain"), default="features",
+                        help="chain: every stage after collection in a row, on --rows collected rows")
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--shard-rows", type=int, default=None, help="features: rows per shard "
                         "(default: kitrain's); a huge value gives one shard per language")
     parser.add_argument("--max-length", type=int, default=64, help="features: tokens per text")
     parser.add_argument("--iterations", type=int, default=50, help="train: CatBoost iterations")
+    parser.add_argument("--target", default="inserts", choices=TARGETS, help="finetune: the text model")
+    parser.add_argument("--max-steps", type=int, default=20, help="finetune: optimizer steps")
     parser.add_argument("--variants", nargs="+", default=["all+user+mlm", "anon+base"],
                         help="evaluate: the variants trained (once, on 20000 rows) and evaluated")
     parser.add_argument("--seed", type=int, default=7)
@@ -327,6 +375,13 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     root = Path(args.workdir or tempfile.mkdtemp(prefix="kitrain-scale-"))
+    if args.stage == "chain":
+        for rows in args.rows:
+            stages = run_chain(root, rows, args)
+            print(json.dumps({"stage": "chain", "rows": rows, "stages": stages,
+                              "peak_rss_mb": max(r["peak_rss_mb"] for r in stages),
+                              "wall_s": sum(r["wall_s"] for r in stages)}))
+        return
     if args.stage == "features":
         model = build_models(root, 2000, args.seed)
         config = {"max_length": args.max_length, **({"shard_rows": args.shard_rows} if args.shard_rows else {})}
@@ -335,13 +390,20 @@ def main() -> None:
         config = {"seed": args.seed}
     elif args.stage == "prepare":
         config = {"seed": args.seed}
+    elif args.stage == "finetune":
+        model = build_models(root, 2000, args.seed)
+        config = {"target": args.target, "base_model": str(model), "max_steps": args.max_steps, "batch_size": 8,
+                  "max_length": args.max_length, "seed": args.seed}
     else:
         config = {"variants": ["all+user+mlm"], "iterations": args.iterations, "seed": args.seed}
     results = []
     for rows in sorted(args.rows):
         run_dir = root / f"{args.stage}-{rows}"
         start = time.perf_counter()
-        if args.stage == "features":
+        if args.stage == "finetune":
+            write_prepared(run_dir, rows, args.seed)
+            written = Path(RunPaths(str(run_dir)).prepared("train"))
+        elif args.stage == "features":
             write_prepared(run_dir, rows, args.seed)
             written = Path(RunPaths(str(run_dir)).prepared("train"))
             for target in TARGETS:

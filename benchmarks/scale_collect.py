@@ -765,19 +765,43 @@ def child(args: argparse.Namespace) -> int:
     spark_start = time.time()
     spark = get_spark("kitrain scale_collect", master=args.master, scratch_dir=str(run_dir / "warehouse"),
                       conf={"spark.ui.enabled": "false", "spark.driver.memory": args.driver_memory,
-                            "spark.sql.ui.retainedExecutions": "100000"})
+                            "spark.sql.ui.retainedExecutions": "100000", **json.loads(args.spark_conf)})
     jvm = next((pid for pid in descendants(os.getpid()) if _is_jvm(pid)), None)
     jvm_cpu0 = _stat(jvm)[2] if jvm else 0.0
     after = last_execution_id(spark)
     spark_s = time.time() - spark_start
+    management = spark._jvm.java.lang.management.ManagementFactory
+    for pool in management.getMemoryPoolMXBeans():
+        pool.resetPeakUsage()
+    gc0 = sum(gc.getCollectionTime() for gc in management.getGarbageCollectorMXBeans())
     wall, cpu = time.perf_counter(), time.process_time()
     start = time.time()
-    reports = collect.collect_language(spark, configs, str(run_dir / "run"))
+    try:
+        reports = collect.collect_language(spark, configs, str(run_dir / "run"))
+    except Exception as exc:  # recorded with the phases reached; the benchmark goes on to the next size
+        Path(args.out).write_text(json.dumps({
+            "error": f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}",
+            "wall_s": time.perf_counter() - wall, "start": start, "end": time.time(), "phases": phases}))
+        raise
     result: dict[str, Any] = {"wall_s": time.perf_counter() - wall, "start": start, "end": time.time(),
                               "spark_start_s": round(spark_s, 1)}
     cpu_driver = time.process_time() - cpu
     scans = executed_scans(spark, after)
     tables = {"history": HISTORY_TABLE, "text": TEXT_TABLES[configs[0].text_source]}
+    # the JVM's own view: the peak of each heap pool (their sum bounds the peak of the heap used
+    # from above: the pools peak at different times), the heap committed, non-heap, GC time
+    pools = list(management.getMemoryPoolMXBeans())
+    heap_pools = [p for p in pools if p.getType().toString() == "Heap memory"]
+    jvm_memory = {
+        "heap_pool_peaks_mb": {p.getName(): round(p.getPeakUsage().getUsed() / 2**20, 1) for p in heap_pools},
+        "heap_peak_sum_mb": round(sum(p.getPeakUsage().getUsed() for p in heap_pools) / 2**20, 1),
+        "heap_committed_mb": round(management.getMemoryMXBean().getHeapMemoryUsage().getCommitted() / 2**20, 1),
+        "heap_max_mb": round(management.getMemoryMXBean().getHeapMemoryUsage().getMax() / 2**20, 1),
+        "non_heap_used_mb": round(management.getMemoryMXBean().getNonHeapMemoryUsage().getUsed() / 2**20, 1),
+        "direct_buffers_mb": round(sum(b.getMemoryUsed() for b in management.getPlatformMXBeans(
+            spark._jvm.java.lang.management.BufferPoolMXBean._java_lang_class)) / 2**20, 1),
+        "gc_s": round((sum(gc.getCollectionTime() for gc in management.getGarbageCollectorMXBeans()) - gc0) / 1000, 1),
+    }
     # the JVM and its Python processes before they stop
     jvm_stat = _stat(jvm) if jvm else None
     workers = {pid: _stat(pid) for pid, (_, comm) in descendants(jvm).items() if _is_python(pid, comm)} if jvm else {}
@@ -788,6 +812,7 @@ def child(args: argparse.Namespace) -> int:
         "driver_rss_before_spark_mb": round(before_spark, 1),
         "peak_mb": {"driver": round(_memory_mb("self")["VmHWM"], 1),
                     "jvm": round(_memory_mb(jvm).get("VmHWM", 0.0), 1) if jvm else None},
+        "jvm_memory": jvm_memory,
         "jvm_cmdline_xmx": [a for a in _cmdline(jvm).split(" ") if a.startswith("-Xm")] if jvm else [],
         "java_tool_options": os.environ.get("JAVA_TOOL_OPTIONS"),
         "rows": {r["mode"]: r["rows"] for r in reports},
@@ -802,21 +827,47 @@ def child(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_size(source: Path, work: Path, lang: str, master: str, driver_memory: str) -> dict[str, Any]:
+def java_error(log_text: str) -> str | None:
+    """The first ``OutOfMemoryError`` (or else the first exception of a task) in a child's log,
+    with the frames that say where it was thrown."""
+    lines = log_text.splitlines()
+    for marker in ("java.lang.OutOfMemoryError", "Exception in task"):
+        at = next((i for i, line in enumerate(lines) if marker in line), None)
+        if at is not None:
+            if marker == "Exception in task":
+                at += 1
+            frames = [line.strip() for line in lines[at + 1:at + 40] if line.strip().startswith("at ")]
+            interesting = [f for f in frames[2:] if "spark.sql.execution" in f or "storage" in f][:4]
+            return " | ".join([lines[at].strip()[:300], *(frames[:2] + interesting)])
+    return None
+
+
+def run_size(source: Path, work: Path, lang: str, master: str, driver_memory: str,
+             spark_conf: dict[str, str]) -> dict[str, Any]:
     """Collect ``source`` in a child process, polling its process tree; the child's figures with
-    the polled peaks (whole run and per phase)."""
+    the polled peaks (whole run and per phase). A failed collection gives its error, the Java
+    error in its log, the phases it reached and the peaks until then."""
     out = work / "child.json"
     with open(work / "child.log", "w") as logfile:
         proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", "--source", str(source),
                                  "--run-dir", str(work), "--lang", lang, "--master", master,
-                                 "--driver-memory", driver_memory, "--out", str(out)],
+                                 "--driver-memory", driver_memory, "--spark-conf", json.dumps(spark_conf),
+                                 "--out", str(out)],
                                 stdout=logfile, stderr=subprocess.STDOUT)
         monitor = TreeMonitor(proc.pid).start()
         code = proc.wait()
         monitor.stop()
     if code != 0:
-        tail = (work / "child.log").read_text(errors="replace")[-4000:]
-        raise RuntimeError(f"collection failed (exit {code}), log {work / 'child.log'}:\n{tail}")
+        text = (work / "child.log").read_text(errors="replace")
+        partial = json.loads(out.read_text()) if out.exists() and out.stat().st_size else {}
+        failed = {"error": partial.get("error") or text[-2000:], "java_error": java_error(text), "exit": code,
+                  "log": str(work / "child.log"), "peak_mb_until_failure": monitor.peaks(),
+                  "failed_in": partial["phases"][-1]["phase"] if partial.get("phases") else None,
+                  "wall_s": round(partial["wall_s"], 1) if "wall_s" in partial else None,
+                  "phases": [{"phase": p["phase"], "wall_s": round(p["end"] - p["start"], 1),
+                              **monitor.peaks(p["start"], p["end"])} for p in partial.get("phases", [])]}
+        log.warning("collection failed: %s", json.dumps(failed))
+        return failed
     result = json.loads(out.read_text())
     polled = monitor.peaks(result["start"], result["end"])
     result["peak_mb"].update({"jvm_rss_polled": polled.get("jvm_rss_mb"), "driver_rss_polled": polled.get("driver_rss_mb"),
@@ -861,6 +912,8 @@ def main(argv: list[str] | None = None) -> int:
                         "already there (source-<N>/) is reused")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="2g", help="spark.driver.memory: the JVM's heap (-Xmx)")
+    parser.add_argument("--spark-conf", default="{}", help="more Spark settings of the collection, as a JSON "
+                        "object (e.g. '{\"spark.sql.parquet.columnarReaderBatchSize\": \"256\"}')")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
     parser.add_argument("--run-dir", help=argparse.SUPPRESS)
@@ -883,14 +936,17 @@ def main(argv: list[str] | None = None) -> int:
             log.info("source of %d revisions written in %.0f s: %s", n, summary["seconds"], json.dumps(summary))
         work = root / f"run-{n}-{time.time_ns()}"
         work.mkdir(parents=True)
-        result = {"revisions": n, **run_size(source, work, args.lang, args.master, args.driver_memory)}
-        result["bytes_per_revision"] = {k: round(v * 2**20 / n) for k, v in result["peak_mb"].items()
-                                        if k in ("driver", "jvm", "worker") and v}
+        result = {"revisions": n, **run_size(source, work, args.lang, args.master, args.driver_memory,
+                                             json.loads(args.spark_conf))}
+        if "error" not in result:
+            result["bytes_per_revision"] = {k: round(v * 2**20 / n) for k, v in result["peak_mb"].items()
+                                            if k in ("driver", "jvm", "worker") and v}
         result["source"] = summary
         log.info("%s", json.dumps(result))
         results.append(result)
     print(json.dumps({"lang": args.lang, "master": args.master, "driver_memory": args.driver_memory,  # noqa: T201
-                      "seed": args.seed, "workdir": str(root), "results": results, "growth": growth(results)}))
+                      "spark_conf": json.loads(args.spark_conf), "seed": args.seed, "workdir": str(root),
+                      "results": results, "growth": growth([r for r in results if "error" not in r])}))
     return 0
 
 

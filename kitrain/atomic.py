@@ -102,18 +102,39 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -
                                "stage that writes it again") from None
 
 
-def filtered_tables(files: list[Path], columns: list[str] | None, where: dict[str, int]) -> Iterator[Any]:
-    """Each file's ``columns`` (None: all) as an Arrow table, only the rows whose columns in ``where`` equal the
-    values given (kept in Arrow, before pandas sees them), one file at a time, without the
-    pandas metadata (the caller makes its own frame). The stages that read a slice of a split
-    (train: the classifier rows; finetune: the fine-tuning rows) read it this way."""
+def read_batches(path: str | os.PathLike[str], columns: list[str], batch_rows: int) -> Iterator[Any]:
+    """One parquet file's ``columns`` as Arrow tables of up to ``batch_rows`` rows, read one
+    after the other (a row group at a time), with :func:`read_table`'s errors."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    check_columns(path, columns)
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
+            yield pa.Table.from_batches([batch])
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CorruptFileError(f"cannot read {path}: not a complete parquet file ({exc}); run the "
+                               "stage that writes it again") from None
+
+
+def filtered_tables(files: list[Path], columns: list[str] | None, where: dict[str, int],
+                    batch_rows: int | None = None) -> Iterator[Any]:
+    """Each file's ``columns`` (None: all) as an Arrow table, only the rows whose columns in
+    ``where`` equal the values given (kept in Arrow, before pandas sees them), one file at a time
+    (with ``batch_rows``: in tables of up to that many rows, so that not even one file is held
+    whole), without the pandas metadata (the caller makes its own frame). The stages that read a
+    slice of a split (train: the classifier rows; finetune: the fine-tuning rows) read it this way."""
     import pyarrow.compute as pc
 
     for file in files:
-        table = read_table(file, columns=columns)
-        for name, value in where.items():
-            table = table.filter(pc.equal(table[name], value))
-        yield table.replace_schema_metadata(None)
+        if batch_rows is not None and columns is not None:
+            tables = read_batches(file, columns, batch_rows)
+        else:
+            tables = iter([read_table(file, columns=columns)])
+        for table in tables:
+            for name, value in where.items():
+                table = table.filter(pc.equal(table[name], value))
+            yield table.replace_schema_metadata(None)
 
 
 def parquet_files(path: str | os.PathLike[str]) -> list[Path]:

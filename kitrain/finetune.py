@@ -24,7 +24,7 @@ from kitrain.atomic import atomic_dir, filtered_tables, parquet_files, write_jso
 from kitrain.config import FinetuneConfig
 from kitrain.models import load_classifier, load_tokenizer, select_device
 from kitrain.paths import RunPaths
-from kitrain.prepare import IS_TEXT_TRAIN, PrepareError
+from kitrain.prepare import IS_TEXT_TRAIN, ROW_GROUP_ROWS, PrepareError
 from kitrain.schema import LABEL
 from kitrain.textdata import NoExamplesError, balance_classes, build_examples, stratified_split
 
@@ -38,25 +38,36 @@ TARGET_COLUMNS = {"inserts": "texts_insert", "removes": "texts_removed", "change
 
 
 class EncodedDataset:
-    """Tokenised examples as dicts (``input_ids`` lets the Trainer group batches by length)."""
+    """Examples tokenised when they are fetched: the texts (and pairs) and labels are held, the
+    token ids of one example are made by each ``__getitem__`` (``input_ids``, which the Trainer's
+    length-grouped sampler reads, and the rest of the tokenizer's output).
 
-    def __init__(self, encodings: dict[str, list[Any]], labels: list[Any]) -> None:
-        self.encodings, self.labels = encodings, labels
+    Tokenising the whole set up front held every example's token lists as Python ints: at the
+    paper's scale (hundreds of thousands of examples a target) gigabytes, growing with the rows.
+    One example tokenised alone gives the ids it gets in a batch (no padding here: the collator
+    pads), so the model is the same."""
+
+    def __init__(self, tokenizer: Any, texts: Any, pairs: Any | None, labels: list[Any], max_length: int) -> None:
+        self.tokenizer, self.texts, self.pairs, self.labels = tokenizer, texts, pairs, labels
+        self.max_length = max_length
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        item = {k: v[i] for k, v in self.encodings.items()}
+        pair = self.pairs[i] if self.pairs is not None else None
+        item = dict(self.tokenizer(self.texts[i], pair, truncation=True, max_length=self.max_length))
         item["labels"] = self.labels[i]
         return item
 
 
 def encode(tokenizer: Any, frame: Any, max_length: int, regression: bool) -> EncodedDataset:
-    pair = frame["text_pair"].tolist() if "text_pair" in frame else None
-    encodings = tokenizer(frame["text"].tolist(), pair, truncation=True, max_length=max_length)
+    """The examples of ``frame`` (``text``, ``text_pair`` where the target has pairs, ``label``)
+    as a dataset that tokenises them when fetched."""
+    texts = frame["text"].to_numpy(dtype=object)
+    pairs = frame["text_pair"].to_numpy(dtype=object) if "text_pair" in frame else None
     labels = [float(x) for x in frame["label"]] if regression else [int(x) for x in frame["label"]]
-    return EncodedDataset(dict(encodings), labels)
+    return EncodedDataset(tokenizer, texts, pairs, labels, max_length)
 
 
 def classification_metrics(eval_pred: Any) -> dict[str, float]:
@@ -110,8 +121,8 @@ def target_examples(target: str, run_dir: str, min_title_revisions: int) -> tupl
     Reads the keys, the label, the split key and the target's one text column, file by file (one
     language each), and keeps only the fine-tuning rows before pandas sees them: at the paper's
     scale the whole split with every column is over 100 GB, the one column of the fine-tuning side a
-    small part of it. The text targets are built file by file (an example is one row's text); the
-    title target needs every title of a wiki together and reads only titles, wikis and labels.
+    small part of it. The text targets are built a row group at a time (an example is one row's
+    text), so that memory does not grow with the largest language; the title target needs every title of a wiki together and reads only titles, wikis and labels.
     """
     import pandas as pd
     import pyarrow as pa
@@ -122,15 +133,23 @@ def target_examples(target: str, run_dir: str, min_title_revisions: int) -> tupl
         raise PrepareError(f"no prepared split at {path}: run `kitrain prepare` first")
     columns = ["revision_id", "wiki_db", LABEL, IS_TEXT_TRAIN, TARGET_COLUMNS[target]]
     parts, titles, count = [], [], 0
-    for table in filtered_tables(files, columns, {IS_TEXT_TRAIN: 1}):
+    # the text targets in batches of a row group (an example is one row's: the same examples, in
+    # the same order, as from whole files); the title target reads one small column
+    batch_rows = None if target == "title" else ROW_GROUP_ROWS
+    for table in filtered_tables(files, columns, {IS_TEXT_TRAIN: 1}, batch_rows=batch_rows):
         count += table.num_rows
         if target == "title":
             titles.append(table)
-        else:
+        elif table.num_rows:  # a batch without fine-tuning rows gives no examples
             parts.append(build_examples(target, table.to_pandas(), min_title_revisions))
         del table
     if target == "title":
         return build_examples(target, pa.concat_tables(titles).to_pandas(), min_title_revisions), count
+    if not parts:  # no fine-tuning row at all: no examples (with their columns)
+        import pyarrow.parquet as pq
+
+        none = pq.read_schema(files[0]).empty_table().select(columns).replace_schema_metadata(None)
+        parts.append(build_examples(target, none.to_pandas(), min_title_revisions))
     return pd.concat(parts, ignore_index=True), count
 
 

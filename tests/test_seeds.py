@@ -111,8 +111,13 @@ def test_finetune_seed_draws_the_examples_and_their_evaluation_split(run, target
 @pytest.mark.parametrize("target", TARGETS)
 def test_finetune_reads_the_fine_tuning_rows_and_one_text_column(run, target, tmp_path, monkeypatch):
     # the examples equal those built from the whole split, and the prepared files need hold no
-    # other column: a run whose files keep only the target's column gives the same frames
+    # other column: a run whose files keep only the target's column gives the same frames; the
+    # text targets read in batches (of 7 rows here, of a row group in a run)
     import shutil
+
+    from kitrain import finetune as finetune_module
+
+    monkeypatch.setattr(finetune_module, "ROW_GROUP_ROWS", 7)
 
     import pyarrow.parquet as pq
 
@@ -125,8 +130,10 @@ def test_finetune_reads_the_fine_tuning_rows_and_one_text_column(run, target, tm
     from kitrain import atomic, finetune
 
     read, seen = [], []
-    real_read, real_build = atomic.read_table, finetune.build_examples
+    real_read, real_batches, real_build = atomic.read_table, atomic.read_batches, finetune.build_examples
     monkeypatch.setattr(atomic, "read_table", lambda f, columns=None: read.append(columns) or real_read(f, columns))
+    monkeypatch.setattr(atomic, "read_batches",
+                        lambda f, columns, rows: read.append(columns) or real_batches(f, columns, rows))
     monkeypatch.setattr(finetune, "build_examples",
                         lambda t, df, m: seen.append(set(df[IS_TEXT_TRAIN])) or real_build(t, df, m))
     got, count = target_examples(target, run, 3)

@@ -253,3 +253,30 @@ def test_features_read_only_the_columns_they_use(features_copy):
     assert all(t.column_names == list(INPUT_COLUMNS) for t in shards)
     assert [t.num_rows for t in shards[:-1]] == [3] * (len(shards) - 1) and 0 < shards[-1].num_rows <= 3
     assert sum(t.num_rows for t in shards) == pq.ParquetFile(file).metadata.num_rows
+
+
+@pytest.mark.parametrize("target", ["inserts", "changes"])
+def test_examples_are_tokenised_when_fetched_to_the_ids_of_the_batch(run, target):
+    # fine-tuning holds the texts, not every example's token lists (gigabytes at the paper's
+    # scale): each example is tokenised when the Trainer fetches it, to the ids that tokenising
+    # all of them at once gives (changes: text pairs)
+    from kitrain.finetune import encode, training_frames
+
+    tokenizer = load_tokenizer(RunPaths(run).base_model())
+    train_frame, _ = training_frames(quick(target, run), run)
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(len(args[0]) if isinstance(args[0], list) else 1)
+        return tokenizer(*args, **kwargs)
+
+    dataset = encode(counting, train_frame, 64, regression=False)
+    assert calls == [] and len(dataset) == len(train_frame)
+    pairs = train_frame["text_pair"].tolist() if "text_pair" in train_frame else None
+    assert (pairs is not None) == (target == "changes")
+    whole = tokenizer(train_frame["text"].tolist(), pairs, truncation=True, max_length=64)
+    for i in range(len(dataset)):
+        item = dataset[i]
+        assert item.pop("labels") == int(train_frame["label"].iloc[i])
+        assert item == {key: values[i] for key, values in whole.items()}
+    assert calls == [1] * len(dataset)
