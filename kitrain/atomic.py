@@ -68,6 +68,12 @@ class MissingColumnsError(ValueError):
     the file and the columns (a missing column is not a corrupt file)."""
 
 
+def _corrupt(path: str | os.PathLike[str], exc: Exception) -> CorruptFileError:
+    """The error of a run directory's parquet file that pyarrow cannot read."""
+    return CorruptFileError(f"cannot read {path}: not a complete parquet file ({exc}); run the "
+                            "stage that writes it again")
+
+
 def check_columns(path: str | os.PathLike[str], columns: list[str]) -> None:
     """Raise :class:`MissingColumnsError` naming the file and the columns of ``columns`` that the
     parquet file at ``path`` does not have (its footer only is read); :class:`CorruptFileError`
@@ -78,8 +84,7 @@ def check_columns(path: str | os.PathLike[str], columns: list[str]) -> None:
     try:
         names = set(pq.read_schema(path).names)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise CorruptFileError(f"cannot read {path}: not a complete parquet file ({exc}); run the "
-                               "stage that writes it again") from None
+        raise _corrupt(path, exc) from None
     missing = [c for c in columns if c not in names]
     if missing:
         raise MissingColumnsError(f"{path} has no column(s) {missing}: it was written by another "
@@ -98,8 +103,7 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -
     try:
         return pq.read_table(path, columns=columns)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise CorruptFileError(f"cannot read {path}: not a complete parquet file ({exc}); run the "
-                               "stage that writes it again") from None
+        raise _corrupt(path, exc) from None
 
 
 def read_batches(path: str | os.PathLike[str], columns: list[str], batch_rows: int) -> Iterator[Any]:
@@ -113,8 +117,7 @@ def read_batches(path: str | os.PathLike[str], columns: list[str], batch_rows: i
         for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
             yield pa.Table.from_batches([batch])
     except (pa.ArrowInvalid, OSError) as exc:
-        raise CorruptFileError(f"cannot read {path}: not a complete parquet file ({exc}); run the "
-                               "stage that writes it again") from None
+        raise _corrupt(path, exc) from None
 
 
 def filtered_tables(files: list[Path], columns: list[str] | None, where: dict[str, int],

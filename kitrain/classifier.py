@@ -71,10 +71,7 @@ def read_features(run_dir: str, split: str, columns: list[str] | None = None,
 def training_columns(variants: tuple[str, ...]) -> list[str]:
     """The feature columns ``kitrain train`` reads: the variants' features, the label, the text
     split key and the anonymous flag (the ``anon`` population); nothing else is loaded."""
-    needed = [LABEL, IS_TEXT_TRAIN, IS_ANONYMOUS]
-    for variant in variants:
-        needed += variant_features(variant)
-    return list(dict.fromkeys(needed))
+    return list(dict.fromkeys(column for variant in variants for column in variant_columns(variant)))
 
 
 def population(frame: pd.DataFrame, variant: str) -> pd.DataFrame:
@@ -203,7 +200,8 @@ def train_split_variant(run_dir: str, split: str, variant: str, cfg: TrainConfig
     frame is dropped once CatBoost's pools hold the features, before the fit. At 1M rows the peak
     is within twice the variant's feature matrix (``benchmarks/scale.py --stage train``)."""
     features = variant_features(variant)
-    numeric = tuple(name for name in features if name not in categorical_of(features))
+    categorical = categorical_of(features)
+    numeric = tuple(name for name in features if name not in categorical)
     rows = read_features(run_dir, split, variant_columns(variant), classifier_rows=True,
                          anonymous_only=is_anonymous_variant(variant), float32=numeric)
     pools = variant_pools(rows, variant, cfg)
@@ -239,8 +237,9 @@ def run_train(cfg: TrainConfig, run_dir: str, features_csv: str | None = None) -
                 logger.warning("no anonymous-only collection (prefix %s) in %s: the anon variants train on "
                                "the anonymous rows of the all-users collection, not on their own as the "
                                "paper's did", ANON_PREFIX, paths.run_dir)
+        needed = training_columns(cfg.variants)
         for file in files:
-            check_columns(file, training_columns(cfg.variants))
+            check_columns(file, needed)
     results = {}
     for variant in cfg.variants:
         own = anon_train and is_anonymous_variant(variant)
