@@ -5,9 +5,19 @@ Writes a synthetic parquet source of one language (``uk`` by default) in the lay
 source reads (``kitrain.spark.register_parquet_sources``; the same tables and columns as
 ``kitrain.demo.generate_demo`` writes), then collects both modes, ``train`` and ``test``, with one
 ``kitrain.collect.collect_language`` call, as the DAG's ``spark_collect`` application does, in a
-child process of its own per size (Spark ``local[2]``, UI off, the driver JVM's heap fixed by
-``spark.driver.memory``, 2g by default, ``use_cache`` on, ``max_records`` high enough that nothing
-is sampled away). Ends with one JSON line.
+child process of its own per size (Spark ``local[2]``, UI off, the JVM's heap fixed by
+``spark.driver.memory``, ``--driver-memory``, 8g by default: in ``local`` mode that JVM is the
+executor too; ``use_cache`` on, ``max_records`` high enough that nothing is sampled away). A size
+whose collection fails is reported with its error, the Java error in its log (an
+``OutOfMemoryError`` and where it was thrown), the phases it reached and the peaks until then, and
+the benchmark goes on to the next size. Ends with one JSON line.
+
+8g because less fails on this source (2026-12-05): with Spark's default of 1g, 10k revisions
+end in ``Java heap space`` in the vectorized Parquet reader (a 4,096-row batch of the scratch text
+table holds the texts of a 5 MB page's revisions: 78 MB in one on-heap array, outside Spark's
+memory accounting); 2g failed the same way in one of three runs at 10k; 4g passes 10k and 50k and
+fails at 200k while the train mode's frame with both texts is cached (a 10,000-row in-memory
+column batch of texts). ``--spark-conf`` passes other settings to the collection's session.
 
 The source (``--revisions`` N = revisions of the language in ``wmf.mediawiki_history``):
 
@@ -50,6 +60,8 @@ flat).
 
     python benchmarks/scale_collect.py --revisions 10000 50000 200000
     python benchmarks/scale_collect.py --revisions 10000 --workdir /tmp/scale-collect-x --seed 7
+    python benchmarks/scale_collect.py --revisions 10000 --driver-memory 1g \
+        --spark-conf '{"spark.sql.parquet.columnarReaderBatchSize": "256"}'
 """
 
 from __future__ import annotations
@@ -911,7 +923,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default=None, help="default: a temporary directory; a size's source "
                         "already there (source-<N>/) is reused")
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--driver-memory", default="2g", help="spark.driver.memory: the JVM's heap (-Xmx)")
+    parser.add_argument("--driver-memory", default="8g", help="spark.driver.memory: the JVM's heap (-Xmx)")
     parser.add_argument("--spark-conf", default="{}", help="more Spark settings of the collection, as a JSON "
                         "object (e.g. '{\"spark.sql.parquet.columnarReaderBatchSize\": \"256\"}')")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

@@ -383,17 +383,33 @@ ARROW_BATCH_SETTINGS = {
 }
 
 
-@contextlib.contextmanager
-def diff_batches(spark: Any) -> Iterator[None]:
-    """Run the diff's Spark jobs with :data:`ARROW_BATCH_SETTINGS`, restoring the session's own
-    values afterwards (the session may be shared with other work, as in the tests).
+#: Rows of one batch of texts inside the JVM: of the vectorized Parquet reader
+#: (``spark.sql.parquet.columnarReaderBatchSize``, 4,096 rows by default) and of the in-memory
+#: column store a cached frame is kept in (``spark.sql.inMemoryColumnarStorage.batchSize``, 10,000).
+#: Either holds its batch's strings in one on-heap array, outside Spark's memory accounting: 4,096
+#: revisions of a large page are gigabytes, which ended a collection of 10,000 synthetic revisions
+#: in ``Java heap space`` at Spark's default 1g heap, and one of 200,000 at 4g (benchmarks/README.md).
+#: As many rows as :data:`DIFF_BATCH_BYTES` holds at two texts of the largest size; batches this
+#: small cost nothing measurable next to the diff (same benchmark).
+TEXT_BATCH_ROWS = DIFF_BATCH_ROWS
+#: The settings :func:`text_batches` sets.
+TEXT_BATCH_SETTINGS = {
+    "spark.sql.parquet.columnarReaderBatchSize": str(TEXT_BATCH_ROWS),
+    "spark.sql.inMemoryColumnarStorage.batchSize": str(TEXT_BATCH_ROWS),
+}
 
-    Spark reads both when a job that computes the diff runs (the byte limit travels to the
-    executors with the job), so they must hold around the job that fills the diff's cache, and
-    around any later job that could compute it again (a lost cache block).
+
+@contextlib.contextmanager
+def session_settings(spark: Any, settings: dict[str, str]) -> Iterator[None]:
+    """Run the body with ``settings`` set on the session, restoring the session's own values
+    afterwards (the session may be shared with other work, as in the tests).
+
+    Spark reads these when a job runs (the physical plan takes them from the session's conf and
+    sends them to the executors with the job), so they must hold around every job they govern,
+    including a later job that computes a lost cache block again.
     """
-    previous = {key: spark.conf.get(key, None) for key in ARROW_BATCH_SETTINGS}
-    for key, value in ARROW_BATCH_SETTINGS.items():
+    previous = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
         spark.conf.set(key, value)
     try:
         yield
@@ -403,6 +419,18 @@ def diff_batches(spark: Any) -> Iterator[None]:
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, value)
+
+
+def diff_batches(spark: Any) -> contextlib.AbstractContextManager[None]:
+    """Run the diff's Spark jobs with :data:`ARROW_BATCH_SETTINGS`: around the job that fills the
+    diff's cache, and around any later job that could compute it again (a lost cache block)."""
+    return session_settings(spark, ARROW_BATCH_SETTINGS)
+
+
+def text_batches(spark: Any) -> contextlib.AbstractContextManager[None]:
+    """Run the jobs that read or cache texts with :data:`TEXT_BATCH_SETTINGS`: the text read, the
+    cached frames with both texts and the diff, the published write."""
+    return session_settings(spark, TEXT_BATCH_SETTINGS)
 
 
 #: Bytes of a row group of the published files (parquet-mr's ``parquet.block.size``, 128 MiB by
@@ -654,7 +682,9 @@ def read_texts_once(spark: Any, selections: list[_Selection], dump_files: dict[s
     scan of the text table, which is never shuffled. With the dumps, the XML files are streamed
     once, for the ids of all modes; each mode's ``source`` report counts its own ids, as if it had
     read them alone. The table is written, not persisted: a lost cache block would read the text
-    table again, and a written table cannot be lost.
+    table again, and a written table cannot be lost. It is written in row groups of
+    :data:`COLLECTED_ROW_GROUP_BYTES` (the writer holds a row group, each mode's reader a batch of
+    :data:`TEXT_BATCH_ROWS` rows: :func:`text_batches`).
     """
     from pyspark.sql import functions as F
 
@@ -672,7 +702,7 @@ def read_texts_once(spark: Any, selections: list[_Selection], dump_files: dict[s
             sel.source_report.update({"xml_files": read["xml_files"], **read["groups"][str(index)]})
     needed = functools.reduce(lambda a, b: a.union(b), [wanted_ids(sel.selected) for sel in selections]).distinct()
     path = f"{paths.scratch()}/collect/{cfg.lang}-texts-{uuid.uuid4().hex}"
-    one_text_per_id(read_texts(spark, cfg), F.broadcast(needed)).write.parquet(path)
+    write_published(one_text_per_id(read_texts(spark, cfg), F.broadcast(needed)), path)
     logger.info("%s: the texts of %s read once into %s", cfg.lang,
                 ", ".join(f"{sel.cfg.prefix}/{sel.cfg.mode}" for sel in selections), path)
     return path
@@ -803,7 +833,7 @@ def collect_language(spark: Any, configs: list[CollectConfig], run_dir: str) -> 
     reports_source: dict[str, Any] = {"source": first.source}
     if first.reads_content_table:  # before the history is read: a snapshot that is gone fails now
         pinned = next((cfg.content_snapshot_id for cfg in configs if cfg.content_snapshot_id is not None), None)
-        reports_source["content_snapshot_id"] = register_content_view(spark, pinned)
+        reports_source["content_snapshot_id"] = register_content_view(spark, pinned, batch_rows=TEXT_BATCH_ROWS)
         configs = [first, *same_content_snapshot(configs[1:], reports_source["content_snapshot_id"])]
 
     # one history extract for every mode; the modes that would have queried the source alone
@@ -819,9 +849,10 @@ def collect_language(spark: Any, configs: list[CollectConfig], run_dir: str) -> 
             if index == 0 or not cfg.use_cache:
                 source_report.update(history_report)
             selections.append(select_mode(cfg, extract, source_report))
-        texts_dir = read_texts_once(spark, selections, dump_files, paths)
-        texts = spark.read.parquet(texts_dir)
-        return [finish_mode(spark, sel, texts, dump_files, paths, fs) for sel in selections]
+        with text_batches(spark):  # every job from here on carries texts
+            texts_dir = read_texts_once(spark, selections, dump_files, paths)
+            texts = spark.read.parquet(texts_dir)
+            return [finish_mode(spark, sel, texts, dump_files, paths, fs) for sel in selections]
     finally:
         for sel in selections:
             for frame in sel.persisted:

@@ -65,6 +65,8 @@ ICEBERG_SNAPSHOT_PROPERTY = "current-snapshot-id"
 #: Spark's read option for a table's version (``spark.sql.timeTravelVersionKey``): Spark hands it
 #: to the catalog's ``loadTable(ident, version)``, which is ``VERSION AS OF`` for Iceberg.
 VERSION_OPTION = "versionAsOf"
+#: Iceberg's read option for the rows of a vectorized reader's batch.
+ICEBERG_BATCH_OPTION = "batch-size"
 #: The view the content-table SQL files read: the table at the one snapshot the collection reads
 #: (:func:`register_content_view`). A snapshot id cannot be a SQL parameter (``VERSION AS OF``
 #: takes a literal), so the pinned table is put behind this fixed name instead.
@@ -254,8 +256,12 @@ def content_table_snapshot(spark: Any) -> int | None:
     return int(value)
 
 
-def register_content_view(spark: Any, pinned: int | None = None) -> int | None:
+def register_content_view(spark: Any, pinned: int | None = None, batch_rows: int | None = None) -> int | None:
     """Put the content history table behind :data:`CONTENT_VIEW` at one snapshot and return its id.
+
+    ``batch_rows`` sets the rows of a batch of Iceberg's vectorized reader (its ``batch-size``
+    read option; the table's ``read.parquet.vectorization.batch-size``, 5,000, otherwise): the
+    collection's reader holds a batch of texts at once (``kitrain.collect.TEXT_BATCH_ROWS``).
 
     On Iceberg the table changes every day, so every read is pinned: to ``pinned`` (a run's
     ``content_snapshot_id``) or else to the current snapshot, whose id the collection records in
@@ -273,7 +279,10 @@ def register_content_view(spark: Any, pinned: int | None = None) -> int | None:
         return None
     snapshot = current if pinned is None else pinned
     try:
-        table = spark.read.option(VERSION_OPTION, str(snapshot)).table(CONTENT_TABLE)
+        reader = spark.read.option(VERSION_OPTION, str(snapshot))
+        if batch_rows is not None:
+            reader = reader.option(ICEBERG_BATCH_OPTION, str(batch_rows))
+        table = reader.table(CONTENT_TABLE)
     except (AnalysisException, IllegalArgumentException) as exc:
         raise SourceError(
             f"{CONTENT_TABLE} cannot be read at snapshot {snapshot} (content_snapshot_id; the current "

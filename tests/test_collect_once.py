@@ -62,10 +62,48 @@ def together(spark, demo_source, tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setattr(collect, "read_texts", read_texts)
     monkeypatch_module.setattr(DataFrame, "distinct", distinct)
 
+    # the text batches: the session's settings when each step that reads or caches texts is built
+    # (its jobs run right after, in the same step), and the row groups of the scratch text table
+    calls["settings"] = {}
+    calls["scratch_row_groups"] = []
+
+    def settings_at(step, real):
+        def spy(*args, **kwargs):
+            calls["settings"].setdefault(step, []).append(
+                {key: spark.conf.get(key, None) for key in collect.TEXT_BATCH_SETTINGS})
+            return real(*args, **kwargs)
+        return spy
+
+    real_write = collect.write_published
+
+    def write_published(df, path):
+        settings_at("write", real_write)(df, path)
+        if "-texts-" in path:
+            import pyarrow.parquet as pq
+            for part in Path(path).glob("*.parquet"):
+                meta = pq.ParquetFile(part).metadata
+                calls["scratch_row_groups"].append([(meta.row_group(i).num_rows, meta.row_group(i).total_byte_size)
+                                                    for i in range(meta.num_row_groups)])
+
+    monkeypatch_module.setattr(collect, "COLLECTED_ROW_GROUP_BYTES", 64 * 1024)
+    monkeypatch_module.setattr(collect, "write_published", write_published)
+    for step in ("attach_one_texts", "compute_diffs"):
+        monkeypatch_module.setattr(collect, step, settings_at(step, getattr(collect, step)))
+    before = {key: spark.conf.get(key, None) for key in collect.TEXT_BATCH_SETTINGS}
+    real_register = collect.register_content_view
+
+    def register_content_view(*args, **kwargs):
+        calls["content_view"] = kwargs
+        return real_register(*args, **kwargs)
+
+    monkeypatch_module.setattr(collect, "register_content_view", register_content_view)
+
     after = last_execution_id(spark)
     reports = collect.collect_language(spark, configs, str(run_dir))
     scans = scans_by_table(executed_scans(spark, after), {"history": HISTORY_TABLE, "text": CONTENT_TABLE})
     monkeypatch_module.undo()
+    calls["settings_after"] = {key: spark.conf.get(key, None) for key in collect.TEXT_BATCH_SETTINGS}
+    calls["settings_before"] = before
     return run_dir, reports, scans, calls
 
 
@@ -85,6 +123,28 @@ def test_the_text_table_is_scanned_once_for_every_mode(together):
     assert scans["history"]["scans"] == 3 and len(set(scans["history"]["executions"])) == 1, scans["history"]
     # one distinct of each mode's window serves the duplicates and their count
     assert calls["distinct"] == len(MODES)
+
+
+def test_texts_are_read_and_cached_in_small_batches(together):
+    # Spark's vectorized reader (4,096 rows) and its in-memory column store (10,000 rows) each hold
+    # a batch's strings in one on-heap array: every step that reads, caches or writes texts runs
+    # with batches of TEXT_BATCH_ROWS rows, and the session's own settings are back afterwards
+    _, _, _, calls = together
+    small = {key: str(collect.TEXT_BATCH_ROWS) for key in collect.TEXT_BATCH_SETTINGS}
+    assert collect.TEXT_BATCH_ROWS == 16
+    assert set(calls["settings"]) == {"attach_one_texts", "compute_diffs", "write"}
+    # write: the scratch texts, then each mode's published files
+    assert [len(calls["settings"][step]) for step in ("attach_one_texts", "compute_diffs", "write")] == \
+        [len(MODES), len(MODES), 1 + len(MODES)]
+    assert all(seen == small for steps in calls["settings"].values() for seen in steps), calls["settings"]
+    assert calls["settings_after"] == calls["settings_before"] != small
+    # and Iceberg's reader of the content table is asked for the same batch size
+    assert calls["content_view"] == {"batch_rows": collect.TEXT_BATCH_ROWS}
+    # the scratch text table is written in row groups of the budget (64 KiB here), not of 128 MiB:
+    # its 190 KB of texts are cut where parquet-mr first checks the size (after 100 rows), where
+    # 128 MiB would make one row group a file
+    files = calls["scratch_row_groups"]
+    assert files and sum(len(groups) for groups in files) > len(files), files
 
 
 def test_each_mode_gets_the_rows_and_the_report_of_a_collection_alone(together, demo_run):

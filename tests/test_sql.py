@@ -66,3 +66,35 @@ def test_no_sql_text_is_built_by_formatting():
                 if formatted.search(line):
                     offenders.append(f"{path.name}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_the_content_table_is_read_in_small_iceberg_batches(monkeypatch):
+    # Iceberg's vectorized reader holds a batch of 5,000 rows by default (the table's
+    # read.parquet.vectorization.batch-size): the collection's read of the content table asks for
+    # its own batch size with Iceberg's batch-size read option, beside the pinned snapshot
+    from kitrain import spark as sparkmod
+
+    class Reader:
+        def __init__(self):
+            self.options = {}
+
+        def option(self, key, value):
+            self.options[key] = value
+            return self
+
+        def table(self, name):
+            self.table_name = name
+            return type("Frame", (), {"createOrReplaceTempView": lambda _self, view: setattr(self, "view", view)})()
+
+    class Session:
+        def __init__(self):
+            self.read = Reader()
+
+    monkeypatch.setattr(sparkmod, "content_table_snapshot", lambda spark: 42)
+    session = Session()
+    assert sparkmod.register_content_view(session, batch_rows=16) == 42
+    assert session.read.options == {"versionAsOf": "42", "batch-size": "16"}
+    assert (session.read.table_name, session.read.view) == (sparkmod.CONTENT_TABLE, sparkmod.CONTENT_VIEW)
+    session = Session()  # without batch_rows, the table's own setting
+    sparkmod.register_content_view(session, pinned=41)
+    assert session.read.options == {"versionAsOf": "41"}
