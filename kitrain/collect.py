@@ -392,6 +392,19 @@ ARROW_BATCH_SETTINGS = {
 #: As many rows as :data:`DIFF_BATCH_BYTES` holds at two texts of the largest size; batches this
 #: small cost nothing measurable next to the diff (same benchmark).
 TEXT_BATCH_ROWS = DIFF_BATCH_ROWS
+def text_storage() -> Any:
+    """The storage level of the cached frames that carry texts: disk only.
+
+    A cached partition is one block of Spark's block manager, hundreds of megabytes with texts. A
+    level that uses memory reads a block spilled to disk back into one heap buffer
+    (``BlockManager.maybeCacheDiskBytesInMemory``), which ended 50,000 synthetic revisions in ``Java
+    heap space`` at a 1g heap; from disk alone a block is streamed.
+    """
+    from pyspark import StorageLevel
+
+    return StorageLevel.DISK_ONLY
+
+
 #: The settings :func:`text_batches` sets.
 TEXT_BATCH_SETTINGS = {
     "spark.sql.parquet.columnarReaderBatchSize": str(TEXT_BATCH_ROWS),
@@ -505,6 +518,35 @@ class _Steps:
                     previous - rows, editors["ip"], editors["temporary"], editors["registered"])
 
 
+#: The view history_extract.sql reads: the rows of history_scan.sql, cached (:func:`history_rows`).
+HISTORY_SCAN_VIEW = "history_since_window_start"
+
+
+@contextlib.contextmanager
+def history_rows(spark: Any, snapshot: str, wiki: str, start: str, end: str) -> Iterator[Any]:
+    """The history extract of ``wiki``'s window ``[start, end)`` (history_extract.sql), from ONE
+    scan of ``wmf.mediawiki_history``.
+
+    The extract reads the window's rows and looks up the revisions that reverted them: both come
+    from the wiki's revisions since the window's start (history_scan.sql), which are read once,
+    cached (spilling to disk) and counted (logged) here, then put behind :data:`HISTORY_SCAN_VIEW` for the
+    extract to read twice. Run the extract's jobs inside the block: the cache and the view are
+    dropped when it ends.
+    """
+    from pyspark import StorageLevel
+
+    scan = run_sql(spark, "history_scan", snapshot=snapshot, wiki_db=wiki, start_ts=start, end_ts=end,
+                   timestamp_format=TIMESTAMP_FORMAT).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        scanned = scan.count()  # the one scan of the table, which fills the cache
+        scan.createOrReplaceTempView(HISTORY_SCAN_VIEW)
+        logger.info("%s: %d history rows from %s on scanned for the window %s..%s", wiki, scanned, start, start, end)
+        yield run_sql(spark, "history_extract")
+    finally:
+        spark.catalog.dropTempView(HISTORY_SCAN_VIEW)
+        scan.unpersist()
+
+
 def history_extract(spark: Any, cfg: CollectConfig, paths: RunPaths, fs: HadoopFS,
                     source_report: dict[str, Any]) -> Any:
     """The SQL extract of the language's revisions over both modes' windows, cached per snapshot.
@@ -531,10 +573,9 @@ def history_extract(spark: Any, cfg: CollectConfig, paths: RunPaths, fs: HadoopF
     if cfg.source == "dumps":
         source_report.update(dumps.register_history(spark, cfg.dumps_dir, cfg.snapshot, wiki_db(cfg.lang),
                                                     start, end, HISTORY_TABLE))
-    extract = run_sql(spark, "history_extract", snapshot=cfg.snapshot, wiki_db=wiki_db(cfg.lang),
-                      start_ts=start, end_ts=end, timestamp_format=TIMESTAMP_FORMAT)
     tmp = f"{cache_dir.rsplit('/', 1)[0]}/.{cfg.lang}.tmp-{uuid.uuid4().hex}"
-    extract.write.mode("overwrite").parquet(tmp)
+    with history_rows(spark, cfg.snapshot, wiki_db(cfg.lang), start, end) as extract:
+        extract.write.mode("overwrite").parquet(tmp)
     fs.write_text(f"{tmp}/{CACHE_META}", json.dumps(meta, sort_keys=True))
     fs.publish_dir(tmp, cache_dir)
     return spark.read.parquet(cache_dir)
@@ -713,12 +754,11 @@ def finish_mode(spark: Any, sel: _Selection, texts: Any, dump_files: dict[str, A
     """Attach the mode's texts from ``texts`` (:func:`read_texts_once`), drop and count the rows
     without texts or with invalid UTF-8, diff, publish the mode's directory atomically and write
     its ``quality.json``; return the report."""
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     cfg, steps, source_report = sel.cfg, sel.steps, sel.source_report
     start, end = cfg.window
-    with_text = attach_one_texts(sel.selected, texts).persist(StorageLevel.MEMORY_AND_DISK)
+    with_text = attach_one_texts(sel.selected, texts).persist(text_storage())
     sel.persisted.append(with_text)
     both_texts = F.col("revision_text").isNotNull() & F.col("parent_text").isNotNull()
     missing = with_text.select(
@@ -762,7 +802,7 @@ def finish_mode(spark: Any, sel: _Selection, texts: Any, dump_files: dict[str, A
     partitions = cfg.diff_partitions or spark.sparkContext.defaultParallelism * 4
     with diff_batches(spark):  # the job that computes (and caches) the diff
         diffed = compute_diffs(valid, cfg.lang, partitions, cfg.max_diff_chars,
-                               cfg.text_rules).persist(StorageLevel.MEMORY_AND_DISK)
+                               cfg.text_rules).persist(text_storage())
         sel.persisted.append(diffed)
         errors = {
             row[DIFF_ERROR]: int(row["count"])

@@ -1,27 +1,20 @@
 -- One language's revisions of main-namespace pages inside a time window, with what the label needs
 -- from the revision that reverted each of them.
 --
--- Parameters (named, bound by Spark; never formatted into this text):
---   :snapshot   history snapshot, YYYY-MM
---   :wiki_db    e.g. ukwiki
---   :start_ts   window start, inclusive (YYYY-MM-DD; compared as a string with event_timestamp)
---   :end_ts     window end, exclusive
---   :timestamp_format  the tables' timestamp format (kitrain.schema.TIMESTAMP_FORMAT)
+-- Reads history_since_window_start, the rows of history_scan.sql (the history table's one scan,
+-- cached by the collection: kitrain.collect.history_rows), twice: its window rows (in_window), and
+-- its revisions to look up each window row's reverting revision. No parameters: the scan has them.
 --
--- Rows whose event_timestamp is not in that format (or null) cannot be placed in or out of the
--- window by the string comparison, so they are returned too, whatever their date: the collection
--- counts them in quality.json and drops them, instead of losing them here without a trace.
--- The reverting revision is looked up in the whole snapshot of the wiki, not only in the window, so a
--- revision reverted after the window ends still learns whether its revert was itself reverted.
+-- A reverting revision is looked up among all the wiki's revisions from the window's start on
+-- (every namespace), not only in the window, so a revision reverted after the window ends still
+-- learns whether its revert was itself reverted; no reverting revision is older than the revision
+-- it reverted (history_scan.sql).
 -- Only the revisions that some row of the window names as its reverting revision are looked up
--- (reverting_ids, a semi-join), not every revision the wiki ever had. A reverting revision missing
--- from the table gives NULLs: "not reverted" and "no groups"; the flag reverting_revision_missing
--- marks those rows so that they are counted. Most rows were never reverted (a NULL reverting id):
--- the join spreads them by their own revision id instead of putting them all into the one shuffle
--- partition of the NULL key, and its second condition keeps them from matching anything.
--- The history table is read three times, each read cut to the wiki's partition and to the columns
--- it needs: the window's rows, the reverting ids of the window (four columns) and the reverting
--- revisions (four columns).
+-- (reverting_ids, a semi-join). A reverting revision missing from the table gives NULLs: "not
+-- reverted" and "no groups"; the flag reverting_revision_missing marks those rows so that they are
+-- counted. Most rows were never reverted (a NULL reverting id): the join spreads them by their own
+-- revision id instead of putting them all into the one shuffle partition of the NULL key, and its
+-- second condition keeps them from matching anything.
 -- event_user_is_anonymous is the table's flag (IP editors only) and event_user_is_temporary its
 -- temporary-account flag (null where a source predates it); the collection turns the two and the
 -- user name into the paper's "logged out" (kitrain.editors).
@@ -44,13 +37,8 @@ WITH revisions AS (
         revision_tags,
         revision_parent_id,
         revision_first_identity_reverting_revision_id
-    FROM wmf.mediawiki_history
-    WHERE snapshot = :snapshot
-      AND wiki_db = :wiki_db
-      AND event_entity = 'revision'
-      AND page_namespace = 0
-      AND ((event_timestamp >= :start_ts AND event_timestamp < :end_ts)
-           OR try_to_timestamp(event_timestamp, :timestamp_format) IS NULL)
+    FROM history_since_window_start
+    WHERE in_window
 ),
 reverting_ids AS (
     SELECT DISTINCT revision_first_identity_reverting_revision_id AS revision_id
@@ -63,12 +51,9 @@ reverting AS (
         h.revision_id,
         MAX(h.revision_is_identity_reverted) AS revision_is_identity_reverted,
         MAX(h.event_user_groups) AS event_user_groups
-    FROM wmf.mediawiki_history h
+    FROM history_since_window_start h
     LEFT SEMI JOIN reverting_ids i
         ON h.revision_id = i.revision_id
-    WHERE h.snapshot = :snapshot
-      AND h.wiki_db = :wiki_db
-      AND h.event_entity = 'revision'
     GROUP BY h.revision_id
 )
 SELECT

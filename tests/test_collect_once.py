@@ -97,6 +97,16 @@ def together(spark, demo_source, tmp_path_factory, monkeypatch_module):
         return real_register(*args, **kwargs)
 
     monkeypatch_module.setattr(collect, "register_content_view", register_content_view)
+    calls["text_persisted"] = []
+    real_persist = DataFrame.persist
+
+    def persist(self, *args, **kwargs):
+        frame = real_persist(self, *args, **kwargs)
+        if {"revision_text", "texts_insert"} & set(self.columns):
+            calls["text_persisted"].append(frame.storageLevel)
+        return frame
+
+    monkeypatch_module.setattr(DataFrame, "persist", persist)
 
     after = last_execution_id(spark)
     reports = collect.collect_language(spark, configs, str(run_dir))
@@ -116,11 +126,11 @@ def monkeypatch_module():
 def test_the_text_table_is_scanned_once_for_every_mode(together):
     _, reports, scans, calls = together
     assert [r["mode"] for r in reports] == list(MODES) and all(r["rows"] > 0 for r in reports)
-    # one scan of the text table for both modes (each mode alone scans it itself), and one
-    # query of the history, whose three reads of the table are all in that one query
+    # one scan of the text table for both modes (each mode alone scans it itself), and one of
+    # the history table
     assert scans["text"]["scans"] == 1, scans["text"]
     assert calls["read_texts"] == 1
-    assert scans["history"]["scans"] == 3 and len(set(scans["history"]["executions"])) == 1, scans["history"]
+    assert scans["history"]["scans"] == 1, scans["history"]
     # one distinct of each mode's window serves the duplicates and their count
     assert calls["distinct"] == len(MODES)
 
@@ -138,6 +148,10 @@ def test_texts_are_read_and_cached_in_small_batches(together):
         [len(MODES), len(MODES), 1 + len(MODES)]
     assert all(seen == small for steps in calls["settings"].values() for seen in steps), calls["settings"]
     assert calls["settings_after"] == calls["settings_before"] != small
+    # the frames with texts (each mode's texts attached, and its diff's texts) are cached on disk alone:
+    # a memory level reads a spilled block back into one heap buffer
+    levels = calls["text_persisted"]
+    assert len(levels) == 2 * len(MODES) and all(lv.useDisk and not lv.useMemory for lv in levels), levels
     # and Iceberg's reader of the content table is asked for the same batch size
     assert calls["content_view"] == {"batch_rows": collect.TEXT_BATCH_ROWS}
     # the scratch text table is written in row groups of the budget (64 KiB here), not of 128 MiB:
@@ -327,21 +341,31 @@ def tiny_history(spark, tmp_path):
 
 
 def _extract(spark):
-    from kitrain.schema import TIMESTAMP_FORMAT
-    from kitrain.spark import run_sql
-
-    return run_sql(spark, "history_extract", snapshot="2022-07", wiki_db="ukwiki", start_ts="2022-03-01",
-                   end_ts="2022-04-01", timestamp_format=TIMESTAMP_FORMAT)
+    return collect.history_rows(spark, "2022-07", "ukwiki", "2022-03-01", "2022-04-01")
 
 
 def test_reverting_facts_come_from_the_revisions_the_window_names(spark, tiny_history):
-    got = {row["revision_id"]: (row["reverting_revision_is_reverted_revision"],
-                                None if row["reverting_revision_event_user_groups"] is None
-                                else list(row["reverting_revision_event_user_groups"]),
-                                row["reverting_revision_missing"])
-           for row in _extract(spark).collect()}
-    assert _extract(spark).count() == len(got)  # one row per revision: no duplicate from 60
+    with _extract(spark) as extract:
+        got = {row["revision_id"]: (row["reverting_revision_is_reverted_revision"],
+                                    None if row["reverting_revision_event_user_groups"] is None
+                                    else list(row["reverting_revision_event_user_groups"]),
+                                    row["reverting_revision_missing"])
+               for row in extract.collect()}
+        assert extract.count() == len(got)  # one row per revision: no duplicate from 60
     assert got == EXPECTED_REVERTING
+    # the scan's cache and view are gone with the block
+    assert not spark.catalog.tableExists(collect.HISTORY_SCAN_VIEW)
+
+
+def test_the_history_table_is_scanned_once(spark, tiny_history):
+    # the window's rows and the reverting revisions come from one scan of the table, cached: the
+    # extract's own jobs read the cache (scans counted from Spark's metrics, as the benchmark does)
+    after = last_execution_id(spark)
+    with _extract(spark) as extract:
+        extract.collect()
+        extract.count()
+    scans = scans_by_table(executed_scans(spark, after), {"history": HISTORY_TABLE})["history"]
+    assert scans["scans"] == 1 and scans["rows_read"] > 0, scans
 
 
 def test_reverting_lookup_is_cut_to_the_named_ids_and_spreads_the_null_keys(spark, tiny_history):
@@ -350,7 +374,8 @@ def test_reverting_lookup_is_cut_to_the_named_ids_and_spreads_the_null_keys(spar
     previous = spark.conf.get("spark.sql.autoBroadcastJoinThreshold")
     spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
     try:
-        plan = _extract(spark)._jdf.queryExecution().executedPlan().toString()
+        with _extract(spark) as extract:
+            plan = extract._jdf.queryExecution().executedPlan().toString()
     finally:
         spark.conf.set("spark.sql.autoBroadcastJoinThreshold", previous)
     assert "hashpartitioning(coalesce(revision_first_identity_reverting_revision_id" in plan, plan

@@ -25,7 +25,8 @@ def test_sql_files_are_package_resources():
 
 
 def test_parameters_of_each_file():
-    assert sql_parameters(load_sql("history_extract")) == {"snapshot", "wiki_db", "start_ts", "end_ts", "timestamp_format"}
+    assert sql_parameters(load_sql("history_scan")) == {"snapshot", "wiki_db", "start_ts", "end_ts", "timestamp_format"}
+    assert sql_parameters(load_sql("history_extract")) == set()
     assert sql_parameters(load_sql("wikitext")) == {"wikitext_snapshot", "wiki_db"}
 
 
