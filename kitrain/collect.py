@@ -392,6 +392,14 @@ ARROW_BATCH_SETTINGS = {
 #: As many rows as :data:`DIFF_BATCH_BYTES` holds at two texts of the largest size; batches this
 #: small cost nothing measurable next to the diff (same benchmark).
 TEXT_BATCH_ROWS = DIFF_BATCH_ROWS
+
+#: The settings :func:`text_batches` sets.
+TEXT_BATCH_SETTINGS = {
+    "spark.sql.parquet.columnarReaderBatchSize": str(TEXT_BATCH_ROWS),
+    "spark.sql.inMemoryColumnarStorage.batchSize": str(TEXT_BATCH_ROWS),
+}
+
+
 def text_storage() -> Any:
     """The storage level of the cached frames that carry texts: disk only.
 
@@ -403,13 +411,6 @@ def text_storage() -> Any:
     from pyspark import StorageLevel
 
     return StorageLevel.DISK_ONLY
-
-
-#: The settings :func:`text_batches` sets.
-TEXT_BATCH_SETTINGS = {
-    "spark.sql.parquet.columnarReaderBatchSize": str(TEXT_BATCH_ROWS),
-    "spark.sql.inMemoryColumnarStorage.batchSize": str(TEXT_BATCH_ROWS),
-}
 
 
 @contextlib.contextmanager
