@@ -42,7 +42,7 @@ DEMO_CONF := {"languages": $(DEMO_LANGUAGES_JSON), "source": "parquet", \
   "models_dir": "$(CURDIR)/$(DEMO_DIR)/models", \
   "snapshot": "2022-07", "base_model": "tiny", \
   "finetune_max_steps": $(DEMO_STEPS), "max_length": 128, "classifier_iterations": $(DEMO_ITERATIONS), \
-  "min_language_rows": 20, \
+  "min_language_rows": 20, "device": "cpu", \
   "variants": ["all+base", "all+mlm", "all+user", "all+user+mlm", "anon+base", "anon+mlm", "anon+user", "anon+user+mlm"]}
 
 # The main job: demo data for five languages of different scripts, then the whole Airflow DAG

@@ -22,13 +22,16 @@ for Wikipedia*, KDD 2023) from one monthly snapshot of the edit history.
 5. **prepare** fans in every language collected for the snapshot (by this run or an earlier one).
 6. **base_model** is the given hub id or directory, or a tiny BERT built from the run's texts.
 7. **finetune** runs once per target (inserts, removes, changes, title) in pool and queue `gpu`.
-8. **features**, **train** (CatBoost variants), **evaluate** (performance and fairness report) and
-   **bundle**, which writes `RUN_DIR/bundle/`.
-9. **compare** scores the hold-out with the current model (`models_dir/current`) and the new one
-   and decides; **promote** copies the bundle, moves `current` and emits the
-   `ki_revert_risk_model` asset only when the new model is not worse beyond `max_auc_drop`,
-   `max_language_auc_drop` and `max_dir_increase` (or `force_publish` is set), and is skipped
-   with the reasons otherwise; **history** rewrites `models_dir/history.html`.
+8. **feature_shards** names the shards of the prepared splits (at most `shard_rows` rows of one
+   language of one split); **features** scores each (one mapped instance per shard, named by it, in
+   pool and queue `gpu`; a failed shard is retried alone); **assemble_features** publishes them.
+9. **train** (CatBoost variants), **evaluate** (performance and fairness report) and **bundle**,
+   which writes `RUN_DIR/bundle/`.
+10. **compare** scores the hold-out with the current model (`models_dir/current`) and the new one
+    and decides; **promote** copies the bundle, moves `current` and emits the
+    `ki_revert_risk_model` asset only when the new model is not worse beyond `max_auc_drop`,
+    `max_language_auc_drop` and `max_dir_increase` (or `force_publish` is set), and is skipped
+    with the reasons otherwise; **history** rewrites `models_dir/history.html`.
 
 A task that fails for good posts to the `kitrain_notify` connection's webhook, if there is one.
 
@@ -129,7 +132,16 @@ def ki_multilingual_training():
         return pipeline.finetune(plan_path, target, base_model_path)
 
     @task
-    def features(plan_path: str, models: list[str]) -> str:
+    def feature_shards(plan_path: str, models: list[str]) -> list[str]:
+        return pipeline.feature_shards(plan_path)
+
+    @task(pool="gpu", queue="gpu", map_index_template="{{ shard }}")
+    def features(shard: str, plan_path: str) -> str:
+        get_current_context()["shard"] = shard
+        return pipeline.feature_shard(plan_path, shard)
+
+    @task
+    def assemble_features(plan_path: str, shard_files: list[str]) -> str:
         return pipeline.features(plan_path)
 
     @task
@@ -167,7 +179,8 @@ def ki_multilingual_training():
     base = base_model(plan_path)
     prepared >> base
     models = finetune.partial(plan_path=plan_path, base_model_path=base).expand(target=list(TARGETS))
-    report = evaluate(plan_path, train(plan_path, features(plan_path, models)))
+    shards = features.partial(plan_path=plan_path).expand(shard=feature_shards(plan_path, models))
+    report = evaluate(plan_path, train(plan_path, assemble_features(plan_path, shards)))
     promoted = promote(plan_path, compare(plan_path, bundle(plan_path, report)))
     promoted >> history(plan_path)
 

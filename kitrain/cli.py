@@ -28,6 +28,7 @@ from kitrain.config import (
     TrainConfig,
 )
 from kitrain.languages import LanguageError
+from kitrain.models import DEVICES, GPU_WORKER_ENV
 
 logger = logging.getLogger("kitrain")
 
@@ -270,6 +271,9 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-steps", type=int, default=0,
                    help="checkpoint and evaluate every N steps (default 0: every epoch)")
     p.add_argument("--seed", type=int, default=42, help="seed (default 42)")
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="auto: CUDA when present, else the CPU, which a worker labelled "
+                   f"{GPU_WORKER_ENV}=1 refuses (default auto)")
     p.set_defaults(func=_cmd_finetune)
 
 
@@ -280,7 +284,8 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     cfg = FinetuneConfig(target=args.target, base_model=args.base_model, epochs=args.epochs,
                          learning_rate=args.learning_rate, weight_decay=args.weight_decay,
                          batch_size=args.batch_size, max_length=args.max_length,
-                         max_steps=args.max_steps, save_steps=args.save_steps, seed=args.seed)
+                         max_steps=args.max_steps, save_steps=args.save_steps, seed=args.seed,
+                         device=args.device)
     result = run_finetune(cfg, args.run_dir)
     logger.info("%s metrics: %s", args.target, json.dumps(result["metrics"], sort_keys=True))
     return 0
@@ -291,7 +296,8 @@ def _add_features(sub: argparse._SubParsersAction) -> None:
         "features",
         help="score every text with the fine-tuned models and build the classifier features",
         description="Build RUN_DIR/features/{train,test,full_test}/ from the prepared splits and the "
-        "four fine-tuned models.",
+        "four fine-tuned models. By default in one process; --plan-shards, --shard and --assemble run "
+        "the three steps the DAG maps (the same settings for all three).",
     )
     p.add_argument("--run-dir", required=True, help="run directory")
     p.add_argument("--batch-size", type=_positive_int, default=512,
@@ -302,21 +308,35 @@ def _add_features(sub: argparse._SubParsersAction) -> None:
                    help="a batch ends where texts get shorter than this share of its longest "
                    "(default %(default)s; 0: off)")
     p.add_argument("--max-length", type=_positive_int, default=512, help="(default 512)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+    p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: CUDA when present (default)")
     p.add_argument("--shard-rows", type=_positive_int, default=FeaturesConfig.shard_rows, metavar="N",
                    help="rows of one language of one split scored and written together: memory "
                    "holds one shard; a rerun after a crash keeps the finished ones (default %(default)s)")
+    step = p.add_mutually_exclusive_group()
+    step.add_argument("--plan-shards", action="store_true",
+                      help="only name the shards (one per line), for scoring them on several machines")
+    step.add_argument("--shard", metavar="ID", help="only score this planned shard (e.g. train/uk-00000)")
+    step.add_argument("--assemble", action="store_true", help="only publish the scored shards")
     p.set_defaults(func=_cmd_features)
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
-    from kitrain.features import run_features
+    from kitrain.features import assemble_features, plan_feature_shards, run_features, score_feature_shard
 
     cfg = FeaturesConfig(batch_size=args.batch_size, max_batch_tokens=args.max_batch_tokens,
                          length_band=args.length_band,
                          max_length=args.max_length, device=args.device, shard_rows=args.shard_rows)
-    summary = run_features(cfg, args.run_dir, progress=True)
+    if args.plan_shards:
+        sys.stdout.write("".join(f"{shard}\n" for shard in plan_feature_shards(cfg, args.run_dir)))
+        return 0
+    if args.shard:
+        score_feature_shard(cfg, args.run_dir, args.shard, progress=True)
+        return 0
+    if args.assemble:
+        summary = assemble_features(cfg, args.run_dir)
+    else:
+        summary = run_features(cfg, args.run_dir, progress=True)
     logger.info("features: %s", json.dumps(summary["rows"]))
     return 0
 
@@ -429,7 +449,7 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bundle", required=True, help="bundle directory")
     p.add_argument("--input", required=True, help="revisions as JSON lines")
     p.add_argument("--output", default=None, help="output JSON lines (default: standard output)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default auto)")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="(default auto)")
     p.set_defaults(func=_cmd_score)
 
 
@@ -577,7 +597,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from kitrain.models import ModelLoadError
+    from kitrain.models import DeviceError, ModelLoadError
     from kitrain.prepare import PrepareError
     from kitrain.spark import JavaMissingError, SourceError
     from kitrain.bundle import BundleError
@@ -593,7 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_local_run_dir(args.run_dir, "--run-dir")
         return int(args.func(args))
     except (ConfigError, LanguageError, SourceError, JavaMissingError, PrepareError,
-            ModelLoadError, NoExamplesError, ExternalScoresError, BundleError, InputLineError, DatasetError,
+            ModelLoadError, DeviceError, NoExamplesError, ExternalScoresError, BundleError, InputLineError, DatasetError,
             CorruptFileError, MissingColumnsError, HistoryError) as exc:
         print(f"kitrain {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201 (CLI edge)
         return 2

@@ -209,6 +209,13 @@ def _check_non_negative_float(name: str, value: object) -> None:
         raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
 
 
+def check_device(value: object, name: str = "device") -> None:
+    from kitrain.models import DEVICES
+
+    if value not in DEVICES:
+        raise ConfigError(f"{name} must be one of {', '.join(DEVICES)}, got {value!r}")
+
+
 def _check_fraction(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
         raise ConfigError(f"{name} must be between 0 and 1 (exclusive), got {value!r}")
@@ -398,6 +405,9 @@ class FinetuneConfig(_Config):
     eval_share: float = 0.05
     min_title_revisions: int = 5
     seed: int = 42
+    #: ``auto``: CUDA when present (bf16 where supported, else fp16), else the CPU, which a worker
+    #: labelled as a GPU worker refuses (see :func:`kitrain.models.select_device`).
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -417,6 +427,7 @@ class FinetuneConfig(_Config):
         _check_int("min_title_revisions", self.min_title_revisions, 1)
         _check_int("seed", self.seed, 0)
         _check_fraction("eval_share", self.eval_share)
+        check_device(self.device)
 
     @property
     def is_regression(self) -> bool:
@@ -434,7 +445,8 @@ class FeaturesConfig(_Config):
     #: ... and a batch ends where texts get shorter than this share of its longest (0: no band).
     length_band: float = 0.75
     max_length: int = 512
-    #: ``auto``: CUDA when present (bf16 where supported, else fp16), else CPU in fp32.
+    #: ``auto``: CUDA when present (bf16 where supported, else fp16), else CPU in fp32 (refused on
+    #: a worker labelled as a GPU worker).
     device: str = "auto"
     #: Rows of one language of one split scored and written together: the features stage holds
     #: one shard at a time (about 10 KB a prepared row in memory), and a rerun after a crash keeps
@@ -449,8 +461,7 @@ class FeaturesConfig(_Config):
                 or not 0 <= self.length_band < 1:
             raise ConfigError(f"length_band must be >= 0 and < 1, got {self.length_band!r}")
         _check_int("max_length", self.max_length, 8)
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        check_device(self.device)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -60,8 +60,12 @@ INPUT_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys((
 )))
 #: The file of ``work/features/`` saying what its finished shards were made from.
 FINGERPRINT = "fingerprint.json"
-#: Key of a shard file's footer metadata holding its text counts (read back when a rerun keeps it).
+#: The file of ``work/features/`` naming the run's splits and shards, as the shard plan made them.
+SHARDS_FILE = "shards.json"
+#: Keys of a shard file's footer metadata: its text counts (read back when a rerun keeps it) and
+#: the device and precision it was scored with (``cpu/float32``, ``cuda/bfloat16``).
 SHARD_TEXTS_KEY = b"kitrain.texts"
+SHARD_DEVICE_KEY = b"kitrain.device"
 
 
 def text_keys(target: str, value: Any) -> list[Hashable]:
@@ -178,6 +182,11 @@ class Scorers:
         self.keep = keep
         self._loaded: dict[str, tuple[Any, Any]] = {}
 
+    @property
+    def precision(self) -> str:
+        """``device/dtype`` as a shard's footer records it, e.g. ``cuda/bfloat16``."""
+        return f"{self.device.type}/{str(self.dtype).removeprefix('torch.')}"
+
     def get(self, target: str) -> tuple[Any, Any]:
         if target not in self._loaded:
             self._loaded[target] = load_scorer(self.model_dir(target), target, self.device, self.dtype)
@@ -276,9 +285,8 @@ def prepared_inputs(paths: RunPaths) -> dict[str, list[Path]]:
     return inputs
 
 
-def shard_tables(path: Path, shard_rows: int, columns: Sequence[str] = INPUT_COLUMNS) -> Iterator[pa.Table]:
-    """The file's ``columns`` in consecutive shards of ``shard_rows`` rows (the last one shorter),
-    read batch by batch: only one shard's rows are ever in memory, whatever the file's size."""
+def _prepared_file(path: Path, columns: Sequence[str]) -> pq.ParquetFile:
+    """A prepared file opened for reading ``columns``, with errors that say what to do."""
     try:
         reader = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -288,6 +296,13 @@ def shard_tables(path: Path, shard_rows: int, columns: Sequence[str] = INPUT_COL
     if missing:
         raise PrepareError(f"prepared file {path} has no column(s) {missing}: it was prepared by an "
                            "older kitrain; run `kitrain prepare` again")
+    return reader
+
+
+def shard_tables(path: Path, shard_rows: int, columns: Sequence[str] = INPUT_COLUMNS) -> Iterator[pa.Table]:
+    """The file's ``columns`` in consecutive shards of ``shard_rows`` rows (the last one shorter),
+    read batch by batch: only one shard's rows are ever in memory, whatever the file's size."""
+    reader = _prepared_file(path, columns)
     pending: list[pa.RecordBatch] = []
     size = 0
     for batch in reader.iter_batches(batch_size=min(shard_rows, 8192), columns=list(columns)):
@@ -302,13 +317,47 @@ def shard_tables(path: Path, shard_rows: int, columns: Sequence[str] = INPUT_COL
         yield pa.Table.from_batches(pending)
 
 
-def _fingerprint(cfg: FeaturesConfig, paths: RunPaths, inputs: dict[str, list[Path]],
-                 scorers: Scorers) -> dict[str, Any]:
-    """What the shards of an interrupted run depend on: finished shards are kept by a rerun only
-    when all of it is the same (the settings, the device and precision, the published prepared
-    version and its files, the published fine-tuned models)."""
+def shard_table(path: Path, shard_rows: int, index: int, columns: Sequence[str] = INPUT_COLUMNS) -> pa.Table:
+    """Shard ``index`` of :func:`shard_tables` alone: only the row groups holding its rows are
+    read, so a mapped task scoring one shard of a large language does not read the ones before it."""
+    reader = _prepared_file(path, columns)
+    meta = reader.metadata
+    start, stop = index * shard_rows, min((index + 1) * shard_rows, meta.num_rows)
+    if index < 0 or start >= stop:
+        raise PrepareError(f"{path} has {meta.num_rows} rows: no shard {index} of {shard_rows} rows")
+    groups, first, offset = [], None, 0
+    for group in range(meta.num_row_groups):
+        rows = meta.row_group(group).num_rows
+        if offset < stop and offset + rows > start:
+            groups.append(group)
+            first = offset if first is None else first
+        offset += rows
+    return reader.read_row_groups(groups, columns=list(columns)).slice(start - first, stop - start)
+
+
+def shard_id(split: str, file: Path, index: int) -> str:
+    """A shard's name, ``<split>/<language>-<index>``: its file under ``work/features/`` and the
+    name of its mapped task instance in the DAG."""
+    return f"{split}/{file.stem}-{index:05d}"
+
+
+def parse_shard_id(paths: RunPaths, shard: str) -> tuple[str, Path, int]:
+    """(split, prepared file, index) of a shard name made by :func:`shard_id`."""
+    split, _, name = shard.partition("/")
+    stem, _, index = name.rpartition("-")
+    if split not in SPLITS or not stem or not index.isdigit() or "/" in name:
+        raise PrepareError(f"not a feature shard name: {shard!r} (expected <split>/<language>-<index>, "
+                           "e.g. train/uk-00000)")
+    return split, Path(paths.prepared(split), f"{stem}.parquet"), int(index)
+
+
+def _fingerprint(cfg: FeaturesConfig, paths: RunPaths, inputs: dict[str, list[Path]]) -> dict[str, Any]:
+    """What the shards of a run depend on: finished shards are kept only when all of it is the
+    same (the settings, the published prepared version and its files, the published fine-tuned
+    models). The device each shard was scored on is in its own footer (mapped shards run on
+    several workers)."""
     return json.loads(json.dumps({
-        "config": cfg.to_dict(), "device": [scorers.device.type, str(scorers.dtype)],
+        "config": cfg.to_dict(),
         "prepared": os.path.realpath(paths.prepared_root()),
         "inputs": {f"{split}/{f.name}": [f.stat().st_size, f.stat().st_mtime_ns]
                    for split, files in inputs.items() for f in files},
@@ -333,67 +382,152 @@ def _work_dir(paths: RunPaths, fingerprint: dict[str, Any]) -> Path:
 
 def feature_shard(table: pa.Table, scorers: Scorers, cfg: FeaturesConfig,
                   progress: bool = False) -> tuple[pa.Table, dict[str, Any]]:
-    """One shard's feature table and its text counts (each distinct text of the shard scored once)."""
+    """One shard's feature table and its text counts (each distinct text of the shard scored once);
+    its footer records the counts and the device and precision it was scored with."""
     frame = table.to_pandas()
     mlm, counts, _ = text_model_features({"shard": frame}, scorers.model_dir, cfg, progress, scorers)
     features = pa.Table.from_pandas(assemble(frame, mlm["shard"]), preserve_index=False)
-    metadata = {**(features.schema.metadata or {}), SHARD_TEXTS_KEY: json.dumps(counts).encode()}
+    metadata = {**(features.schema.metadata or {}), SHARD_TEXTS_KEY: json.dumps(counts).encode(),
+                SHARD_DEVICE_KEY: scorers.precision.encode()}
     return features.replace_schema_metadata(metadata), counts
 
 
 def _write_shard(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
 
 
-def _shard_counts(path: Path) -> tuple[int, dict[str, Any]]:
-    """Rows and text counts of a finished shard, from its file's footer."""
+def _shard_footer(path: Path) -> tuple[int, dict[str, Any], str]:
+    """Rows, text counts and device of a finished shard, from its file's footer."""
     info = pq.ParquetFile(path)
-    return info.metadata.num_rows, json.loads(info.schema_arrow.metadata[SHARD_TEXTS_KEY])
+    metadata = info.schema_arrow.metadata
+    return (info.metadata.num_rows, json.loads(metadata[SHARD_TEXTS_KEY]),
+            metadata.get(SHARD_DEVICE_KEY, b"unknown").decode())
 
 
-def run_features(cfg: FeaturesConfig, run_dir: str, progress: bool = False) -> dict[str, Any]:
-    """Build ``features/{train,test,full_test}/`` from the prepared splits and the four models.
+def plan_feature_shards(cfg: FeaturesConfig, run_dir: str) -> list[str]:
+    """Name every shard of the run (``cfg.shard_rows`` rows of one language of one split) and
+    prepare ``work/features/`` for them; the names, in order (:func:`shard_id`).
 
-    Works shard by shard (``cfg.shard_rows`` rows of one language of one split, only the columns
-    the features use), so memory is bounded by one shard and not by the run; each distinct text is
-    scored once per shard. Every finished shard is written to ``work/features/`` at once, and a
-    rerun after a crash keeps those (same settings, inputs and models) and scores only the rest.
-    One rename then publishes every split and the summary together (a split without rows this time
-    leaves no stale output of an earlier run behind).
+    The first of the three steps of the features stage as the DAG maps it (plan, one
+    :func:`score_feature_shard` per shard on the GPU workers, :func:`assemble_features`); ``kitrain
+    features`` runs all three in one process. The shards come from the files' footers: nothing
+    but the metadata is read here. Shards already finished with the same fingerprint are kept.
     """
     paths = RunPaths(run_dir)
     inputs = prepared_inputs(paths)
-    scorers = Scorers(paths.mlm, cfg)
-    work = _work_dir(paths, _fingerprint(cfg, paths, inputs, scorers))
-    texts = {target: {"distinct_texts": 0, "texts": 0} for target in TARGETS}
-    summary: dict[str, Any] = {"config": cfg.to_dict(), "device": scorers.device.type, "texts": texts,
-                               "rows": {}, "shards": {}, "resumed_shards": 0}
+    work = _work_dir(paths, _fingerprint(cfg, paths, inputs))
+    shards = []
     for split, files in inputs.items():
         (work / split).mkdir(exist_ok=True)
-        rows = shards = 0
         for file in files:
-            for index, table in enumerate(shard_tables(file, cfg.shard_rows)):
-                path = work / split / f"{file.stem}-{index:05d}.parquet"
-                if path.exists():
-                    n, counts = _shard_counts(path)
-                    summary["resumed_shards"] += 1
-                    logger.info("features %s/%s: %d rows, finished before: kept", split, path.stem, n)
-                else:
-                    features, counts = feature_shard(table, scorers, cfg, progress)
-                    _write_shard(features, path)
-                    n = features.num_rows
-                    logger.info("features %s/%s: %d rows", split, path.stem, n)
-                rows, shards = rows + n, shards + 1
-                for target, count in counts.items():
-                    for key in ("distinct_texts", "texts"):
-                        texts[target][key] += count[key]
-        summary["rows"][split], summary["shards"][split] = rows, shards
-        logger.info("features %s: %d rows in %d shard(s), %d features", split, rows, shards, len(ALL_FEATURES))
+            rows = _prepared_file(file, INPUT_COLUMNS).metadata.num_rows
+            shards += [shard_id(split, file, i) for i in range(-(-rows // cfg.shard_rows))]
+    write_json(work / SHARDS_FILE, {"splits": list(inputs), "shards": shards})
+    logger.info("features: %d shard(s) of at most %d rows in %s", len(shards), cfg.shard_rows,
+                ", ".join(inputs))
+    return shards
+
+
+def _planned(cfg: FeaturesConfig, paths: RunPaths) -> tuple[Path, dict[str, Any]]:
+    """``work/features/`` and its shard plan, when the plan is of these settings, inputs and models."""
+    work = Path(paths.features_work())
+    plan = read_json(work / SHARDS_FILE)
+    inputs = prepared_inputs(paths)
+    if plan is None or read_json(work / FINGERPRINT) != _fingerprint(cfg, paths, inputs):
+        raise PrepareError(f"no shard plan in {work} for these settings, prepared files and models: plan "
+                           "the shards again (the DAG's feature_shards task, or `kitrain features "
+                           "--plan-shards`)")
+    return work, plan
+
+
+def score_feature_shard(cfg: FeaturesConfig, run_dir: str, shard: str, progress: bool = False) -> str:
+    """Score one planned shard and write ``work/features/<shard>.parquet``; return its path.
+
+    A mapped task's body: it reads only its shard's row groups and writes only its own file
+    (atomically), so a failed shard is retried alone, and scoring a finished shard again rewrites
+    the same bytes (same device and batch settings)."""
+    paths = RunPaths(run_dir)
+    scorers = Scorers(paths.mlm, cfg, keep=False)  # first: a GPU task on a machine without one stops here
+    work, plan = _planned(cfg, paths)
+    if shard not in plan["shards"]:
+        raise PrepareError(f"no shard {shard!r} among the {len(plan['shards'])} planned in {work}")
+    split, file, index = parse_shard_id(paths, shard)
+    features, _ = feature_shard(shard_table(file, cfg.shard_rows, index), scorers, cfg, progress)
+    path = work / f"{shard}.parquet"
+    _write_shard(features, path)
+    logger.info("features %s: %d rows on %s", shard, features.num_rows, scorers.precision)
+    return str(path)
+
+
+def assemble_features(cfg: FeaturesConfig, run_dir: str, resumed_shards: int = 0) -> dict[str, Any]:
+    """Publish ``features/{train,test,full_test}/`` and the summary from the finished shards of the
+    plan, in one rename; an error naming the shards not scored yet, if any."""
+    paths = RunPaths(run_dir)
+    work, plan = _planned(cfg, paths)
+    missing = [s for s in plan["shards"] if not (work / f"{s}.parquet").is_file()]
+    if missing:
+        raise PrepareError(f"{len(missing)} of the {len(plan['shards'])} feature shards are not scored yet "
+                           f"(first: {missing[0]}): score them, then assemble")
+    texts = {target: {"distinct_texts": 0, "texts": 0} for target in TARGETS}
+    rows = {split: 0 for split in plan["splits"]}
+    shards = dict(rows)
+    devices: dict[str, int] = {}
+    for shard in plan["shards"]:
+        n, counts, device = _shard_footer(work / f"{shard}.parquet")
+        split = shard.partition("/")[0]
+        rows[split], shards[split] = rows[split] + n, shards[split] + 1
+        devices[device] = devices.get(device, 0) + 1
+        for target, count in counts.items():
+            for key in ("distinct_texts", "texts"):
+                texts[target][key] += count[key]
+    if len(devices) > 1:
+        logger.warning("features: the shards were scored on different devices or precisions: %s "
+                       "(their scores differ in the last digits)", devices)
+    device = ",".join(sorted({d.partition("/")[0] for d in devices})) or cfg.device  # no shard: no rows
+    summary: dict[str, Any] = {"config": cfg.to_dict(), "device": device, "devices": devices,
+                               "texts": texts, "rows": rows, "shards": shards, "resumed_shards": resumed_shards}
+    for split in plan["splits"]:
+        logger.info("features %s: %d rows in %d shard(s), %d features", split, rows[split], shards[split],
+                    len(ALL_FEATURES))
     with atomic_dir(paths.features_root()) as root:
-        for split in inputs:
+        for split in plan["splits"]:
             os.replace(work / split, root / split)
         write_json(root / Path(paths.features_summary()).name, summary)
     shutil.rmtree(work)
     return summary
+
+
+def run_features(cfg: FeaturesConfig, run_dir: str, progress: bool = False) -> dict[str, Any]:
+    """Build ``features/{train,test,full_test}/`` from the prepared splits and the four models, in
+    one process: the shard plan, every shard, and the assembly.
+
+    Works shard by shard (``cfg.shard_rows`` rows of one language of one split, only the columns
+    the features use), so memory is bounded by one shard and not by the run; each distinct text is
+    scored once per shard. Every finished shard is written to ``work/features/`` at once, and a
+    rerun after a crash keeps those scored on the same device (same settings, inputs and models)
+    and scores only the rest. One rename then publishes every split and the summary together (a
+    split without rows this time leaves no stale output of an earlier run behind).
+    """
+    paths = RunPaths(run_dir)
+    scorers = Scorers(paths.mlm, cfg)  # first: a GPU task on a machine without one stops here
+    planned = iter(plan_feature_shards(cfg, run_dir))
+    work, plan = _planned(cfg, paths)
+    resumed = 0
+    for split in plan["splits"]:
+        for file in parquet_files(paths.prepared(split)):
+            for index, table in enumerate(shard_tables(file, cfg.shard_rows)):
+                shard = shard_id(split, file, index)
+                if shard != next(planned, None):
+                    raise PrepareError(f"{file} changed while its features were scored: run again")
+                path = work / f"{shard}.parquet"
+                if path.exists() and _shard_footer(path)[2] == scorers.precision:
+                    resumed += 1
+                    logger.info("features %s: %d rows, finished before: kept", shard, table.num_rows)
+                    continue
+                features, _ = feature_shard(table, scorers, cfg, progress)
+                _write_shard(features, path)
+                logger.info("features %s: %d rows", shard, features.num_rows)
+    return assemble_features(cfg, run_dir, resumed)

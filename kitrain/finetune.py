@@ -182,11 +182,11 @@ def run_finetune(cfg: FinetuneConfig, run_dir: str, callbacks: list[Any] | None 
     from transformers.trainer_utils import get_last_checkpoint
 
     paths = RunPaths(run_dir)
+    device, dtype = select_device(cfg.device)  # first: a GPU task on a machine without one stops here
     train_frame, eval_frame = training_frames(cfg, run_dir)
     logger.info("%s: %d training and %d evaluation examples", cfg.target, len(train_frame), len(eval_frame))
 
     set_seed(cfg.seed)
-    device, dtype = select_device()
     tokenizer = load_tokenizer(cfg.base_model)
     model = load_classifier(cfg.base_model, 1 if cfg.is_regression else 2)
     train_set = encode(tokenizer, train_frame, cfg.max_length, cfg.is_regression)

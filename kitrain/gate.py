@@ -43,7 +43,9 @@ import pandas as pd
 
 from kitrain import __version__
 from kitrain.atomic import atomic_dir, file_lock, read_json, write_json, write_text
-from kitrain.config import ConfigError, EvaluateConfig, _check_bool, _check_int, _check_non_negative_float, _Config
+from kitrain.config import (
+    ConfigError, EvaluateConfig, _check_bool, _check_int, _check_non_negative_float, _Config, check_device,
+)
 from kitrain.paths import RunPaths
 from kitrain.schema import IS_ANONYMOUS, LABEL
 
@@ -87,6 +89,8 @@ class GateConfig(_Config):
     sample_rows: int = 0
     #: The run's seed: it draws the sample.
     seed: int = 42
+    #: Where the current model's text models rescore the hold-out (the run's ``device``).
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.models_dir, str) or not self.models_dir.strip():
@@ -97,6 +101,7 @@ class GateConfig(_Config):
         _check_bool("force_publish", self.force_publish)
         _check_int("sample_rows", self.sample_rows, 0)
         _check_int("seed", self.seed, 0)
+        check_device(self.device)
 
     @property
     def limits(self) -> dict[str, Any]:
@@ -285,7 +290,8 @@ def sample_holdout(frame: pd.DataFrame, rows: int, seed: int) -> np.ndarray:
     return mask
 
 
-def score_with_bundle(bundle_dir: str | Path, run_dir: str, split: str, rows: pd.DataFrame) -> np.ndarray:
+def score_with_bundle(bundle_dir: str | Path, run_dir: str, split: str, rows: pd.DataFrame,
+                      device: str = "auto") -> np.ndarray:
     """A bundle's scores of the prepared ``split`` rows named by ``rows`` (``wiki_db``,
     ``revision_id``), in their order: its own four text models, then its classifier (the same
     code as ``kitrain features`` and ``kitrain score``).
@@ -302,7 +308,7 @@ def score_with_bundle(bundle_dir: str | Path, run_dir: str, split: str, rows: pd
     from kitrain.features import INPUT_COLUMNS, Scorers, assemble, shard_tables, text_model_features
 
     bundle = load_bundle(bundle_dir)
-    features_cfg = bundle.features_config()
+    features_cfg = bundle.features_config(device=device)
     model = load_cbm(bundle.classifier)
     scorers = Scorers(bundle.mlm, features_cfg)
     wanted = {wiki: pa.array(ids, pa.int64())
@@ -375,7 +381,8 @@ def run_compare(run_dir: str, run_id: str, snapshot: str, variant: str, cfg: Gat
             logger.warning("the current model was trained on %s diffs, this hold-out has %s diffs: its "
                            "figures here are for texts cut differently", theirs.get("text_rules"),
                            manifest.get("text_rules"))
-        current = gate_metrics(frame, score_with_bundle(current_dir, run_dir, split, frame), evaluate_cfg)
+        current = gate_metrics(frame, score_with_bundle(current_dir, run_dir, split, frame, cfg.device),
+                               evaluate_cfg)
     decision, reasons = decide(new, current, cfg)
     result = {
         "kitrain": __version__, "name": model_name(snapshot, run_id), "snapshot": snapshot, "run_id": run_id,

@@ -120,12 +120,29 @@ def finetune(plan_path: str, target: str, base_model_path: str) -> str:
     return RunPaths(cfg.run_dir).mlm(target)
 
 
-def features(plan_path: str) -> str:
-    """Score every text with the four models and write the classifier features."""
-    from kitrain.features import run_features
+def feature_shards(plan_path: str) -> list[str]:
+    """Name the shards the text models score (``<split>/<language>-<index>``), one mapped task
+    each; a list of short names, never data."""
+    from kitrain.features import plan_feature_shards
 
     cfg = load_plan(plan_path)
-    summary = run_features(cfg.features_config(), cfg.run_dir)
+    return plan_feature_shards(cfg.features_config(), cfg.run_dir)
+
+
+def feature_shard(plan_path: str, shard: str) -> str:
+    """Score one shard with the four models (on a GPU worker); return its file."""
+    from kitrain.features import score_feature_shard
+
+    cfg = load_plan(plan_path)
+    return score_feature_shard(cfg.features_config(), cfg.run_dir, shard)
+
+
+def features(plan_path: str) -> str:
+    """Assemble the scored shards into the classifier features; return the features directory."""
+    from kitrain.features import assemble_features
+
+    cfg = load_plan(plan_path)
+    summary = assemble_features(cfg.features_config(), cfg.run_dir)
     logger.info("features: %s", json.dumps(summary["rows"], sort_keys=True))
     return str(Path(RunPaths(cfg.run_dir).features_summary()).parent)
 
@@ -168,7 +185,7 @@ def gate_config(cfg: PipelineConfig):
     return GateConfig(models_dir=cfg.models_dir, max_auc_drop=cfg.max_auc_drop,
                       max_language_auc_drop=cfg.max_language_auc_drop, max_dir_increase=cfg.max_dir_increase,
                       min_language_rows=cfg.min_language_rows, force_publish=cfg.force_publish,
-                      sample_rows=cfg.compare_sample_rows, seed=cfg.seed)
+                      sample_rows=cfg.compare_sample_rows, seed=cfg.seed, device=cfg.device)
 
 
 def compare(plan_path: str, run_id: str) -> str:

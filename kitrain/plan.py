@@ -20,6 +20,7 @@ from typing import Any
 
 from kitrain.config import (
     ANON_PREFIX,
+    check_device,
     check_local_run_dir,
     DEFAULT_BASE_MODEL,
     MODE_DEFAULTS,
@@ -166,6 +167,11 @@ class PipelineConfig(_Config):
     force_publish: bool = False
     #: compare on a stratified sample of this many hold-out rows when it has more (0: every row).
     compare_sample_rows: int = 0
+    #: Where finetune, features and compare run their text models: ``auto`` (CUDA when present,
+    #: refused on a worker labelled as a GPU worker without one), ``cuda`` or ``cpu`` (the demo).
+    device: str = "auto"
+    #: Rows of one language of one split per features shard: one mapped features instance each.
+    feature_shard_rows: int = 20_000
 
     def __post_init__(self) -> None:
         if not isinstance(self.run_dir, str) or not self.run_dir.strip():
@@ -196,6 +202,8 @@ class PipelineConfig(_Config):
         _check_int("wait_timeout_s", self.wait_timeout_s, 1)
         _check_int("min_rows", self.min_rows, 1)
         _check_int("compare_sample_rows", self.compare_sample_rows, 0)
+        check_device(self.device)
+        _check_int("feature_shard_rows", self.feature_shard_rows, 1)
         for name in ("hive_history_location", "hive_wikitext_location"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise ConfigError(f"{name} must name the table's location")
@@ -262,10 +270,10 @@ class PipelineConfig(_Config):
 
     def finetune_config(self, target: str, base_model: str) -> FinetuneConfig:
         return FinetuneConfig(target=target, base_model=base_model, max_length=self.max_length,
-                              max_steps=self.finetune_max_steps, seed=self.seed)
+                              max_steps=self.finetune_max_steps, seed=self.seed, device=self.device)
 
     def features_config(self) -> FeaturesConfig:
-        return FeaturesConfig(max_length=self.max_length)
+        return FeaturesConfig(max_length=self.max_length, device=self.device, shard_rows=self.feature_shard_rows)
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(variants=self.variants, iterations=self.classifier_iterations, seed=self.seed)
@@ -292,7 +300,7 @@ PARAM_FIELDS = (
     "base_model", "finetune_max_steps", "max_length", "variants", "classifier_iterations", "min_language_rows",
     "retrain", "seed", "wait_poke_interval_s", "wait_timeout_s", "hive_history_location",
     "hive_wikitext_location", "min_rows", "max_auc_drop", "max_language_auc_drop", "max_dir_increase",
-    "force_publish", "compare_sample_rows",
+    "force_publish", "compare_sample_rows", "device", "feature_shard_rows",
 )
 #: Params whose empty value means "derived from the data interval".
 INTERVAL_FIELDS = ("snapshot", "wikitext_snapshot", "train_start", "train_end", "validation_date",
@@ -378,6 +386,7 @@ def param_specs() -> dict[str, dict[str, Any]]:
     task validates everything again through :class:`PipelineConfig`.
     """
     from kitrain.languages import LANGUAGES
+    from kitrain.models import DEVICES
 
     return {
         "languages": {
@@ -508,4 +517,15 @@ def param_specs() -> dict[str, dict[str, Any]]:
                                                "sample stratified by language, label and anonymous "
                                                "editor, drawn with the run's seed; gate.json and the "
                                                "report say which."},
+        "device": {"default": "auto", "type": "string", "enum": list(DEVICES),
+                   "title": "Device of the text models",
+                   "description": "finetune, features and compare. auto: CUDA when the worker has it, "
+                                  "else the CPU, except on a worker labelled KITRAIN_GPU_WORKER=1, which "
+                                  "refuses the task; cuda: refuse without a GPU; cpu: never a GPU."},
+        "feature_shard_rows": {"default": 20000, "type": "integer", "minimum": 1,
+                               "title": "Rows per features shard",
+                               "description": "rows of one language of one split that one mapped "
+                                              "features task scores; the run has about rows / this "
+                                              "many shards, at most Airflow's [core] max_map_length "
+                                              "(default 1024)."},
     }

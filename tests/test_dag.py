@@ -15,7 +15,8 @@ from tests.conftest import REPO
 
 DAG_ID = "ki_multilingual_training"
 TASK_IDS = {"plan", "wait_for_sources", "claim_snapshot", "collect_arguments", "collect",
-            "retrain_requested", "prepare", "base_model", "finetune", "features", "train", "evaluate",
+            "retrain_requested", "prepare", "base_model", "finetune", "feature_shards", "features",
+            "assemble_features", "train", "evaluate",
             "bundle", "compare", "promote", "history"}
 
 
@@ -66,7 +67,8 @@ def test_expected_tasks_and_order(dag):
     # prepare waits for every collection (through the retrain gate)
     assert "collect" in upstream["retrain_requested"] and "retrain_requested" in upstream["prepare"]
     assert "prepare" in upstream["base_model"] and "base_model" in upstream["finetune"]
-    for task_id, before in [("features", "finetune"), ("train", "features"), ("evaluate", "train"),
+    for task_id, before in [("feature_shards", "finetune"), ("features", "feature_shards"),
+                            ("assemble_features", "features"), ("train", "assemble_features"), ("evaluate", "train"),
                             ("bundle", "evaluate"), ("compare", "bundle"), ("promote", "compare"),
                             ("history", "promote")]:
         assert before in upstream[task_id]
@@ -139,10 +141,23 @@ def test_finetune_is_mapped_over_the_four_targets_on_the_gpu_queue(dag):
     assert finetune.partial_kwargs["pool"] == "gpu"
     assert finetune.partial_kwargs["queue"] == "gpu"
     assert finetune.map_index_template == "{{ target }}"
-    # nothing else needs the GPU
+    # nothing else needs the GPU but the scoring of the features' shards
     for task in dag.tasks:
-        if task.task_id != "finetune":
+        if task.task_id not in ("finetune", "features"):
             assert task.queue != "gpu", task.task_id
+
+
+def test_features_are_scored_in_shards_mapped_over_the_gpu_queue(dag):
+    features = dag.get_task("features")
+    # one instance per shard the plan task names, each named by its shard, in pool and queue gpu
+    expand = features.op_kwargs_expand_input.value["shard"]
+    assert expand.operator.task_id == "feature_shards"
+    assert features.partial_kwargs["pool"] == "gpu" and features.partial_kwargs["queue"] == "gpu"
+    assert features.map_index_template == "{{ shard }}"
+    # the fan-in waits for every shard (all_success: one failed shard stops it), on the default queue
+    assemble = dag.get_task("assemble_features")
+    assert assemble.upstream_task_ids >= {"features"} and assemble.trigger_rule == "all_success"
+    assert dag.get_task("feature_shards").queue != "gpu"
 
 
 def test_only_promotion_emits_the_model_asset(dag):

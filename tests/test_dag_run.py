@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kitrain.paths import TARGETS, RunPaths
+from kitrain.paths import SPLITS, TARGETS, RunPaths
 from tests.conftest import REPO, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -238,6 +238,12 @@ def test_whole_dag_runs_on_demo_data(dag_runs):
     # one mapped collection per language, named by it in the UI; one fine-tuning per target
     assert sorted(name for (task, _), (_, name) in ti.items() if task == "collect") == ["ja", "uk"]
     assert sorted(name for (task, _), (_, name) in ti.items() if task == "finetune") == sorted(TARGETS)
+    # the features scored in one mapped instance per shard, named by it (the demo's languages
+    # fit one shard each per split), then assembled into every split
+    shards = sorted(name for (task, _), (_, name) in ti.items() if task == "features")
+    assert shards == sorted(f"{split}/{lang}-00000" for split in SPLITS for lang in ("ja", "uk"))
+    summary = json.loads(Path(run_dir.features_summary()).read_text())
+    assert summary["shards"] == {split: 2 for split in SPLITS} and summary["devices"] == {"cpu/float32": 8}
 
 
 def test_an_anonymous_variant_trains_on_the_anonymous_only_collection(dag_runs):

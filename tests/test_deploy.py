@@ -57,6 +57,13 @@ def test_gpu_worker_serves_the_gpu_queue_with_a_gpu(compose):
     devices = gpu["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
     assert "gpu" not in compose["services"]["airflow-worker"]["command"]
+    # labelled: device auto refuses this worker's CPU; it keeps every setting of the others
+    from kitrain.models import GPU_WORKER_ENV
+
+    assert gpu["environment"][GPU_WORKER_ENV] == "1"
+    assert GPU_WORKER_ENV not in compose["services"]["airflow-worker"]["environment"]
+    assert {k: v for k, v in gpu["environment"].items() if k != GPU_WORKER_ENV} == \
+        compose["services"]["airflow-worker"]["environment"]
 
 
 def test_spark_connection_points_at_the_master(compose):

@@ -179,7 +179,8 @@ def test_models_dir_comes_from_the_param_the_environment_or_the_home():
     ("wait_poke_interval_s", 0), ("wait_timeout_s", -1), ("min_rows", 0), ("max_auc_drop", -0.1),
     ("max_language_auc_drop", "x"), ("max_dir_increase", True), ("force_publish", "yes"),
     ("hive_history_location", " "), ("models_dir", "https://user:secret@host/models"),
-    ("compare_sample_rows", -1), ("compare_sample_rows", 1.5),
+    ("compare_sample_rows", -1), ("compare_sample_rows", 1.5), ("device", "gpu"),
+    ("feature_shard_rows", 0), ("feature_shard_rows", "20000"),
 ])
 def test_bad_wait_and_gate_settings_are_refused_by_name(field, value):
     with pytest.raises(ConfigError, match=field):

@@ -575,8 +575,8 @@ def test_b_worse_model_is_held(runs):
 #: What a run with ``retrain: false`` runs and what it skips.
 COLLECTION_TASKS = ("plan", "wait_for_sources", "claim_snapshot", "collect_arguments", "collect",
                     "retrain_requested")
-TRAINING_TASKS = ("prepare", "base_model", "finetune", "features", "train", "evaluate", "bundle", "compare",
-                  "promote", "history")
+TRAINING_TASKS = ("prepare", "base_model", "finetune", "feature_shards", "features", "assemble_features",
+                  "train", "evaluate", "bundle", "compare", "promote", "history")
 
 
 def test_c_backfill_runs_each_month_into_its_own_run_directory(runs):

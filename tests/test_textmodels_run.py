@@ -241,6 +241,95 @@ def test_features_discard_the_shards_of_other_settings(features_copy, monkeypatc
     assert "holds shards of other settings or inputs: discarded" in caplog.text
 
 
+def _shard_bytes(run_dir, shard):
+    return (Path(RunPaths(run_dir).features_work()) / f"{shard}.parquet").read_bytes()
+
+
+def test_features_mapped_shard_by_shard_equal_one_run_bit_for_bit(run, features_copy):
+    # the DAG's way: a plan naming the shards, each scored alone (here in reverse order, as
+    # workers finish them in any order), one scored twice, then the fan-in; the published features
+    # equal the one-process run's (same device, same batch settings), and scoring a finished shard
+    # again rewrites the same bytes
+    from kitrain.features import assemble_features, plan_feature_shards, score_feature_shard
+
+    cfg = FeaturesConfig(batch_size=1, max_length=64, shard_rows=5)
+    shards = plan_feature_shards(cfg, features_copy)
+    paths = RunPaths(features_copy)
+    expected = []
+    for split in ("train", "test", "full_test", "anon_train"):
+        for file in sorted(Path(paths.prepared(split)).glob("*.parquet")):
+            rows = pq.ParquetFile(file).metadata.num_rows
+            expected += [f"{split}/{file.stem}-{i:05d}" for i in range((rows + 4) // 5)]
+    assert shards == expected and len(shards) > 8  # really more than one shard a language and split
+    for shard in reversed(shards):
+        assert score_feature_shard(cfg, features_copy, shard).endswith(f"{shard}.parquet")
+    first = _shard_bytes(features_copy, shards[0])
+    score_feature_shard(cfg, features_copy, shards[0])
+    assert _shard_bytes(features_copy, shards[0]) == first
+    summary = assemble_features(cfg, features_copy)
+    assert sum(summary["shards"].values()) == len(shards) and summary["devices"] == {"cpu/float32": len(shards)}
+    assert summary["rows"] == json.loads(Path(RunPaths(run).features_summary()).read_text())["rows"]
+    one_run = _features(run)
+    for split, frame in _features(features_copy).items():
+        assert frame.equals(one_run[split]), split
+
+
+def test_a_shard_table_is_the_same_rows_as_the_streamed_shard(features_copy, tmp_path):
+    # a mapped shard reads only its row groups: the same rows as the one-process stream gives,
+    # wherever the shard starts and ends against the row groups (here 3 rows a group)
+    import pyarrow as pa
+
+    from kitrain.features import shard_table, shard_tables
+
+    source = sorted(Path(RunPaths(features_copy).prepared("train")).glob("*.parquet"))[0]
+    file = tmp_path / source.name
+    pq.write_table(pq.read_table(source), file, row_group_size=3)
+    assert pq.ParquetFile(file).metadata.num_row_groups > 3
+    for shard_rows in (1, 2, 3, 4, 7, 1000):
+        streamed = list(shard_tables(file, shard_rows))
+        for index, table in enumerate(streamed):
+            assert shard_table(file, shard_rows, index).equals(table), (shard_rows, index)
+        with pytest.raises(Exception, match=f"no shard {len(streamed)} of {shard_rows} rows"):
+            shard_table(file, shard_rows, len(streamed))
+    assert isinstance(streamed[0], pa.Table)
+
+
+def test_features_assemble_only_when_every_shard_is_scored(features_copy):
+    from kitrain.features import assemble_features, plan_feature_shards, score_feature_shard
+    from kitrain.prepare import PrepareError
+
+    cfg = FeaturesConfig(batch_size=1, max_length=64, shard_rows=5)
+    with pytest.raises(PrepareError, match="no shard plan in .*plan the shards again"):
+        score_feature_shard(cfg, features_copy, "train/uk-00000")
+    shards = plan_feature_shards(cfg, features_copy)
+    for shard in shards[1:]:
+        score_feature_shard(cfg, features_copy, shard)
+    with pytest.raises(PrepareError, match=f"1 of the {len(shards)} feature shards are not scored yet "
+                                           f"\\(first: {shards[0]}\\)"):
+        assemble_features(cfg, features_copy)
+    assert not Path(RunPaths(features_copy).features_root()).exists()  # nothing published
+    for bad in ("train/zz-00000", "nosuch/uk-00000", "train/uk", "../x"):
+        with pytest.raises(PrepareError, match="no shard|not a feature shard"):
+            score_feature_shard(cfg, features_copy, bad)
+    # another setting than the plan's: the shards are not of this plan
+    with pytest.raises(PrepareError, match="no shard plan"):
+        score_feature_shard(FeaturesConfig(batch_size=2, max_length=64, shard_rows=5), features_copy, shards[0])
+
+
+def test_a_rerun_rescores_the_shards_of_another_device(features_copy, monkeypatch):
+    # shards finished on a GPU worker are not kept by a CPU rerun: their scores differ in the
+    # last digits, and the published features are of one device
+    import kitrain.features as features
+
+    cfg = FeaturesConfig(batch_size=1, max_length=64, shard_rows=7)
+    shards = features.plan_feature_shards(cfg, features_copy)
+    monkeypatch.setattr(features.Scorers, "precision", property(lambda self: "cuda/bfloat16"))
+    features.score_feature_shard(cfg, features_copy, shards[0])
+    monkeypatch.undo()
+    summary = run_features(cfg, features_copy)
+    assert summary["resumed_shards"] == 0 and summary["devices"] == {"cpu/float32": len(shards)}
+
+
 def test_features_read_only_the_columns_they_use(features_copy):
     # the columns the features do not use (the comment, the user name, the reverting revision's
     # facts) stay on disk: the shards carry exactly INPUT_COLUMNS, in shards of the size asked
@@ -280,3 +369,31 @@ def test_examples_are_tokenised_when_fetched_to_the_ids_of_the_batch(run, target
         assert item.pop("labels") == int(train_frame["label"].iloc[i])
         assert item == {key: values[i] for key, values in whole.items()}
     assert calls == [1] * len(dataset)
+
+
+def test_the_command_line_runs_the_three_steps_of_the_mapped_features(run, features_copy, capsys):
+    # what an operator without Airflow runs on several GPU machines: plan, one shard each, assemble
+    settings = ["--run-dir", features_copy, "--batch-size", "1", "--max-length", "64", "--shard-rows", "6",
+                "--device", "cpu"]
+    assert cli.main(["features", *settings, "--plan-shards"]) == 0
+    shards = capsys.readouterr().out.split()
+    assert shards and all("/" in s for s in shards)
+    for shard in shards:
+        assert cli.main(["features", *settings, "--shard", shard]) == 0
+    assert cli.main(["features", *settings, "--assemble"]) == 0
+    one_run = _features(run)
+    for split, frame in _features(features_copy).items():
+        assert frame.equals(one_run[split]), split
+    # a step asked for with other settings than the plan's says so in one line
+    assert cli.main(["features", *settings[:-2], "--device", "auto", "--assemble"]) == 2
+    assert "no shard plan" in capsys.readouterr().err
+
+
+def test_the_run_param_sets_the_shard_size():
+    import datetime as dt
+
+    from kitrain.plan import config_from_params
+
+    cfg = config_from_params({"run_dir": "/tmp/x", "feature_shard_rows": 500}, dt.date(2022, 7, 1))
+    assert cfg.features_config().shard_rows == 500
+    assert config_from_params({"run_dir": "/tmp/x"}, dt.date(2022, 7, 1)).features_config().shard_rows == 20_000
