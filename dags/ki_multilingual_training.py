@@ -21,8 +21,9 @@ for Wikipedia*, KDD 2023) from one monthly snapshot of the edit history.
 4. **retrain_requested** stops here when `retrain` is false.
 5. **prepare** fans in every language collected for the snapshot (by this run or an earlier one).
 6. **base_model** is the given hub id or directory, or a tiny BERT built from the run's texts.
-7. **finetune** runs once per target (inserts, removes, changes, title) in pool and queue `gpu`.
-8. **feature_shards** names the shards of the prepared splits (at most `shard_rows` rows of one
+7. **finetune** runs once per target (inserts, removes, changes, title) in pool and queue `gpu`,
+   each in `finetune_gpus` data-parallel processes (torchrun) holding `KITRAIN_FINETUNE_GPUS` slots.
+8. **feature_shards** names the shards of the prepared splits (at most `feature_shard_rows` rows of one
    language of one split); **features** scores each (one mapped instance per shard, named by it, in
    pool and queue `gpu`; a failed shard is retried alone); **assemble_features** publishes them.
 9. **train** (CatBoost variants), **evaluate** (performance and fairness report) and **bundle**,
@@ -67,6 +68,10 @@ RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("KITRAIN_RETRY_DELAY_S", "
 #: held behind a scheduled run waiting weeks for its dump); the pools bound the Spark applications
 #: and the GPU, and claim_snapshot keeps two runs of one snapshot apart.
 MAX_ACTIVE_RUNS = int(os.environ.get("KITRAIN_MAX_ACTIVE_RUNS", "8"))
+#: Slots of pool ``gpu`` (one a GPU) each finetune task holds: the most GPUs the param
+#: ``finetune_gpus`` may ask for (the plan refuses more). Pool slots are fixed when the DAG is
+#: parsed, so this is read from the environment, not from the run's params.
+FINETUNE_GPUS = int(os.environ.get("KITRAIN_FINETUNE_GPUS", "1"))
 
 #: The Python that runs collection on the driver and the executors: this one unless the Airflow
 #: Variables say otherwise (e.g. ``./environment/bin/python`` from an archive shipped to YARN).
@@ -92,7 +97,7 @@ SPARK_CONF = {
 def ki_multilingual_training():
     @task
     def plan(params=None, data_interval_start=None, run_id=None) -> str:
-        return pipeline.plan_run(dict(params), data_interval_start, run_id)
+        return pipeline.plan_run(dict(params), data_interval_start, run_id, finetune_slots=FINETUNE_GPUS)
 
     @task
     def collect_arguments(plan_path: str) -> list[list[str]]:
@@ -126,7 +131,7 @@ def ki_multilingual_training():
     def base_model(plan_path: str) -> str:
         return pipeline.base_model(plan_path)
 
-    @task(pool="gpu", queue="gpu", map_index_template="{{ target }}")
+    @task(pool="gpu", pool_slots=FINETUNE_GPUS, queue="gpu", map_index_template="{{ target }}")
     def finetune(target: str, plan_path: str, base_model_path: str) -> str:
         get_current_context()["target"] = target
         return pipeline.finetune(plan_path, target, base_model_path)

@@ -274,19 +274,22 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: CUDA when present, else the CPU, which a worker labelled "
                    f"{GPU_WORKER_ENV}=1 refuses (default auto)")
+    p.add_argument("--nproc", type=_positive_int, default=1,
+                   help="data-parallel processes under torchrun, one per GPU (NCCL; gloo on the CPU); "
+                   "--batch-size is the global batch, split evenly across them (default 1: this process)")
     p.set_defaults(func=_cmd_finetune)
 
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
     from kitrain.config import FinetuneConfig
-    from kitrain.finetune import run_finetune
+    from kitrain.distributed import run_finetune_parallel
 
     cfg = FinetuneConfig(target=args.target, base_model=args.base_model, epochs=args.epochs,
                          learning_rate=args.learning_rate, weight_decay=args.weight_decay,
                          batch_size=args.batch_size, max_length=args.max_length,
                          max_steps=args.max_steps, save_steps=args.save_steps, seed=args.seed,
                          device=args.device)
-    result = run_finetune(cfg, args.run_dir)
+    result = run_finetune_parallel(cfg, args.run_dir, nproc=args.nproc)
     logger.info("%s metrics: %s", args.target, json.dumps(result["metrics"], sort_keys=True))
     return 0
 
@@ -597,6 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from kitrain.distributed import DistributedError
     from kitrain.models import DeviceError, ModelLoadError
     from kitrain.prepare import PrepareError
     from kitrain.spark import JavaMissingError, SourceError
@@ -613,7 +617,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_local_run_dir(args.run_dir, "--run-dir")
         return int(args.func(args))
     except (ConfigError, LanguageError, SourceError, JavaMissingError, PrepareError,
-            ModelLoadError, DeviceError, NoExamplesError, ExternalScoresError, BundleError, InputLineError, DatasetError,
+            ModelLoadError, DeviceError, DistributedError, NoExamplesError, ExternalScoresError, BundleError, InputLineError, DatasetError,
             CorruptFileError, MissingColumnsError, HistoryError) as exc:
         print(f"kitrain {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201 (CLI edge)
         return 2

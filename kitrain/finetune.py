@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from kitrain.atomic import atomic_dir, filtered_tables, parquet_files, write_json
-from kitrain.config import FinetuneConfig
+from kitrain.config import ConfigError, FinetuneConfig
 from kitrain.models import load_classifier, load_tokenizer, select_device
 from kitrain.paths import RunPaths
 from kitrain.prepare import IS_TEXT_TRAIN, ROW_GROUP_ROWS, PrepareError
@@ -176,13 +176,40 @@ def _checkpoint_step(path: str | None) -> int | None:
     return int(Path(path).name.split("-")[-1]) if path else None
 
 
+def _process_group(cuda: bool, local_rank: int, world: int) -> Any:
+    """The torch.distributed module with its process group started (NCCL on GPUs, gloo on the
+    CPU), when this process is one of several under torchrun; else None. Started here rather than
+    by the Trainer so that process 0 alone prepares the checkpoint directory before the others look."""
+    if world == 1:
+        return None
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        if cuda:
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return dist
+
+
 def run_finetune(cfg: FinetuneConfig, run_dir: str, callbacks: list[Any] | None = None) -> dict[str, Any]:
-    """Fine-tune ``cfg.target``; resume from the last checkpoint of an interrupted identical run."""
+    """Fine-tune ``cfg.target``; resume from the last checkpoint of an interrupted identical run.
+
+    Alone, or as one of the data-parallel processes torchrun started (:mod:`kitrain.distributed`):
+    then each step's global batch of ``batch_size`` examples is split evenly across them, and
+    process 0 alone writes the checkpoints and the published model."""
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
+    from kitrain.distributed import process_rank
+
     paths = RunPaths(run_dir)
     device, dtype = select_device(cfg.device)  # first: a GPU task on a machine without one stops here
+    rank, local_rank, world = process_rank()
+    if cfg.batch_size % world:
+        raise ConfigError(f"batch_size {cfg.batch_size} is not a multiple of the {world} processes: each "
+                          "step's global batch is split evenly across them")
+    dist = _process_group(device.type == "cuda", local_rank, world)
     train_frame, eval_frame = training_frames(cfg, run_dir)
     logger.info("%s: %d training and %d evaluation examples", cfg.target, len(train_frame), len(eval_frame))
 
@@ -195,7 +222,11 @@ def run_finetune(cfg: FinetuneConfig, run_dir: str, callbacks: list[Any] | None 
     cuda = device.type == "cuda"
     import torch
 
-    work = _work_dir(paths, cfg)
+    if rank == 0:
+        work = _work_dir(paths, cfg)
+    if dist is not None:
+        dist.barrier()  # the checkpoint directory is ready (or wiped) before anyone reads it
+    work = Path(paths.mlm_work(cfg.target))
     by_steps = cfg.save_steps > 0 or cfg.max_steps > 0
     every = cfg.save_steps or cfg.max_steps
     metric = "rmse" if cfg.is_regression else "accuracy"
@@ -225,6 +256,12 @@ def run_finetune(cfg: FinetuneConfig, run_dir: str, callbacks: list[Any] | None 
         use_cpu=not cuda,
         report_to="none",
         dataloader_num_workers=0,
+        # several processes: each takes its even part of the one global batch of batch_size
+        accelerator_config={"split_batches": world > 1},
+        # the classification and regression losses are means over a process's examples, which DDP
+        # averages into the global batch's mean; the token-count rescaling meant for losses summed
+        # over tokens would multiply them (and the gradients) by the number of processes
+        average_tokens_across_devices=False,
     )
     trainer = Trainer(
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
@@ -251,13 +288,17 @@ def run_finetune(cfg: FinetuneConfig, run_dir: str, callbacks: list[Any] | None 
         "train_runtime_s": result.metrics.get("train_runtime"),
         "device": device.type,
         "dtype": str(dtype).removeprefix("torch."),
+        "processes": world,
     }
-    with atomic_dir(paths.mlm(cfg.target)) as tmp:
-        trainer.model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        write_json(tmp / METRICS_FILE, metrics)
-        write_json(tmp / CONFIG_FILE, record)
-    shutil.rmtree(work, ignore_errors=True)  # published: the checkpoints served their purpose
+    if rank == 0:
+        with atomic_dir(paths.mlm(cfg.target)) as tmp:
+            trainer.model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            write_json(tmp / METRICS_FILE, metrics)
+            write_json(tmp / CONFIG_FILE, record)
+        shutil.rmtree(work, ignore_errors=True)  # published: the checkpoints served their purpose
+    if dist is not None:
+        dist.barrier()  # published before any process reports success
     logger.info("%s: %s=%.4f after %d steps; model in %s", cfg.target, metric, metrics[metric],
                 trainer.state.global_step, paths.mlm(cfg.target))
     return {**record, "metrics": metrics, "output": paths.mlm(cfg.target)}

@@ -9,6 +9,7 @@ run (and their retries) see the same settings.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -44,9 +45,21 @@ def plan_run(
     params: Mapping[str, Any],
     interval_start: dt.date | dt.datetime | None,
     run_id: str,
+    finetune_slots: int | None = None,
 ) -> str:
-    """Resolve the run's params against its data interval, write the plan, return its path."""
+    """Resolve the run's params against its data interval, write the plan, return its path.
+
+    ``finetune_slots``: the ``gpu`` pool slots each finetune task holds (the DAG's); a run asking
+    for more GPUs per fine-tuning is refused here, before hours of collection, rather than running
+    more processes than the pool counts."""
     cfg = config_from_params(params, interval_start)
+    if finetune_slots is not None and cfg.finetune_gpus > finetune_slots:
+        raise ConfigError(f"finetune_gpus {cfg.finetune_gpus} is more than the {finetune_slots} slot(s) of pool "
+                          "gpu a finetune task holds: set KITRAIN_FINETUNE_GPUS="
+                          f"{cfg.finetune_gpus} where the DAG is parsed (scheduler, dag processor, workers)")
+    if finetune_slots is not None and cfg.finetune_gpus < finetune_slots:
+        logger.warning("finetune_gpus %d: each finetune task holds %d gpu pool slots and uses %d GPU(s)",
+                       cfg.finetune_gpus, finetune_slots, cfg.finetune_gpus)
     paths = RunPaths(cfg.run_dir)
     plan_path = paths.plan(run_id)
     write_json(plan_path, cfg.to_dict())
@@ -110,12 +123,21 @@ def base_model(plan_path: str) -> str:
     return paths.base_model()
 
 
+def _gpus(cfg: PipelineConfig, count: int, what: str) -> Any:
+    """The GPU lease of a task on the ``gpu`` queue (:mod:`kitrain.gpus`); none with device cpu."""
+    from kitrain.gpus import gpu_lease
+
+    return gpu_lease(count, what) if cfg.device != "cpu" else contextlib.nullcontext()
+
+
 def finetune(plan_path: str, target: str, base_model_path: str) -> str:
     """Fine-tune one of the four language models; return its published directory."""
-    from kitrain.finetune import run_finetune
+    from kitrain.distributed import run_finetune_parallel
 
     cfg = load_plan(plan_path)
-    result = run_finetune(cfg.finetune_config(target, base_model_path), cfg.run_dir)
+    with _gpus(cfg, cfg.finetune_gpus, f"finetune {target}"):
+        result = run_finetune_parallel(cfg.finetune_config(target, base_model_path), cfg.run_dir,
+                                       nproc=cfg.finetune_gpus)
     logger.info("%s: %s", target, json.dumps(result["metrics"], sort_keys=True))
     return RunPaths(cfg.run_dir).mlm(target)
 
@@ -134,7 +156,8 @@ def feature_shard(plan_path: str, shard: str) -> str:
     from kitrain.features import score_feature_shard
 
     cfg = load_plan(plan_path)
-    return score_feature_shard(cfg.features_config(), cfg.run_dir, shard)
+    with _gpus(cfg, 1, f"features {shard}"):
+        return score_feature_shard(cfg.features_config(), cfg.run_dir, shard)
 
 
 def features(plan_path: str) -> str:

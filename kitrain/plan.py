@@ -172,6 +172,8 @@ class PipelineConfig(_Config):
     device: str = "auto"
     #: Rows of one language of one split per features shard: one mapped features instance each.
     feature_shard_rows: int = 20_000
+    #: Data-parallel processes (GPUs) of each target's fine-tuning, under torchrun when above 1.
+    finetune_gpus: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.run_dir, str) or not self.run_dir.strip():
@@ -204,6 +206,7 @@ class PipelineConfig(_Config):
         _check_int("compare_sample_rows", self.compare_sample_rows, 0)
         check_device(self.device)
         _check_int("feature_shard_rows", self.feature_shard_rows, 1)
+        _check_int("finetune_gpus", self.finetune_gpus, 1)
         for name in ("hive_history_location", "hive_wikitext_location"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise ConfigError(f"{name} must name the table's location")
@@ -300,7 +303,7 @@ PARAM_FIELDS = (
     "base_model", "finetune_max_steps", "max_length", "variants", "classifier_iterations", "min_language_rows",
     "retrain", "seed", "wait_poke_interval_s", "wait_timeout_s", "hive_history_location",
     "hive_wikitext_location", "min_rows", "max_auc_drop", "max_language_auc_drop", "max_dir_increase",
-    "force_publish", "compare_sample_rows", "device", "feature_shard_rows",
+    "force_publish", "compare_sample_rows", "device", "feature_shard_rows", "finetune_gpus",
 )
 #: Params whose empty value means "derived from the data interval".
 INTERVAL_FIELDS = ("snapshot", "wikitext_snapshot", "train_start", "train_end", "validation_date",
@@ -528,4 +531,9 @@ def param_specs() -> dict[str, dict[str, Any]]:
                                               "features task scores; the run has about rows / this "
                                               "many shards, at most Airflow's [core] max_map_length "
                                               "(default 1024)."},
+        "finetune_gpus": {"default": 1, "type": "integer", "minimum": 1,
+                          "title": "GPUs of each fine-tuning",
+                          "description": "data-parallel processes (torchrun, one per GPU) of each "
+                                         "target's fine-tuning; at most the gpu pool slots a finetune "
+                                         "task holds (KITRAIN_FINETUNE_GPUS where the DAG is parsed)."},
     }

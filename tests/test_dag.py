@@ -147,6 +147,27 @@ def test_finetune_is_mapped_over_the_four_targets_on_the_gpu_queue(dag):
             assert task.queue != "gpu", task.task_id
 
 
+def test_a_finetune_task_holds_the_gpu_slots_of_its_processes(dag, monkeypatch, tmp_path):
+    import datetime as dt
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from kitrain.config import ConfigError
+
+    assert dag.get_task("finetune").pool_slots == 1  # one GPU by default
+    monkeypatch.setenv("KITRAIN_FINETUNE_GPUS", "4")
+    four = DagBag(dag_folder=str(REPO / "dags")).dags[DAG_ID]
+    assert four.get_task("finetune").pool_slots == 4
+    assert four.get_task("features").pool_slots == 1  # a shard scores on one GPU
+    # the plan task refuses a run asking each fine-tuning for more GPUs than its task holds
+    plan = four.get_task("plan").python_callable
+    start = dt.datetime(2022, 7, 1, tzinfo=dt.timezone.utc)
+    params = {"languages": ["uk"], "run_dir": str(tmp_path / "{snapshot}")}
+    with pytest.raises(ConfigError, match="finetune_gpus 8 is more than the 4 slot"):
+        plan(params={**params, "finetune_gpus": 8}, data_interval_start=start, run_id="manual__a")
+    assert plan(params={**params, "finetune_gpus": 4}, data_interval_start=start, run_id="manual__b")
+
+
 def test_features_are_scored_in_shards_mapped_over_the_gpu_queue(dag):
     features = dag.get_task("features")
     # one instance per shard the plan task names, each named by its shard, in pool and queue gpu

@@ -60,10 +60,17 @@ def test_gpu_worker_serves_the_gpu_queue_with_a_gpu(compose):
     # labelled: device auto refuses this worker's CPU; it keeps every setting of the others
     from kitrain.models import GPU_WORKER_ENV
 
+    from kitrain.gpus import WORKER_GPUS_ENV
+
     assert gpu["environment"][GPU_WORKER_ENV] == "1"
     assert GPU_WORKER_ENV not in compose["services"]["airflow-worker"]["environment"]
-    assert {k: v for k, v in gpu["environment"].items() if k != GPU_WORKER_ENV} == \
+    assert {k: v for k, v in gpu["environment"].items() if k not in (GPU_WORKER_ENV, WORKER_GPUS_ENV)} == \
         compose["services"]["airflow-worker"]["environment"]
+    # sized together: the GPUs it leases, the tasks it runs at once, the slots of pool gpu
+    gpus = gpu["environment"][WORKER_GPUS_ENV].split(",")
+    concurrency = int(gpu["command"].split("--concurrency")[1].split()[0])
+    slots = int(compose["services"]["airflow-init"]["command"].split("pools set gpu")[1].split()[0])
+    assert len(gpus) == concurrency == slots == 1
 
 
 def test_spark_connection_points_at_the_master(compose):

@@ -180,7 +180,7 @@ def test_models_dir_comes_from_the_param_the_environment_or_the_home():
     ("max_language_auc_drop", "x"), ("max_dir_increase", True), ("force_publish", "yes"),
     ("hive_history_location", " "), ("models_dir", "https://user:secret@host/models"),
     ("compare_sample_rows", -1), ("compare_sample_rows", 1.5), ("device", "gpu"),
-    ("feature_shard_rows", 0), ("feature_shard_rows", "20000"),
+    ("feature_shard_rows", 0), ("feature_shard_rows", "20000"), ("finetune_gpus", 0), ("finetune_gpus", 1.5),
 ])
 def test_bad_wait_and_gate_settings_are_refused_by_name(field, value):
     with pytest.raises(ConfigError, match=field):
@@ -207,6 +207,23 @@ def test_plan_task_writes_the_plan_and_the_collect_arguments(tmp_path):
     assert [c.mode for c in configs] == ["train", "test"] and all(c.lang == "uk" for c in configs)
     # retrain: false stops after collection
     assert pipeline.retrain_requested(path) is False
+
+
+def test_the_plan_refuses_more_gpus_than_a_finetune_task_holds(tmp_path, caplog):
+    params = {"languages": ["uk"], "run_dir": str(tmp_path / "{snapshot}"), "finetune_gpus": 4}
+    start = dt.datetime(2022, 7, 1, tzinfo=dt.timezone.utc)
+    # the DAG's finetune task holds 2 slots of pool gpu: 4 processes would use GPUs the pool never counted
+    with pytest.raises(ConfigError, match="finetune_gpus 4 is more than the 2 slot.* KITRAIN_FINETUNE_GPUS=4"):
+        pipeline.plan_run(params, start, "manual__x", finetune_slots=2)
+    assert not (tmp_path / "2022-07" / "plans").exists()
+    path = pipeline.plan_run(params, start, "manual__y", finetune_slots=4)
+    assert pipeline.load_plan(path).finetune_gpus == 4
+    # fewer is allowed, with a warning that slots stay idle
+    path = pipeline.plan_run({**params, "finetune_gpus": 1}, start, "manual__z", finetune_slots=4)
+    assert "holds 4 gpu pool slots and uses 1" in caplog.text
+    assert pipeline.load_plan(path).finetune_gpus == 1
+    # outside Airflow (no slots given) any number is planned
+    assert pipeline.load_plan(pipeline.plan_run(params, start, "manual__w")).finetune_gpus == 4
 
 
 def test_missing_plan_is_a_clear_error(tmp_path):
