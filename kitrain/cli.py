@@ -294,6 +294,56 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_plan_cost(sub: argparse._SubParsersAction) -> None:
+    from kitrain.plancost import Job
+
+    defaults = Job(languages=47, train_rows=257_447, holdout_rows=142_553)
+    p = sub.add_parser(
+        "plan-cost",
+        help="estimate each stage's wall time for a job, from the measured unit costs",
+        description="Each stage's estimated wall time for LANGUAGES x (TRAIN_ROWS + HOLDOUT_ROWS) "
+        "collected rows on the given Spark cores, CPU cores and GPU counts, from the unit costs the "
+        "benchmarks measured (each named with its source; assumed ones say so). The defaults are the "
+        "paper's job: 47 languages, 12.1M train and 6.7M hold-out rows.",
+    )
+    p.add_argument("--languages", default="paper",
+                   help="'paper' (its 47), a number, or a comma-separated list of codes (default paper)")
+    p.add_argument("--train-rows", type=_positive_int, default=defaults.train_rows,
+                   help=f"train rows per language (default {defaults.train_rows:,}: 12.1M / 47)")
+    p.add_argument("--holdout-rows", type=_positive_int, default=defaults.holdout_rows,
+                   help=f"test and full_test rows per language (default {defaults.holdout_rows:,}: 6.7M / 47)")
+    p.add_argument("--gpus", default="1,4,8", help="GPU counts to compare, comma-separated (default 1,4,8)")
+    p.add_argument("--spark-cores", type=_positive_int, default=defaults.spark_cores, help="(default 16)")
+    p.add_argument("--cpu-cores", type=_positive_int, default=defaults.cpu_cores,
+                   help="cores of the classifier's worker (default 16)")
+    p.add_argument("--finetune-gpus", type=_positive_int, default=1, help="GPUs of each fine-tuning (default 1)")
+    p.add_argument("--classifier-iterations", type=_positive_int, default=defaults.classifier_iterations,
+                   help="(default 5000)")
+    p.set_defaults(func=_cmd_plan_cost)
+
+
+def _cmd_plan_cost(args: argparse.Namespace) -> int:
+    from kitrain.config import ConfigError
+    from kitrain.languages import PAPER_LANGUAGES, validate_languages
+    from kitrain.plancost import Job, render
+
+    if args.languages == "paper":
+        languages = len(PAPER_LANGUAGES)
+    elif args.languages.isdigit():
+        languages = int(args.languages)
+    else:
+        languages = len(validate_languages([c.strip() for c in args.languages.split(",")]))
+    try:
+        gpus = [int(g) for g in args.gpus.split(",")]
+    except ValueError:
+        raise ConfigError(f"--gpus must be whole numbers separated by commas, got {args.gpus!r}") from None
+    job = Job(languages=languages, train_rows=args.train_rows, holdout_rows=args.holdout_rows,
+              spark_cores=args.spark_cores, cpu_cores=args.cpu_cores, finetune_gpus=args.finetune_gpus,
+              classifier_iterations=args.classifier_iterations)
+    sys.stdout.write(render(job, gpus) + "\n")
+    return 0
+
+
 def _add_features(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "features",
@@ -590,6 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_score(sub)
     _add_dumps(sub)
     _add_history(sub)
+    _add_plan_cost(sub)
     return parser
 
 
