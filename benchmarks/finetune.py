@@ -6,7 +6,11 @@ batches; kitrain trains in bf16 (fp16 where bf16 is missing) with length-grouped
 a multiple of 8 on CUDA, fp32 on the CPU. Only optimizer steps are timed (evaluation and
 checkpoints excluded, the first steps skipped as warm-up). Ends with one JSON line.
 
-    python benchmarks/finetune.py --run-dir RUN_DIR --target inserts --size base --steps 300
+    python benchmarks/finetune.py --run-dir RUN_DIR --target inserts --size base --steps 300 [--nproc 1]
+
+With ``--nproc N`` it also runs kitrain's fine-tuning under torchrun in N processes (DDP; one GPU
+each) at the same batch per process, and reports both runs' samples/s as the Trainer counts them:
+with ``--nproc 1`` the cost of torchrun and DDP themselves (the GPU check's target: within 5 %).
 """
 
 from __future__ import annotations
@@ -87,6 +91,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--nproc", type=int, default=0,
+                        help="also fine-tune under torchrun in this many processes (DDP) and compare "
+                        "the Trainer's samples/s with the one-process run's (0: not)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     if args.steps <= WARMUP_STEPS:
@@ -105,13 +112,30 @@ def main() -> None:
         str(run_copy), callbacks=[timer])
     ours = timer.steps * args.batch_size / timer.total
     theirs = base_timer.steps * args.batch_size / base_timer.total
+    parallel = {}
+    if args.nproc:
+        from kitrain.distributed import run_finetune_parallel
+
+        ddp_copy = Path(tempfile.mkdtemp(prefix="kitrain-bench-ddp-"))
+        shutil.copytree(Path(args.run_dir) / "prepared", ddp_copy / "prepared")
+        ddp = run_finetune_parallel(
+            FinetuneConfig(target=args.target, base_model=model_path, max_steps=args.steps,
+                           batch_size=args.batch_size * args.nproc, seed=args.seed),
+            str(ddp_copy), nproc=args.nproc, torchrun=True)
+        # the Trainer's own figure on both sides (the whole training, warm-up included): the
+        # one-process run above against torchrun's processes at the same batch per process
+        alone = record["train_samples_per_second"]
+        parallel = {"torchrun_nproc": args.nproc, "torchrun_processes": ddp["processes"],
+                    "trainer_samples_per_s_one_process": alone,
+                    "trainer_samples_per_s_torchrun": ddp["train_samples_per_second"],
+                    "torchrun_ratio": round(ddp["train_samples_per_second"] / alone, 3)}
     print(json.dumps({  # noqa: T201 (benchmark result)
         "benchmark": "finetune", "size": args.size, "target": args.target,
         "device": record["device"], "dtype": record["dtype"], "examples": examples,
         "timed_steps": timer.steps, "batch_size": args.batch_size,
         "kitrain_samples_per_s": round(ours, 1), "baseline_samples_per_s": round(theirs, 1),
         "speedup": round(ours / theirs, 2),
-        "kitrain_eval": record["metrics"],
+        "kitrain_eval": record["metrics"], **parallel,
     }))
 
 

@@ -24,7 +24,26 @@ python3 -m kitrain features --run-dir "$run" --device cuda >> "$logs/chain.log" 
 echo "cli chain on cuda: $(( $(date +%s) - start )) s" | tee -a "$logs/gpu.txt"
 grep -h '"dtype"\|"device"' "$run"/mlm/*/kitrain_finetune.json | sort | uniq -c | tee -a "$logs/gpu.txt"
 
-python3 benchmarks/finetune.py --run-dir "$run" --target inserts --size base --steps 300 \
+# the features as the DAG maps them: one process per shard, then the assembly; the same bytes as
+# the one-process run above (same device and batch), and the time of each step
+cp -rL "$run/features" "$logs/features-one-process"  # -L: the published name is a link to its version
+start=$(date +%s%N)
+python3 -m kitrain features --run-dir "$run" --device cuda --plan-shards > "$logs/shards.txt" 2>> "$logs/chain.log"
+for shard in $(cat "$logs/shards.txt"); do
+  s0=$(date +%s%N)
+  python3 -m kitrain features --run-dir "$run" --device cuda --shard "$shard" >> "$logs/chain.log" 2>&1
+  echo "shard $shard: $(( ($(date +%s%N) - s0) / 1000000 )) ms (process start included)" >> "$logs/gpu.txt"
+done
+python3 -m kitrain features --run-dir "$run" --device cuda --assemble >> "$logs/chain.log" 2>&1
+echo "mapped features, $(wc -l < "$logs/shards.txt") shards: $(( ($(date +%s%N) - start) / 1000000 )) ms" | tee -a "$logs/gpu.txt"
+if diff -r "$logs/features-one-process" "$run/features" > /dev/null; then
+  echo "mapped features equal the one-process run byte for byte" | tee -a "$logs/gpu.txt"
+else
+  echo "MAPPED FEATURES DIFFER from the one-process run" | tee -a "$logs/gpu.txt"
+fi
+
+# --nproc 1: the same fine-tuning under torchrun too (the target: within 5 % of one process)
+python3 benchmarks/finetune.py --run-dir "$run" --target inserts --size base --steps 300 --nproc 1 \
   > "$logs/finetune.log" 2>&1
 tail -n 1 "$logs/finetune.log" | tee -a "$logs/gpu.txt"
 python3 benchmarks/features.py --corpus "$run/prepared/train" --size base --limit 4000 \

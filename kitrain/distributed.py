@@ -61,12 +61,14 @@ def torchrun_command(nproc: int, config_file: Path, run_dir: str, scratch: Path)
             "--scratch", str(scratch)]
 
 
-def run_finetune_parallel(cfg: FinetuneConfig, run_dir: str, nproc: int = 1) -> dict[str, Any]:
-    """Fine-tune ``cfg.target`` in ``nproc`` data-parallel processes (in this one when 1)."""
+def run_finetune_parallel(cfg: FinetuneConfig, run_dir: str, nproc: int = 1,
+                          torchrun: bool | None = None) -> dict[str, Any]:
+    """Fine-tune ``cfg.target`` in ``nproc`` data-parallel processes: under torchrun when more than
+    one (or ``torchrun`` is True: the GPU check's one process under torchrun), else in this one."""
     from kitrain.finetune import run_finetune
 
     check_nproc(nproc, cfg.batch_size)
-    if nproc == 1:
+    if not (nproc > 1 if torchrun is None else torchrun):
         return run_finetune(cfg, run_dir)
     with tempfile.TemporaryDirectory(prefix=f"kitrain-ddp-{cfg.target}-") as tmp:
         scratch = Path(tmp)

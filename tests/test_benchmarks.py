@@ -176,8 +176,11 @@ def test_features_and_finetune_benchmarks(demo_features):
                             "--size", "tiny", "--limit", "40", "--device", "cpu")
     assert scoring["texts"] > 0 and scoring["max_abs_diff_fp32"] < 1e-4
     training = run_benchmark("finetune.py", "--run-dir", run_dir, "--target", "inserts", "--size", "tiny",
-                             "--steps", "14")
+                             "--steps", "14", "--nproc", "1")
     assert training["kitrain_samples_per_s"] > 0 and training["baseline_samples_per_s"] > 0
+    # the same fine-tuning under torchrun (one gloo process here), measured the same way
+    assert training["torchrun_processes"] == 1 and training["trainer_samples_per_s_torchrun"] > 0
+    assert training["torchrun_ratio"] > 0
 
 
 @pytest.mark.slow
