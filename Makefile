@@ -53,7 +53,7 @@ demo: $(STAMP) check-java
 	$(AIRFLOW_ENV) $(VENV)/bin/airflow db migrate > $(DEMO_DIR)/airflow-db-migrate.log 2>&1 \
 	  || { tail -n 40 $(DEMO_DIR)/airflow-db-migrate.log; exit 1; }
 	$(AIRFLOW_ENV) $(VENV)/bin/airflow pools set spark 2 "concurrent Spark collections" > /dev/null
-	$(AIRFLOW_ENV) $(VENV)/bin/airflow pools set gpu 1 "fine-tuning on the GPU worker" > /dev/null
+	$(AIRFLOW_ENV) $(VENV)/bin/airflow pools set gpu 1 "one slot per GPU of the gpu workers" > /dev/null
 	@echo "running the DAG ki_multilingual_training (log: $(DEMO_DIR)/airflow-dags-test.log) ..."
 	@$(AIRFLOW_ENV) $(VENV)/bin/airflow dags test ki_multilingual_training 2022-08-01 \
 	  --conf '$(DEMO_CONF)' > $(DEMO_DIR)/airflow-dags-test.log 2>&1 \

@@ -28,8 +28,10 @@ for Wikipedia*, KDD 2023) from one monthly snapshot of the edit history.
    pool and queue `gpu`; a failed shard is retried alone); **assemble_features** publishes them.
 9. **train** (CatBoost variants), **evaluate** (performance and fairness report) and **bundle**,
    which writes `RUN_DIR/bundle/`.
-10. **compare** scores the hold-out with the current model (`models_dir/current`) and the new one
-    and decides; **promote** copies the bundle, moves `current` and emits the
+10. **compare_shards** pins the current model (`models_dir/current`) and names the prepared
+    shards of the compared hold-out rows; **compare_scores** rescores each with it (mapped, pool and
+    queue `gpu`; none before the first promotion); **compare** takes the new model's scores from
+    the evaluation and decides; **promote** copies the bundle, moves `current` and emits the
     `ki_revert_risk_model` asset only when the new model is not worse beyond `max_auc_drop`,
     `max_language_auc_drop` and `max_dir_increase` (or `force_publish` is set), and is skipped
     with the reasons otherwise; **history** rewrites `models_dir/history.html`.
@@ -162,7 +164,18 @@ def ki_multilingual_training():
         return pipeline.bundle(plan_path)
 
     @task
-    def compare(plan_path: str, bundle_dir: str, run_id=None) -> str:
+    def compare_shards(plan_path: str, bundle_dir: str) -> list[str]:
+        return pipeline.compare_shards(plan_path)
+
+    @task(pool="gpu", queue="gpu", map_index_template="{{ shard }}")
+    def compare_scores(shard: str, plan_path: str) -> str:
+        get_current_context()["shard"] = shard
+        return pipeline.compare_shard(plan_path, shard)
+
+    # none_failed: before the first promotion there is no current model and no shard to score, so
+    # the mapped compare_scores is skipped and the gate decides on the new model alone
+    @task(trigger_rule="none_failed")
+    def compare(plan_path: str, run_id=None) -> str:
         return pipeline.compare(plan_path, run_id)
 
     @task(outlets=[MODEL_ASSET])
@@ -186,7 +199,10 @@ def ki_multilingual_training():
     models = finetune.partial(plan_path=plan_path, base_model_path=base).expand(target=list(TARGETS))
     shards = features.partial(plan_path=plan_path).expand(shard=feature_shards(plan_path, models))
     report = evaluate(plan_path, train(plan_path, assemble_features(plan_path, shards)))
-    promoted = promote(plan_path, compare(plan_path, bundle(plan_path, report)))
+    scored = compare_scores.partial(plan_path=plan_path).expand(shard=compare_shards(plan_path, bundle(plan_path, report)))
+    decided = compare(plan_path)
+    scored >> decided
+    promoted = promote(plan_path, decided)
     promoted >> history(plan_path)
 
 

@@ -290,56 +290,70 @@ def sample_holdout(frame: pd.DataFrame, rows: int, seed: int) -> np.ndarray:
     return mask
 
 
-def score_with_bundle(bundle_dir: str | Path, run_dir: str, split: str, rows: pd.DataFrame,
-                      device: str = "auto") -> np.ndarray:
-    """A bundle's scores of the prepared ``split`` rows named by ``rows`` (``wiki_db``,
-    ``revision_id``), in their order: its own four text models, then its classifier (the same
-    code as ``kitrain features`` and ``kitrain score``).
-
-    The prepared files are read one language at a time, in shards of the bundle's ``shard_rows``
-    and only the columns the features use; the rows asked for are picked out of each shard before
-    it is scored, so memory is bounded by a shard whatever the size of the hold-out."""
+def _wanted(rows: pd.DataFrame) -> dict[str, Any]:
+    """The revision ids of ``rows`` per wiki, as Arrow arrays for ``is_in``."""
     import pyarrow as pa
+
+    return {wiki: pa.array(ids, pa.int64())
+            for wiki, ids in rows.groupby("wiki_db", sort=True)["revision_id"].agg(list).items()}
+
+
+def _picked(table: Any, wanted: dict[str, Any]) -> Any:
+    """The rows of ``table`` whose (wiki, revision) is wanted; None when none can be."""
     import pyarrow.compute as pc
 
-    from kitrain.atomic import parquet_files
-    from kitrain.bundle import load_bundle
-    from kitrain.classifier import load_cbm, predict
-    from kitrain.features import INPUT_COLUMNS, Scorers, assemble, shard_tables, text_model_features
+    keep = None
+    for wiki in pc.unique(table["wiki_db"]).to_pylist():
+        if wiki in wanted:
+            mine = pc.and_(pc.equal(table["wiki_db"], wiki), pc.is_in(table["revision_id"], wanted[wiki]))
+            keep = mine if keep is None else pc.or_(keep, mine)
+    return None if keep is None else table.filter(keep)
 
-    bundle = load_bundle(bundle_dir)
-    features_cfg = bundle.features_config(device=device)
-    model = load_cbm(bundle.classifier)
-    scorers = Scorers(bundle.mlm, features_cfg)
-    wanted = {wiki: pa.array(ids, pa.int64())
-              for wiki, ids in rows.groupby("wiki_db", sort=True)["revision_id"].agg(list).items()}
-    columns = tuple(dict.fromkeys(("revision_id", "wiki_db", *INPUT_COLUMNS)))
+
+class _BundleScorer:
+    """A bundle's four text models and classifier, loaded (and verified) once, scoring prepared rows
+    with the same code as ``kitrain features`` and ``kitrain score``."""
+
+    def __init__(self, bundle_dir: str | Path, device: str) -> None:
+        from kitrain.bundle import load_bundle
+        from kitrain.classifier import load_cbm
+        from kitrain.features import Scorers
+
+        self.bundle = load_bundle(bundle_dir)
+        self.features_cfg = self.bundle.features_config(device=device)
+        self.scorers = Scorers(self.bundle.mlm, self.features_cfg)
+        self.model = load_cbm(self.bundle.classifier)
+
+    def scores(self, frame: pd.DataFrame) -> pd.DataFrame:
+        from kitrain.classifier import predict
+        from kitrain.features import assemble, text_model_features
+
+        mlm, _, _ = text_model_features({"shard": frame}, self.bundle.mlm, self.features_cfg, scorers=self.scorers)
+        scores = predict(self.model, self.bundle.description, assemble(frame, mlm["shard"]))
+        return pd.DataFrame({"wiki_db": frame["wiki_db"].to_numpy(), "revision_id": frame["revision_id"].to_numpy(),
+                             "score": scores})
+
+
+def _compare_columns() -> tuple[str, ...]:
+    from kitrain.features import INPUT_COLUMNS
+
+    return tuple(dict.fromkeys(("revision_id", "wiki_db", *INPUT_COLUMNS)))
+
+
+def _prepared_files(run_dir: str, split: str) -> list[Path]:
+    from kitrain.atomic import parquet_files
+
     path = RunPaths(run_dir).prepared(split)
     files = parquet_files(path)
     if not files:
         raise GateError(f"no prepared {split} rows in {path}: the run directory changed after the "
                         "evaluation; rerun it")
-    found: list[pd.DataFrame] = []
-    for file in files:
-        for table in shard_tables(file, features_cfg.shard_rows, columns):
-            keep = None
-            for wiki in pc.unique(table["wiki_db"]).to_pylist():
-                if wiki not in wanted:
-                    continue
-                mine = pc.and_(pc.equal(table["wiki_db"], wiki), pc.is_in(table["revision_id"], wanted[wiki]))
-                keep = mine if keep is None else pc.or_(keep, mine)
-            if keep is None:
-                continue
-            frame = table.filter(keep).to_pandas()
-            if frame.empty:
-                continue
-            mlm, _, _ = text_model_features({"shard": frame}, bundle.mlm, features_cfg, scorers=scorers)
-            scores = predict(model, bundle.description, assemble(frame, mlm["shard"]))
-            found.append(pd.DataFrame({"wiki_db": frame["wiki_db"].to_numpy(),
-                                       "revision_id": frame["revision_id"].to_numpy(), "score": scores}))
-            logger.info("compare: scored %d %s rows of %s with the current model", len(frame), split, file.name)
-    scored = (pd.concat(found, ignore_index=True) if found
-              else pd.DataFrame({"wiki_db": [], "revision_id": [], "score": []}))
+    return files
+
+
+def _in_order(rows: pd.DataFrame, scored: pd.DataFrame, split: str) -> np.ndarray:
+    """The scores of ``rows`` (``wiki_db``, ``revision_id``) in their order, from ``scored``; an
+    error when a revision is scored twice or not at all."""
     duplicated = scored.duplicated(["wiki_db", "revision_id"])
     if duplicated.any():
         first = scored[duplicated].iloc[0]
@@ -357,11 +371,51 @@ def score_with_bundle(bundle_dir: str | Path, run_dir: str, split: str, rows: pd
     return merged["score"].to_numpy(dtype=np.float64)
 
 
-def run_compare(run_dir: str, run_id: str, snapshot: str, variant: str, cfg: GateConfig,
-                evaluate_cfg: EvaluateConfig | None = None) -> dict[str, Any]:
-    """Score the hold-out with the current model and take the new model's scores, decide, and write
-    ``RUN_DIR/report/gate.json`` and the gate's section of the report. Nothing is promoted here."""
-    evaluate_cfg = evaluate_cfg or EvaluateConfig(min_language_rows=cfg.min_language_rows)
+def _no_scores() -> pd.DataFrame:
+    return pd.DataFrame({"wiki_db": pd.Series([], dtype=object), "revision_id": pd.Series([], dtype=np.int64),
+                         "score": pd.Series([], dtype=np.float64)})
+
+
+def score_with_bundle(bundle_dir: str | Path, run_dir: str, split: str, rows: pd.DataFrame,
+                      device: str = "auto") -> np.ndarray:
+    """A bundle's scores of the prepared ``split`` rows named by ``rows`` (``wiki_db``,
+    ``revision_id``), in their order: its own four text models, then its classifier (the same
+    code as ``kitrain features`` and ``kitrain score``).
+
+    The prepared files are read one language at a time, in shards of the bundle's ``shard_rows``
+    and only the columns the features use; the rows asked for are picked out of each shard before
+    it is scored, so memory is bounded by a shard whatever the size of the hold-out."""
+    from kitrain.features import shard_tables
+
+    scorer = _BundleScorer(bundle_dir, device)
+    wanted = _wanted(rows)
+    found: list[pd.DataFrame] = []
+    for file in _prepared_files(run_dir, split):
+        for table in shard_tables(file, scorer.features_cfg.shard_rows, _compare_columns()):
+            picked = _picked(table, wanted)
+            if picked is None or picked.num_rows == 0:
+                continue
+            found.append(scorer.scores(picked.to_pandas()))
+            logger.info("compare: scored %d %s rows of %s with the current model", picked.num_rows, split, file.name)
+    return _in_order(rows, pd.concat(found, ignore_index=True) if found else _no_scores(), split)
+
+
+#: Files of ``work/compare/``: the plan (split, sample, the current bundle, the shards) and the
+#: compared rows with the new model's scores; beside them one ``<shard>.parquet`` per scored shard.
+COMPARE_PLAN = "plan.json"
+COMPARE_ROWS = "rows.parquet"
+
+
+def plan_compare_shards(run_dir: str, variant: str, cfg: GateConfig) -> list[str]:
+    """The first of the compare's three steps as the DAG maps them: choose the compared rows (the
+    evaluated hold-out, or its sample), pin the current bundle, and name the prepared shards
+    holding those rows (``<split>/<language>-<index>``, of the current bundle's ``shard_rows``), one
+    mapped task each; none when nothing was promoted yet. Only the key columns are read here."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kitrain.features import shard_id, shard_tables
+
     paths = RunPaths(run_dir)
     split, frame, new_scores = holdout(run_dir, variant)
     chosen = sample_holdout(frame, cfg.sample_rows, cfg.seed)
@@ -370,33 +424,125 @@ def run_compare(run_dir: str, run_id: str, snapshot: str, variant: str, cfg: Gat
     if sample["sampled"]:
         logger.info("compare: a stratified sample of %d of the %d %s rows (seed %d)", sample["rows"],
                     sample["of"], split, cfg.seed)
-    frame, new_scores = frame[chosen].reset_index(drop=True), new_scores[chosen]
-    new = gate_metrics(frame, new_scores, evaluate_cfg)
+    frame = frame[chosen].reset_index(drop=True)
+    frame["new_score"] = new_scores[chosen]
     current_dir = current_bundle(cfg.models_dir)
-    current = None
+    work = Path(paths.compare_work())
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), work / COMPARE_ROWS)
+    shards: list[str] = []
+    shard_rows = None
     if current_dir is not None:
+        from kitrain.bundle import load_bundle
+
+        shard_rows = load_bundle(current_dir).features_config(device=cfg.device).shard_rows
+        wanted = _wanted(frame)
+        for file in _prepared_files(run_dir, split):
+            for index, table in enumerate(shard_tables(file, shard_rows, ("revision_id", "wiki_db"))):
+                picked = _picked(table, wanted)
+                if picked is not None and picked.num_rows:
+                    shards.append(shard_id(split, file, index))
+    write_json(work / COMPARE_PLAN, {
+        "split": split, "variant": variant, "sample": sample, "shard_rows": shard_rows, "shards": shards,
+        "current": str(current_dir) if current_dir is not None else None,
+        "compared_with": current_name(cfg.models_dir) if current_dir is not None else None,
+    })
+    logger.info("compare: %d shard(s) of %s to score with the current model%s", len(shards), split,
+                "" if current_dir is not None else " (none: nothing was promoted yet)")
+    return shards
+
+
+def _compare_plan(paths: RunPaths) -> tuple[Path, dict[str, Any]]:
+    work = Path(paths.compare_work())
+    plan = read_json(work / COMPARE_PLAN)
+    if plan is None:
+        raise GateError(f"no compare plan in {work}: plan the compare's shards first (the DAG's "
+                        "compare_shards task)")
+    return work, plan
+
+
+def score_compare_shard(run_dir: str, shard: str, device: str = "auto") -> str:
+    """Score the compared rows of one planned shard with the pinned current bundle and write
+    ``work/compare/<shard>.parquet`` (atomically); return its path. A mapped task's body: a failed
+    shard is retried alone, and a rerun rewrites the same scores."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kitrain.features import parse_shard_id, shard_table
+
+    paths = RunPaths(run_dir)
+    work, plan = _compare_plan(paths)
+    if shard not in plan["shards"]:
+        raise GateError(f"no shard {shard!r} among the {len(plan['shards'])} planned in {work}")
+    scorer = _BundleScorer(plan["current"], device)  # first: a GPU task on a machine without one stops here
+    split, file, index = parse_shard_id(paths, shard)
+    rows = pq.read_table(work / COMPARE_ROWS, columns=["wiki_db", "revision_id"]).to_pandas()
+    picked = _picked(shard_table(file, plan["shard_rows"], index, _compare_columns()), _wanted(rows))
+    scored = scorer.scores(picked.to_pandas()) if picked is not None and picked.num_rows else _no_scores()
+    path = work / f"{shard}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    pq.write_table(pa.Table.from_pandas(scored, preserve_index=False), tmp)
+    os.replace(tmp, path)
+    logger.info("compare %s: %d rows scored with the current model", shard, len(scored))
+    return str(path)
+
+
+def decide_compare(run_dir: str, run_id: str, snapshot: str, cfg: GateConfig,
+                   evaluate_cfg: EvaluateConfig | None = None) -> dict[str, Any]:
+    """The fan-in of the compare: both models' figures on the planned rows (the current model's
+    from the scored shards), the decision, ``RUN_DIR/report/gate.json`` and the report's section.
+    Nothing is promoted here."""
+    import pyarrow.parquet as pq
+
+    evaluate_cfg = evaluate_cfg or EvaluateConfig(min_language_rows=cfg.min_language_rows)
+    paths = RunPaths(run_dir)
+    work, plan = _compare_plan(paths)
+    frame = pq.read_table(work / COMPARE_ROWS).to_pandas()
+    new_scores = frame.pop("new_score").to_numpy(dtype=np.float64)
+    new = gate_metrics(frame, new_scores, evaluate_cfg)
+    current = None
+    if plan["current"] is not None:
+        missing = [s for s in plan["shards"] if not (work / f"{s}.parquet").is_file()]
+        if missing:
+            raise GateError(f"{len(missing)} of the {len(plan['shards'])} compare shards are not scored yet "
+                            f"(first: {missing[0]}): score them, then decide")
+        parts = [pq.read_table(work / f"{s}.parquet").to_pandas() for s in plan["shards"]]
+        scored = pd.concat(parts, ignore_index=True) if parts else _no_scores()
         manifest = read_json(Path(paths.bundle(), "manifest.json")) or {}
-        theirs = read_json(current_dir / "manifest.json") or {}
+        theirs = read_json(Path(plan["current"], "manifest.json")) or {}
         if theirs.get("text_rules") and theirs.get("text_rules") != manifest.get("text_rules"):
             logger.warning("the current model was trained on %s diffs, this hold-out has %s diffs: its "
                            "figures here are for texts cut differently", theirs.get("text_rules"),
                            manifest.get("text_rules"))
-        current = gate_metrics(frame, score_with_bundle(current_dir, run_dir, split, frame, cfg.device),
-                               evaluate_cfg)
+        current = gate_metrics(frame, _in_order(frame, scored, plan["split"]), evaluate_cfg)
     decision, reasons = decide(new, current, cfg)
     result = {
         "kitrain": __version__, "name": model_name(snapshot, run_id), "snapshot": snapshot, "run_id": run_id,
         "run_dir": paths.run_dir, "evaluated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "split": split, "sample": sample, "decision": decision, "reasons": reasons,
-        "compared_with": current_name(cfg.models_dir) if current_dir is not None else None,
+        "split": plan["split"], "sample": plan["sample"], "decision": decision, "reasons": reasons,
+        "compared_with": plan["compared_with"], "shards": len(plan["shards"]),
         "limits": cfg.limits, "new": new, "current": current,
     }
     write_json(Path(paths.report(), "gate.json"), result)
     add_to_report(Path(paths.report(), "index.html"), render_section(result))
+    shutil.rmtree(work)
     log = logger.warning if decision != PROMOTED else logger.info
     log("gate: %s%s", decision, "".join(f"\n  - {r}" for r in reasons) or
         (" (no current model)" if current is None else " (not worse than the current model)"))
     return result
+
+
+def run_compare(run_dir: str, run_id: str, snapshot: str, variant: str, cfg: GateConfig,
+                evaluate_cfg: EvaluateConfig | None = None) -> dict[str, Any]:
+    """Score the hold-out with the current model and take the new model's scores, decide, and write
+    ``RUN_DIR/report/gate.json`` and the gate's section of the report, in one process: the three
+    steps the DAG maps (:func:`plan_compare_shards`, :func:`score_compare_shard` per shard,
+    :func:`decide_compare`). Nothing is promoted here."""
+    for shard in plan_compare_shards(run_dir, variant, cfg):
+        score_compare_shard(run_dir, shard, cfg.device)
+    return decide_compare(run_dir, run_id, snapshot, cfg, evaluate_cfg)
 
 
 def run_promote(run_dir: str, cfg: GateConfig) -> dict[str, Any]:

@@ -116,6 +116,10 @@ class RunPaths:
         """``work/features/``: the finished shards of a features run, kept for a rerun after a crash."""
         return self._join("work", "features")
 
+    def compare_work(self) -> str:
+        """``work/compare/``: the quality gate's compared rows, shard plan and scored shards."""
+        return self._join("work", "compare")
+
     def features_root(self) -> str:
         """``features/``: published as a whole, like ``prepared/``."""
         return self._join("features")

@@ -211,14 +211,32 @@ def gate_config(cfg: PipelineConfig):
                       sample_rows=cfg.compare_sample_rows, seed=cfg.seed, device=cfg.device)
 
 
-def compare(plan_path: str, run_id: str) -> str:
-    """Score the hold-out with the current model and the new one and decide; return the decision
-    (``promoted``, ``held`` or ``forced``). Writes ``report/gate.json`` and the report's section."""
-    from kitrain.gate import run_compare
+def compare_shards(plan_path: str) -> list[str]:
+    """Choose the compared hold-out rows, pin the current model, and name the prepared shards its
+    text models rescore (one mapped task each; none when nothing was promoted yet)."""
+    from kitrain.gate import plan_compare_shards
 
     cfg = load_plan(plan_path)
-    result = run_compare(cfg.run_dir, run_id, cfg.snapshot, cfg.production_variant, gate_config(cfg),
-                         cfg.evaluate_config())
+    return plan_compare_shards(cfg.run_dir, cfg.production_variant, gate_config(cfg))
+
+
+def compare_shard(plan_path: str, shard: str) -> str:
+    """Score one shard's compared rows with the current model (on a GPU worker); return its file."""
+    from kitrain.gate import score_compare_shard
+
+    cfg = load_plan(plan_path)
+    with _gpus(cfg, 1, f"compare {shard}"):
+        return score_compare_shard(cfg.run_dir, shard, cfg.device)
+
+
+def compare(plan_path: str, run_id: str) -> str:
+    """Decide from the new model's scores and the current model's scored shards; return the
+    decision (``promoted``, ``held`` or ``forced``). Writes ``report/gate.json`` and the report's
+    section."""
+    from kitrain.gate import decide_compare
+
+    cfg = load_plan(plan_path)
+    result = decide_compare(cfg.run_dir, run_id, cfg.snapshot, gate_config(cfg), cfg.evaluate_config())
     return result["decision"]
 
 

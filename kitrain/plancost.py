@@ -110,8 +110,8 @@ def estimate(job: Job, gpus: int) -> list[tuple[str, float, float, str]]:
     stages.append(("train", fit, fit, f"one variant, {job.classifier_iterations} iterations on {job.cpu_cores} cores"))
     evaluate = holdout * _cost("evaluate_s_per_row") / 3600
     stages.append(("evaluate", evaluate, evaluate, "one core"))
-    compare = [t * COMPARE_TEXT_SHARE / _cost("score_texts_per_s") / 3600 for t in texts]
-    stages.append(("compare", compare[0], compare[1], "one GPU (not mapped yet)"))
+    compare = [t * COMPARE_TEXT_SHARE / (_cost("score_texts_per_s") * gpus) / 3600 for t in texts]
+    stages.append(("compare", compare[0], compare[1], f"the hold-out's shards mapped over {gpus} GPU(s)"))
     return stages
 
 

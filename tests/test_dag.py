@@ -17,7 +17,7 @@ DAG_ID = "ki_multilingual_training"
 TASK_IDS = {"plan", "wait_for_sources", "claim_snapshot", "collect_arguments", "collect",
             "retrain_requested", "prepare", "base_model", "finetune", "feature_shards", "features",
             "assemble_features", "train", "evaluate",
-            "bundle", "compare", "promote", "history"}
+            "bundle", "compare_shards", "compare_scores", "compare", "promote", "history"}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,8 @@ def test_expected_tasks_and_order(dag):
     assert "prepare" in upstream["base_model"] and "base_model" in upstream["finetune"]
     for task_id, before in [("feature_shards", "finetune"), ("features", "feature_shards"),
                             ("assemble_features", "features"), ("train", "assemble_features"), ("evaluate", "train"),
-                            ("bundle", "evaluate"), ("compare", "bundle"), ("promote", "compare"),
+                            ("bundle", "evaluate"), ("compare_shards", "bundle"), ("compare_scores", "compare_shards"),
+                            ("compare", "compare_scores"), ("promote", "compare"),
                             ("history", "promote")]:
         assert before in upstream[task_id]
     # the history page is written whether the gate promoted the model or held it (promote skipped)
@@ -141,9 +142,9 @@ def test_finetune_is_mapped_over_the_four_targets_on_the_gpu_queue(dag):
     assert finetune.partial_kwargs["pool"] == "gpu"
     assert finetune.partial_kwargs["queue"] == "gpu"
     assert finetune.map_index_template == "{{ target }}"
-    # nothing else needs the GPU but the scoring of the features' shards
+    # nothing else needs the GPU but the scoring of the features' and the compare's shards
     for task in dag.tasks:
-        if task.task_id not in ("finetune", "features"):
+        if task.task_id not in ("finetune", "features", "compare_scores"):
             assert task.queue != "gpu", task.task_id
 
 
@@ -166,6 +167,18 @@ def test_a_finetune_task_holds_the_gpu_slots_of_its_processes(dag, monkeypatch, 
     with pytest.raises(ConfigError, match="finetune_gpus 8 is more than the 4 slot"):
         plan(params={**params, "finetune_gpus": 8}, data_interval_start=start, run_id="manual__a")
     assert plan(params={**params, "finetune_gpus": 4}, data_interval_start=start, run_id="manual__b")
+
+
+def test_the_current_model_rescores_the_hold_out_in_shards_on_the_gpu_queue(dag):
+    scores = dag.get_task("compare_scores")
+    assert scores.op_kwargs_expand_input.value["shard"].operator.task_id == "compare_shards"
+    assert scores.partial_kwargs["pool"] == "gpu" and scores.partial_kwargs["queue"] == "gpu"
+    assert scores.map_index_template == "{{ shard }}"
+    # the decision waits for every shard, and runs when there was none to score (no current model:
+    # the mapped task is skipped), but not after a failure
+    decide = dag.get_task("compare")
+    assert decide.upstream_task_ids == {"plan", "compare_scores"} and decide.trigger_rule == "none_failed"
+    assert dag.get_task("compare_shards").queue != "gpu"
 
 
 def test_features_are_scored_in_shards_mapped_over_the_gpu_queue(dag):

@@ -221,6 +221,13 @@ def test_the_first_model_is_promoted_and_the_next_compared_with_it(dag_runs):
     # the second run was compared with the first's model on its own hold-out rows
     second_record = json.loads((models / "runs" / f"{model_name(SNAPSHOT, second['run_id'])}.json").read_text())
     assert second_record["compared_with"] == first_name and second_record["current"] is not None
+    # ... its text models rescoring the compared rows in one mapped task per prepared shard holding
+    # them, each named by it; the first run had nothing to compare with: no shard, the task skipped
+    rescored = sorted(name for (task, _), (state, name) in states(second).items()
+                      if task == "compare_scores" and state == "success")
+    assert rescored == [f"{second_record['split']}/{lang}-00000" for lang in ("ja", "uk")]
+    assert second_record["shards"] == 2 and record["shards"] == 0
+    assert {state for (task, _), (state, _) in states(first).items() if task == "compare_scores"} == {"skipped"}
     promote_state = states(second)[("promote", -1)][0]
     assert promote_state == ("success" if second_record["decision"] == "promoted" else "skipped")
     assert states(second)[("history", -1)][0] == "success"
@@ -234,7 +241,8 @@ def test_whole_dag_runs_on_demo_data(dag_runs):
     run_dir, first, _, _ = dag_runs
     assert first["state"] == "success"
     ti = states(first)
-    assert {state for state, _ in ti.values()} == {"success"}
+    # every task succeeded, but the current model's rescoring: there was no current model yet
+    assert {state for (task, _), (state, _) in ti.items() if task != "compare_scores"} == {"success"}
     # one mapped collection per language, named by it in the UI; one fine-tuning per target
     assert sorted(name for (task, _), (_, name) in ti.items() if task == "collect") == ["ja", "uk"]
     assert sorted(name for (task, _), (_, name) in ti.items() if task == "finetune") == sorted(TARGETS)

@@ -272,6 +272,43 @@ def test_the_comparison_on_a_sample_says_so_and_measures_both_models_on_it(gated
     assert f"a sample of {size:,} of {len(frame):,}" in page
 
 
+def test_the_compare_mapped_shard_by_shard_equals_one_process(gated_run):
+    from kitrain.gate import COMPARE_PLAN, decide_compare, plan_compare_shards, score_compare_shard
+
+    run_dir, cfg = gated_run
+    work = Path(RunPaths(run_dir).compare_work())
+    # nothing promoted yet: no shard to rescore, and the decision stands on the new model alone
+    assert plan_compare_shards(run_dir, "all+user+mlm", cfg) == []
+    first = decide_compare(run_dir, "manual__1", "2022-07", cfg)
+    assert first["decision"] == PROMOTED and first["current"] is None and first["shards"] == 0
+    assert not work.exists()  # decided: the scratch is gone
+    run_promote(run_dir, cfg)
+    one = run_compare(run_dir, "manual__2", "2022-07", "all+user+mlm", cfg)
+
+    shards = plan_compare_shards(run_dir, "all+user+mlm", cfg)
+    # one shard a language of the compared split (the demo's languages fit one shard each)
+    assert shards == [f"full_test/{lang}-00000" for lang in ("ja", "uk")]
+    assert json.loads((work / COMPARE_PLAN).read_text())["compared_with"] == "2022-07__manual__1"
+    paths = [score_compare_shard(run_dir, shard, cfg.device) for shard in shards]
+    first_bytes = [Path(p).read_bytes() for p in paths]
+    # a shard scored again (a retry) rewrites the same scores
+    score_compare_shard(run_dir, shards[1], cfg.device)
+    assert Path(paths[1]).read_bytes() == first_bytes[1]
+    # the decision refuses while a shard is unscored, naming it
+    Path(paths[0]).unlink()
+    with pytest.raises(GateError, match=r"1 of the 2 compare shards are not scored yet \(first: full_test/ja-00000\)"):
+        decide_compare(run_dir, "manual__3", "2022-07", cfg)
+    with pytest.raises(GateError, match="no shard 'test/xx-00000'"):
+        score_compare_shard(run_dir, "test/xx-00000", cfg.device)
+    score_compare_shard(run_dir, shards[0], cfg.device)
+    mapped = decide_compare(run_dir, "manual__3", "2022-07", cfg)
+    # the same figures of both models as the one-process compare
+    assert mapped["current"] == one["current"] and mapped["new"] == one["new"]
+    assert mapped["decision"] == one["decision"] and mapped["shards"] == one["shards"] == 2
+    with pytest.raises(GateError, match="no compare plan"):
+        decide_compare(run_dir, "manual__4", "2022-07", cfg)
+
+
 def test_promote_without_a_comparison_is_refused(tmp_path):
     with pytest.raises(GateError, match="gate.json"):
         run_promote(str(tmp_path / "run"), GateConfig(models_dir=str(tmp_path / "m")))

@@ -87,11 +87,13 @@ def _plan(tmp_path, **params):
 
 @pytest.mark.parametrize("device", ["auto", "cpu"])
 def test_the_gpu_tasks_run_inside_their_lease(worker, tmp_path, monkeypatch, device):
-    from kitrain import distributed, features
+    from kitrain import distributed, features, gate
 
     seen = {}
     monkeypatch.setattr(features, "score_feature_shard",
                         lambda cfg, run_dir, shard: seen.setdefault("shard", os.environ["CUDA_VISIBLE_DEVICES"]))
+    monkeypatch.setattr(gate, "score_compare_shard",
+                        lambda run_dir, shard, device: seen.setdefault("compare", os.environ["CUDA_VISIBLE_DEVICES"]))
     monkeypatch.setattr(distributed, "run_finetune_parallel",
                         lambda cfg, run_dir, nproc: seen.setdefault("finetune", os.environ["CUDA_VISIBLE_DEVICES"])
                         and {"metrics": {}})
@@ -100,7 +102,8 @@ def test_the_gpu_tasks_run_inside_their_lease(worker, tmp_path, monkeypatch, dev
     with gpu_lease(2, "other task", environ=dict(worker)):
         pipeline.feature_shard(plan, "train/uk-00000")
         pipeline.finetune(plan, "inserts", "base")
+        pipeline.compare_shard(plan, "full_test/uk-00000")
     if device == "cpu":  # nothing leased: the worker's setting
-        assert seen == {"shard": "0,1,2,3", "finetune": "0,1,2,3"}
+        assert seen == {"shard": "0,1,2,3", "finetune": "0,1,2,3", "compare": "0,1,2,3"}
     else:
-        assert seen == {"shard": "2", "finetune": "2,3"}
+        assert seen == {"shard": "2", "finetune": "2,3", "compare": "2"}

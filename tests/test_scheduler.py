@@ -524,7 +524,10 @@ def test_a_run_waits_for_its_source_then_promotes(airflow, runs):
     first_ready = log.index("source parquet: ready")
     assert "still missing: parquet: wmf.mediawiki_history not there" in log[:first_ready], log[-3000:]
     assert "marking task as UP_FOR_RESCHEDULE" in log[:first_ready], log[-3000:]
-    assert {ti["state"] for ti in runs["a_tis"]} == {"success"}, airflow.describe("scenario_a")
+    # every task succeeded but the current model's rescoring, skipped: nothing was promoted before A
+    assert {ti["state"] for ti in runs["a_tis"] if ti["task_id"] != "compare_scores"} == {"success"}, \
+        airflow.describe("scenario_a")
+    assert {ti["state"] for ti in runs["a_tis"] if ti["task_id"] == "compare_scores"} == {"skipped"}
     assert [ti["rendered_map_index"] for ti in runs["a_tis"] if ti["task_id"] == "collect"] == [LANG]
 
     # the model was promoted: current points at this run's bundle copy, and the asset was emitted
@@ -552,6 +555,9 @@ def test_b_worse_model_is_held(runs):
     tis = _states(runs["b_tis"])
     assert tis[("compare", -1)]["state"] == "success"
     assert tis[("promote", -1)]["state"] == "skipped"
+    # A's model rescored B's compared rows on the gpu queue, one instance per shard, named by it
+    rescored = [ti for ti in runs["b_tis"] if ti["task_id"] == "compare_scores"]
+    assert [(ti["state"], ti["rendered_map_index"]) for ti in rescored] == [("success", f"full_test/{LANG}-00000")]
     assert tis[("history", -1)]["state"] == "success"
     # B compared once A's model was current (the test started B while A was training)
     a_promoted = dt.datetime.fromisoformat(_states(runs["a_tis"])[("promote", -1)]["end_date"])
@@ -576,7 +582,8 @@ def test_b_worse_model_is_held(runs):
 COLLECTION_TASKS = ("plan", "wait_for_sources", "claim_snapshot", "collect_arguments", "collect",
                     "retrain_requested")
 TRAINING_TASKS = ("prepare", "base_model", "finetune", "feature_shards", "features", "assemble_features",
-                  "train", "evaluate", "bundle", "compare", "promote", "history")
+                  "train", "evaluate", "bundle", "compare_shards", "compare_scores", "compare", "promote",
+                  "history")
 
 
 def test_c_backfill_runs_each_month_into_its_own_run_directory(runs):
