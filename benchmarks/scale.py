@@ -21,6 +21,7 @@ layout, hashed into part files each sorted by revision id, into their splits).
     python benchmarks/scale.py --stage evaluate --rows 100000 1000000
     python benchmarks/scale.py --stage prepare --rows 100000 1000000
     python benchmarks/scale.py --stage finetune --rows 100000 1000000     # one target, --max-steps steps
+    python benchmarks/scale.py --stage compare --rows 100000 1000000      # the gate rescoring a hold-out
 
 ``chain`` runs every stage after collection in a row on one size (prepare, the four fine-tunings,
 features, train, evaluate), each in its own child, and reports each stage's figures:
@@ -122,12 +123,12 @@ def synthetic_rows(n: int, lang: str, seed: int, offset: int = 0) -> pa.Table:
     return pa.table(columns, schema=PREPARED_SCHEMA)
 
 
-def write_prepared(run_dir: Path, rows: int, seed: int) -> None:
-    """``prepared/train/<lang>.parquet`` of ``rows`` rows over :data:`LANGUAGES` (a larger share
+def write_prepared(run_dir: Path, rows: int, seed: int, split: str = "train") -> None:
+    """``prepared/<split>/<lang>.parquet`` of ``rows`` rows over :data:`LANGUAGES` (a larger share
     for the first ones, as across Wikipedias), written in chunks and row groups as prepare does."""
     sizes = [rows * 4 // 10, rows * 3 // 10, rows * 2 // 10]
     sizes.append(rows - sum(sizes))
-    out = Path(RunPaths(str(run_dir)).prepared("train"))
+    out = Path(RunPaths(str(run_dir)).prepared(split))
     out.mkdir(parents=True)
     for k, (lang, n) in enumerate(zip(LANGUAGES, sizes)):
         with pq.ParquetWriter(out / f"{lang}.parquet", PREPARED_SCHEMA, compression="zstd") as writer:
@@ -228,6 +229,43 @@ def build_models(run_dir: Path, corpus_rows: int, seed: int) -> Path:
     return model
 
 
+def build_current_model(root: Path, model: Path, classifiers: Path, max_length: int) -> Path:
+    """A models directory whose current model is a bundle of the tiny model (as its four text
+    models) and the synthetic classifiers, built once; each size's compare rescores with it."""
+    from kitrain.atomic import write_json
+    from kitrain.bundle import run_bundle
+    from kitrain.gate import swap_current
+
+    run_dir = root / "current-run"
+    paths = RunPaths(str(run_dir))
+    for target in TARGETS:
+        Path(paths.mlm(target)).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(model, paths.mlm(target))
+    os.symlink(classifiers, paths.classifiers())
+    write_json(paths.features_summary(), {"config": {"max_length": max_length}})
+    bundle = run_bundle(str(run_dir))
+    models = root / "models"
+    (models / "bundles").mkdir(parents=True)
+    os.replace(Path(bundle).resolve(), models / "bundles" / "current-model")
+    swap_current(str(models), "current-model")
+    return models
+
+
+def write_holdout_predictions(run_dir: Path, seed: int) -> None:
+    """The evaluation's predictions of the prepared ``full_test`` split, as compare reads them (the
+    new model's scores: random here, the benchmark is about what the current model's rescoring
+    costs)."""
+    paths = RunPaths(str(run_dir))
+    keys = pq.read_table(paths.prepared("full_test"), columns=["wiki_db", "revision_id", LABEL, USER_ANONYMOUS])
+    n = keys.num_rows
+    Path(paths.report()).mkdir(parents=True)
+    pq.write_table(pa.table({
+        "variant": ["all+user+mlm"] * n, "split": ["full_test"] * n, "wiki_db": keys["wiki_db"],
+        "revision_id": keys["revision_id"], "label": keys[LABEL], "is_anonymous": keys[USER_ANONYMOUS],
+        "score": np.random.default_rng(seed).random(n)}), Path(paths.report(), "predictions.parquet"))
+    Path(paths.report(), "index.html").write_text("<html><body></body></html>")  # the gate adds its section
+
+
 #: The child's own peak RSS: VmHWM starts afresh at exec, where ru_maxrss keeps the high-water
 #: mark of the benchmark process that forked it (which has just written the input).
 #: The child process of one stage: imports, then ``peak_mb`` (the process's own high-water mark,
@@ -295,6 +333,12 @@ STAGES = {
         "cfg = PrepareConfig(**cfg_json)",
         "run_prepare(cfg, run_dir)",
         '{"split_rows": {split: t["rows"] for split, t in out["totals"].items()}}'),
+    # the quality gate: the current model (a bundle of the tiny model and synthetic classifiers)
+    # rescores the whole hold-out, shard by shard, and both models are measured
+    "compare": (
+        "from kitrain.gate import GateConfig, run_compare\ncfg = GateConfig(**cfg_json)",
+        "run_compare(run_dir, 'bench', '2022-07', 'all+user+mlm', cfg)",
+        '{"compared_rows": out["sample"]["rows"], "shards": out["shards"], "decision": out["decision"]}'),
     # the evaluation of a hold-out: each variant scores it and the metrics are computed
     "evaluate": (
         "from kitrain.config import EvaluateConfig\nfrom kitrain.evaluate import run_evaluate\n"
@@ -390,6 +434,10 @@ def main() -> None:
         config = {"seed": args.seed}
     elif args.stage == "prepare":
         config = {"seed": args.seed}
+    elif args.stage == "compare":
+        models = build_current_model(root, build_models(root, 2000, args.seed),
+                                     build_classifiers(root, 20_000, ["all+user+mlm"], args.seed), args.max_length)
+        config = {"models_dir": str(models), "device": "cpu", "min_language_rows": 10}
     elif args.stage == "finetune":
         model = build_models(root, 2000, args.seed)
         config = {"target": args.target, "base_model": str(model), "max_steps": args.max_steps, "batch_size": 8,
@@ -409,6 +457,10 @@ def main() -> None:
             for target in TARGETS:
                 Path(RunPaths(str(run_dir)).mlm(target)).parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(model, RunPaths(str(run_dir)).mlm(target))
+        elif args.stage == "compare":
+            write_prepared(run_dir, rows, args.seed, split="full_test")
+            write_holdout_predictions(run_dir, args.seed)
+            written = Path(RunPaths(str(run_dir)).prepared("full_test"))
         elif args.stage == "prepare":
             write_collected(run_dir, rows, args.seed)
             written = Path(RunPaths(str(run_dir)).collected_mode("all_users", "train"))

@@ -248,3 +248,14 @@ def test_scale_benchmark_runs(tmp_path):
     # about half the rows are the text models' (is_text_train = 1): the classifier never sees them
     assert 100 < small["classifier_rows"] < 300 and small["matrix_mb"] > 0 and small["peak_over_matrix"] > 0
     assert [g["from"] for g in result["growth"]] == [400]
+
+
+@pytest.mark.slow
+def test_scale_benchmark_measures_the_gates_rescoring(tmp_path):
+    # the current model (a bundle of the tiny model) rescores every row of a prepared hold-out,
+    # one shard a language here (four languages), and both models are measured on them
+    result = run_benchmark("scale.py", "--stage", "compare", "--rows", "200",
+                           "--workdir", str(tmp_path / "compare"))
+    (one,) = result["results"]
+    assert one["compared_rows"] == 200 and one["shards"] == 4 and one["peak_rss_mb"] > 0
+    assert (tmp_path / "compare" / "compare-200" / "report" / "gate.json").is_file()
