@@ -392,7 +392,8 @@ def feature_shard(table: pa.Table, scorers: Scorers, cfg: FeaturesConfig,
     return features.replace_schema_metadata(metadata), counts
 
 
-def _write_shard(table: pa.Table, path: Path) -> None:
+def write_shard(table: pa.Table, path: Path) -> None:
+    """Write one shard's table to ``path`` in one rename (a retried task never leaves half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     pq.write_table(table, tmp, compression="zstd")
@@ -457,7 +458,7 @@ def score_feature_shard(cfg: FeaturesConfig, run_dir: str, shard: str, progress:
     split, file, index = parse_shard_id(paths, shard)
     features, _ = feature_shard(shard_table(file, cfg.shard_rows, index), scorers, cfg, progress)
     path = work / f"{shard}.parquet"
-    _write_shard(features, path)
+    write_shard(features, path)
     logger.info("features %s: %d rows on %s", shard, features.num_rows, scorers.precision)
     return str(path)
 
@@ -528,6 +529,6 @@ def run_features(cfg: FeaturesConfig, run_dir: str, progress: bool = False) -> d
                     logger.info("features %s: %d rows, finished before: kept", shard, table.num_rows)
                     continue
                 features, _ = feature_shard(table, scorers, cfg, progress)
-                _write_shard(features, path)
+                write_shard(features, path)
                 logger.info("features %s: %d rows", shard, features.num_rows)
     return assemble_features(cfg, run_dir, resumed)

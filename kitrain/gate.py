@@ -469,7 +469,9 @@ def score_compare_shard(run_dir: str, shard: str, device: str = "auto") -> str:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from kitrain.features import parse_shard_id, shard_table
+    import pyarrow.compute as pc
+
+    from kitrain.features import parse_shard_id, shard_table, write_shard
 
     paths = RunPaths(run_dir)
     work, plan = _compare_plan(paths)
@@ -477,14 +479,14 @@ def score_compare_shard(run_dir: str, shard: str, device: str = "auto") -> str:
         raise GateError(f"no shard {shard!r} among the {len(plan['shards'])} planned in {work}")
     scorer = _BundleScorer(plan["current"], device)  # first: a GPU task on a machine without one stops here
     split, file, index = parse_shard_id(paths, shard)
-    rows = pq.read_table(work / COMPARE_ROWS, columns=["wiki_db", "revision_id"]).to_pandas()
-    picked = _picked(shard_table(file, plan["shard_rows"], index, _compare_columns()), _wanted(rows))
+    table = shard_table(file, plan["shard_rows"], index, _compare_columns())
+    # only the compared rows of this shard's wikis: each of the run's shard tasks reads its part
+    rows = pq.read_table(work / COMPARE_ROWS, columns=["wiki_db", "revision_id"],
+                         filters=[("wiki_db", "in", pc.unique(table["wiki_db"]).to_pylist())]).to_pandas()
+    picked = _picked(table, _wanted(rows))
     scored = scorer.scores(picked.to_pandas()) if picked is not None and picked.num_rows else _no_scores()
     path = work / f"{shard}.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    pq.write_table(pa.Table.from_pandas(scored, preserve_index=False), tmp)
-    os.replace(tmp, path)
+    write_shard(pa.Table.from_pandas(scored, preserve_index=False), path)
     logger.info("compare %s: %d rows scored with the current model", shard, len(scored))
     return str(path)
 
