@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kitrain.config import ConfigError, FinetuneConfig
+from kitrain.config import ConfigError, FinetuneConfig, _check_int
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,7 @@ def process_rank() -> tuple[int, int, int]:
 
 def check_nproc(nproc: object, batch_size: int) -> None:
     """A process count that splits the global batch evenly (the parity with one process needs it)."""
-    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
-        raise ConfigError(f"nproc must be an integer >= 1, got {nproc!r}")
+    _check_int("nproc", nproc, 1)
     if batch_size % nproc:
         raise ConfigError(f"batch_size {batch_size} is not a multiple of nproc {nproc}: each step's global "
                           "batch is split evenly across the processes")

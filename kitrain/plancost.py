@@ -14,7 +14,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from kitrain.config import ConfigError
+from kitrain.config import ConfigError, _check_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,11 +67,9 @@ class Job:
 
     def __post_init__(self) -> None:
         for name in ("languages", "spark_cores", "cpu_cores", "finetune_gpus", "classifier_iterations"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
+            _check_int(name, getattr(self, name), 1)
         for name in ("train_rows", "holdout_rows"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
+            _check_int(name, getattr(self, name), 0)
 
     @property
     def rows(self) -> int:
@@ -84,8 +82,7 @@ def _cost(name: str, high: bool = False) -> float:
 
 def estimate(job: Job, gpus: int) -> list[tuple[str, float, float, str]]:
     """(stage, low hours, high hours, how) for each stage of ``job`` on ``gpus`` GPUs."""
-    if not isinstance(gpus, int) or gpus < 1:
-        raise ConfigError(f"gpus must be an integer >= 1, got {gpus!r}")
+    _check_int("gpus", gpus, 1)
     if job.finetune_gpus > gpus:
         raise ConfigError(f"finetune_gpus {job.finetune_gpus} is more than the {gpus} GPU(s)")
     train = job.languages * job.train_rows
